@@ -1,0 +1,69 @@
+"""Classical codecs through Pillow, each at the best setting whose file is not above a byte cap.
+
+JPEG (4:2:0, Pillow's default), JPEG2000 (OpenJPEG, irreversible 9/7 wavelet with the colour
+transform: `irreversible=True, mct=1`), WebP (`method=6`) and AVIF (4:4:4, `speed=6`).
+"""
+
+import io
+
+import numpy as np
+from PIL import Image
+
+from .errors import InrError
+from .ratecontrol import largest_fitting
+
+
+def _pil(pixels: np.ndarray) -> Image.Image:
+    return Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels)
+
+
+def _save(image: Image.Image, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, **options)
+    return buffer.getvalue()
+
+
+def _jpeg(image, knob, budget):
+    return _save(image, format="JPEG", quality=int(round(knob)))
+
+
+def _jpeg2000(image, knob, budget):
+    raw = image.width * image.height * len(image.getbands())
+    return _save(image, format="JPEG2000", irreversible=True, mct=1 if image.mode == "RGB" else 0,
+                 quality_mode="rates", quality_layers=[raw / knob])
+
+
+def _webp(image, knob, budget):
+    return _save(image, format="WEBP", quality=int(round(knob)), method=6)
+
+
+def _avif(image, knob, budget):
+    return _save(image, format="AVIF", quality=int(round(knob)), subsampling="4:4:4", speed=6)
+
+
+# name -> (save(image, knob, budget) -> bytes, knob range as a function of the budget); files grow with the knob
+BASELINES = {
+    "jpeg": (_jpeg, lambda budget: (1.0, 95.0)),
+    "jpeg2000": (_jpeg2000, lambda budget: (1.0, float(budget))),
+    "webp": (_webp, lambda budget: (1.0, 100.0)),
+    "avif": (_avif, lambda budget: (1.0, 100.0)),
+}
+
+
+def compress(pixels: np.ndarray, codec: str, budget: int) -> bytes:
+    """The largest file of `codec` not above `budget` bytes for (H, W, C) uint8 pixels."""
+    save, knob_range = BASELINES[codec]
+    image = _pil(pixels)
+    low, high = knob_range(budget)
+    _, data = largest_fitting(lambda knob: save(image, knob, budget), budget, low, high, iterations=12)
+    return data
+
+
+def decompress(data: bytes, channels: int) -> np.ndarray:
+    """Decode a baseline file back to (H, W, channels) uint8 pixels."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            array = np.asarray(image.convert("L" if channels == 1 else "RGB"))
+    except OSError as err:
+        raise InrError(f"baseline file could not be decoded ({err})") from None
+    return array[..., None] if channels == 1 else array

@@ -1,0 +1,113 @@
+"""The .inr container: magic, format version, a body of varint-packed fields, and a CRC32.
+
+    b"IN" | version (1 byte) | body | CRC32 of everything before it (4 bytes, little-endian)
+
+The body is written and read field by field with `Writer` and `Reader`; every read is bounds-
+checked, and every count read from a file is checked against a limit before it is used, so a
+corrupt header is refused instead of allocating what it claims.
+"""
+
+import math
+import struct
+import zlib
+
+from .errors import InrError
+
+MAGIC = b"IN"
+VERSION = 1
+OVERHEAD = len(MAGIC) + 1 + 4  # bytes of every file outside the body
+LOG_STEP_RESOLUTION = 256  # quantization steps are stored as round(256 * log2(step)) in an int16
+
+
+class Writer:
+    """Append fields to a growing body."""
+
+    def __init__(self):
+        self.buffer = bytearray()
+
+    def varint(self, value: int) -> None:
+        """Unsigned LEB128: 7 bits a byte, low bits first."""
+        if value < 0:
+            raise ValueError(f"varint cannot hold {value}")
+        while True:
+            byte, value = value & 0x7F, value >> 7
+            self.buffer.append(byte | (0x80 if value else 0))
+            if not value:
+                return
+
+    def f16(self, value: float) -> float:
+        """Store as IEEE half precision; returns the stored value, which both sides must use."""
+        packed = struct.pack("<e", value)
+        self.buffer += packed
+        return struct.unpack("<e", packed)[0]
+
+    def log_step(self, step: float) -> float:
+        """Store a positive quantization step on a log grid; returns the stored step."""
+        code = max(-32768, min(32767, round(LOG_STEP_RESOLUTION * math.log2(step))))
+        self.buffer += struct.pack("<h", code)
+        return 2.0 ** (code / LOG_STEP_RESOLUTION)
+
+    def raw(self, data: bytes) -> None:
+        self.buffer += data
+
+
+class Reader:
+    """Read fields from a body in the order they were written; any overrun is an InrError."""
+
+    def __init__(self, data: bytes):
+        self.data = memoryview(data)
+        self.position = 0
+
+    def _take(self, n: int) -> memoryview:
+        if n < 0 or self.position + n > len(self.data):
+            raise InrError("corrupt file: a field runs past the end of the data")
+        chunk = self.data[self.position:self.position + n]
+        self.position += n
+        return chunk
+
+    def varint(self, limit: int, what: str) -> int:
+        """Read an unsigned varint and refuse it if above `limit` (`what` names it in the error)."""
+        value, shift = 0, 0
+        while True:
+            byte = self._take(1)[0]
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+            if shift > 63:
+                raise InrError(f"corrupt file: {what} is not a valid number")
+        if value > limit:
+            raise InrError(f"corrupt file: {what} = {value} exceeds the limit {limit}")
+        return value
+
+    def f16(self) -> float:
+        return struct.unpack("<e", self._take(2))[0]
+
+    def log_step(self) -> float:
+        return 2.0 ** (struct.unpack("<h", self._take(2))[0] / LOG_STEP_RESOLUTION)
+
+    def raw(self, n: int) -> bytes:
+        return bytes(self._take(n))
+
+    def rest(self) -> bytes:
+        return self.raw(len(self.data) - self.position)
+
+
+def pack(body: bytes) -> bytes:
+    """Wrap a body into a complete file."""
+    head = MAGIC + bytes([VERSION]) + body
+    return head + struct.pack("<I", zlib.crc32(head))
+
+
+def unpack(data: bytes) -> Reader:
+    """Check magic, version and CRC32 of a complete file; return a Reader over its body."""
+    if len(data) < len(MAGIC) or data[:len(MAGIC)] != MAGIC:
+        raise InrError("not an inrcodec file (wrong magic bytes)")
+    if len(data) < OVERHEAD:
+        raise InrError("corrupt file: truncated")
+    if data[len(MAGIC)] != VERSION:
+        raise InrError(f"unsupported format version {data[len(MAGIC)]} (this inrcodec reads version {VERSION})")
+    (crc,) = struct.unpack("<I", data[-4:])
+    if zlib.crc32(data[:-4]) != crc:
+        raise InrError("corrupt or truncated file: checksum mismatch")
+    return Reader(data[len(MAGIC) + 1:-4])

@@ -1,0 +1,178 @@
+"""Command line: inrcodec encode | decode | info | bench.
+
+Every error a user can cause is printed as one line on stderr with exit status 1; outputs are
+written to a temporary file beside the target and renamed into place, so a failure leaves none.
+"""
+
+import argparse
+import dataclasses
+import io
+import os
+import sys
+import tempfile
+import time
+
+from .errors import InrError
+
+USAGE_ERROR = 2  # exit status for a malformed command line (argparse's own)
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Write `data` to `path` via a temporary file in the same folder, so no partial file remains."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".inrcodec-")
+    except OSError as err:
+        raise InrError(f"{path}: cannot write ({err.strerror})") from None
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, path)
+    except OSError as err:
+        os.unlink(temporary)
+        raise InrError(f"{path}: cannot write ({err.strerror})") from None
+
+
+def check_writable(path: str) -> None:
+    """Fail early, before minutes of fitting, if `path` cannot be created."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise InrError(f"{path}: is a directory")
+    if not os.path.isdir(folder):
+        raise InrError(f"{path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise InrError(f"{path}: folder {folder} is not writable")
+
+
+def read_bytes(path: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise InrError(f"{path}: no such file") from None
+    except OSError as err:
+        raise InrError(f"{path}: cannot read ({err.strerror})") from None
+
+
+def coin_config(args):
+    """The method configuration with the command line's fitting overrides applied."""
+    from .codec import CoinConfig
+
+    config = CoinConfig()
+    fit = dataclasses.replace(config.fit, seed=args.seed,
+                              steps=args.steps if args.steps is not None else config.fit.steps,
+                              seconds=args.seconds)
+    return dataclasses.replace(config, fit=fit)
+
+
+def cmd_encode(args) -> None:
+    from . import codec
+    from .signals import psnr, read_image
+
+    check_writable(args.output)
+    pixels = read_image(args.input)
+    start = time.perf_counter()
+    data = codec.encode(pixels, args.bpp, args.method, coin_config(args), quiet=args.quiet)
+    seconds = time.perf_counter() - start
+    write_atomic(args.output, data)
+    if not args.quiet:
+        height, width = pixels.shape[:2]
+        quality = psnr(pixels, codec.decode(data))
+        print(f"{args.input} -> {args.output}: {len(data)} bytes, {len(data) * 8 / (height * width):.4f} bpp "
+              f"(cap {args.bpp:g}), PSNR {quality:.2f} dB, {seconds:.1f} s")
+
+
+def cmd_decode(args) -> None:
+    from PIL import Image
+
+    from . import codec
+
+    check_writable(args.output)
+    extension = os.path.splitext(args.output)[1].lower()
+    image_format = Image.registered_extensions().get(extension)
+    if image_format is None:
+        raise InrError(f"{args.output}: unknown image extension {extension!r} (try .png)")
+    pixels = codec.decode(read_bytes(args.input), scale=args.scale)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels).save(buffer, format=image_format)
+    write_atomic(args.output, buffer.getvalue())
+
+
+def cmd_info(args) -> None:
+    from .codec import read_header
+
+    data = read_bytes(args.input)
+    header = read_header(data)
+    arch = header.architecture
+    pixels = header.height * header.width
+    print(f"file:         {args.input}, {len(data)} bytes, {len(data) * 8 / pixels:.4f} bpp")
+    print(f"image:        {header.width}x{header.height}, {header.channels} channel(s)")
+    print(f"method:       {header.method}: SIREN {arch.depth}x{arch.width} per {arch.tile}px tile")
+    print(f"payload:      {len(header.payload)} bytes, {len(header.models)} tensors")
+    for index, (model, step) in enumerate(zip(header.models, header.steps)):
+        family = "gaussian" if model.family == 0 else "laplace"
+        print(f"  tensor {index:2d}: step {step:.3e}, {family} scale {model.scale:g}, |q| <= {model.bound}")
+
+
+def cmd_bench(args) -> None:
+    from .bench import run_bench
+
+    run_bench(args.folder, args.bpp, args.methods, limit=args.limit, out_dir=args.out,
+              config=coin_config(args), quiet=args.quiet)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="inrcodec", description="Image compression with implicit neural representations.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def fitting_options(sub):
+        sub.add_argument("--method", default="coin", help="coding method (default: coin)")
+        sub.add_argument("--steps", type=int, help="fitting steps (default: the method's)")
+        sub.add_argument("--seconds", type=float, help="wall-clock limit on fitting, per image")
+        sub.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+        sub.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summaries")
+
+    encode = commands.add_parser("encode", help="compress an image")
+    encode.add_argument("input", help="image file (PNG, JPEG, ...)")
+    encode.add_argument("-o", "--output", required=True, help="output .inr file")
+    encode.add_argument("--bpp", type=float, required=True, help="hard cap in bits per pixel")
+    fitting_options(encode)
+    encode.set_defaults(run=cmd_encode)
+
+    decode = commands.add_parser("decode", help="decompress an .inr file")
+    decode.add_argument("input", help=".inr file")
+    decode.add_argument("-o", "--output", required=True, help="output image (format from its extension)")
+    decode.add_argument("--scale", type=float, default=1.0, help="render at this multiple of the resolution")
+    decode.set_defaults(run=cmd_decode)
+
+    info = commands.add_parser("info", help="print an .inr file's header")
+    info.add_argument("input", help=".inr file")
+    info.set_defaults(run=cmd_info)
+
+    bench = commands.add_parser("bench", help="rate-distortion benchmark against classical codecs")
+    bench.add_argument("folder", help="folder of images")
+    bench.add_argument("--bpp", type=float, nargs="+", default=[0.15, 0.3, 0.6], help="bpp caps")
+    bench.add_argument("--methods", nargs="+", default=["coin", "jpeg", "jpeg2000", "webp", "avif"],
+                       help="inrcodec methods and baselines to run")
+    bench.add_argument("--limit", type=int, help="use only the first N images")
+    bench.add_argument("--out", default="experiments/results", help="results folder")
+    fitting_options(bench)
+    bench.set_defaults(run=cmd_bench)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except InrError as err:
+        print(f"inrcodec: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("inrcodec: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Images as signals: reading with stated conversion rules, writing, and the PSNR metric.
+
+Conversion rules on reading: palette images become RGB (RGBA if they carry transparency); an
+alpha channel is composited over white; 16-bit samples are scaled to 8 bits (round(v / 257));
+1-bit images become 8-bit grayscale; CMYK and YCbCr become RGB. Float images are refused.
+"""
+
+import os
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .errors import InrError
+
+MAX_PIXELS = 1 << 26  # largest image (in pixels) read or decoded: 67 megapixels
+
+
+def check_size(height: int, width: int) -> None:
+    """Refuse dimensions that are empty or too large to allocate sensibly."""
+    if height < 1 or width < 1 or height * width > MAX_PIXELS:
+        raise InrError(f"image size {width}x{height} is outside 1..{MAX_PIXELS} pixels")
+
+
+def _to_uint8(image: Image.Image) -> np.ndarray:
+    """Apply the conversion rules; returns (H, W, C) uint8 with C in {1, 3}."""
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        wide = np.asarray(image, dtype=np.float64)
+        return np.clip(np.round(wide / 257.0), 0, 255).astype(np.uint8)[..., None]
+    if image.mode == "F":
+        raise InrError("floating-point images are not supported; save it as 8- or 16-bit first")
+    if image.mode == "1":
+        image = image.convert("L")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float64)
+        alpha = rgba[..., 3:] / 255.0
+        rgb = rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)
+        out = np.round(rgb).astype(np.uint8)
+        return out[..., :1] if image.mode in ("LA", "La") else out
+    if image.mode == "L":
+        return np.asarray(image, dtype=np.uint8)[..., None]
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file into (H, W, C) uint8 pixels, C = 1 (grayscale) or 3 (RGB)."""
+    try:
+        with Image.open(path) as image:
+            check_size(image.height, image.width)
+            image.load()
+            return _to_uint8(image)
+    except FileNotFoundError:
+        raise InrError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InrError(f"{path}: is a directory") from None
+    except (UnidentifiedImageError, Image.DecompressionBombError, SyntaxError, ValueError) as err:
+        raise InrError(f"{path}: not a readable image ({err})") from None
+    except OSError as err:
+        raise InrError(f"{path}: cannot read image ({err.strerror or err})") from None
+
+
+def as_pixels(image) -> np.ndarray:
+    """Accept a path, a PIL image or an array (H, W), (H, W, 1) or (H, W, 3); return (H, W, C) uint8."""
+    if isinstance(image, (str, os.PathLike)):
+        return read_image(image)
+    if isinstance(image, Image.Image):
+        check_size(image.height, image.width)
+        return _to_uint8(image)
+    pixels = np.asarray(image)
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    if pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
+        raise InrError(f"expected an (H, W), (H, W, 1) or (H, W, 3) array, got shape {pixels.shape}")
+    if pixels.dtype != np.uint8:
+        raise InrError(f"expected uint8 pixels, got {pixels.dtype}")
+    check_size(pixels.shape[0], pixels.shape[1])
+    return pixels
+
+
+def image_to_png_bytes(pixels: np.ndarray) -> bytes:
+    """Encode (H, W, C) uint8 pixels as PNG bytes."""
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def psnr(reference: np.ndarray, decoded: np.ndarray) -> float:
+    """PSNR in dB between two uint8 images of equal shape (CompressAI convention, peak 255)."""
+    mse = np.mean((reference.astype(np.float64) - decoded.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else float(10.0 * np.log10(255.0**2 / mse))

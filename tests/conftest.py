@@ -1,0 +1,37 @@
+"""Shared fixtures: small crops of a shipped sample image, and small .inr files made from them."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import inrcodec
+from inrcodec.signals import read_image
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+FAST = inrcodec.CoinConfig(fit=inrcodec.FitConfig(steps=50, batch=512))  # seconds, not minutes
+
+
+@pytest.fixture(scope="session")
+def fast() -> inrcodec.CoinConfig:
+    """A fitting configuration for tests: few steps, small batches."""
+    return FAST
+
+
+@pytest.fixture(scope="session")
+def sample() -> np.ndarray:
+    """kodim23 as shipped in data/: (512, 768, 3) uint8."""
+    return read_image(ROOT / "data" / "kodim23.png")
+
+
+@pytest.fixture(scope="session")
+def crop(sample) -> np.ndarray:
+    """A (40, 56, 3) crop: small enough to fit in a second."""
+    return sample[200:240, 300:356].copy()
+
+
+@pytest.fixture(scope="session")
+def small_file(crop) -> bytes:
+    """A real .inr file of `crop` at 2 bpp."""
+    return inrcodec.encode(crop, bpp=2.0, config=FAST)
