@@ -1,0 +1,97 @@
+"""The command line end to end, through subprocesses, as a user runs it."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from inrcodec.signals import psnr, read_image
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "inrcodec", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def assert_clean_failure(result):
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("inrcodec: error:"), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def small_png(tmp_path_factory, crop):
+    path = tmp_path_factory.mktemp("cli") / "small.png"
+    Image.fromarray(crop).save(path)
+    return path
+
+
+def test_encode_info_decode(small_png, crop, tmp_path):
+    inr, png, big = tmp_path / "small.inr", tmp_path / "out.png", tmp_path / "big.png"
+    result = run("encode", str(small_png), "-o", str(inr), "--bpp", "1.5", "--steps", "50")
+    assert result.returncode == 0, result.stderr
+    assert "PSNR" in result.stdout
+    assert inr.stat().st_size * 8 <= 1.5 * crop.shape[0] * crop.shape[1]
+    info = run("info", str(inr))
+    assert info.returncode == 0 and "56x40" in info.stdout
+    assert run("decode", str(inr), "-o", str(png)).returncode == 0
+    assert psnr(crop, read_image(png)) > 18.0
+    assert run("decode", str(inr), "-o", str(big), "--scale", "2").returncode == 0
+    assert read_image(big).shape == (80, 112, 3)
+
+
+def test_quiet_prints_nothing(small_png, tmp_path):
+    result = run("encode", str(small_png), "-o", str(tmp_path / "q.inr"), "--bpp", "1", "--steps", "25", "--quiet")
+    assert result.returncode == 0 and result.stdout == "" and result.stderr == ""
+
+
+def test_missing_input(tmp_path):
+    assert_clean_failure(run("encode", str(tmp_path / "nope.png"), "-o", str(tmp_path / "x.inr"), "--bpp", "0.3"))
+    assert not (tmp_path / "x.inr").exists()
+
+
+def test_not_an_image(tmp_path):
+    text = tmp_path / "notes.png"
+    text.write_text("hello")
+    assert_clean_failure(run("encode", str(text), "-o", str(tmp_path / "x.inr"), "--bpp", "0.3"))
+    assert not (tmp_path / "x.inr").exists()
+
+
+def test_unwritable_output(small_png, tmp_path):
+    assert_clean_failure(run("encode", str(small_png), "-o", str(tmp_path / "no" / "such" / "x.inr"), "--bpp", "1"))
+    assert_clean_failure(run("encode", str(small_png), "-o", str(tmp_path), "--bpp", "1"))
+
+
+def test_budget_too_small(small_png, tmp_path):
+    assert_clean_failure(run("encode", str(small_png), "-o", str(tmp_path / "x.inr"), "--bpp", "0.01"))
+    assert not (tmp_path / "x.inr").exists()
+
+
+def test_corrupt_truncated_and_foreign_files(small_file, tmp_path):
+    cases = {"flipped.inr": bytearray(small_file), "short.inr": small_file[: len(small_file) // 2],
+             "foreign.inr": b"\x89PNG\r\n\x1a\n" + bytes(40), "empty.inr": b""}
+    cases["flipped.inr"][len(small_file) // 2] ^= 0x10
+    for name, data in cases.items():
+        path = tmp_path / name
+        path.write_bytes(bytes(data))
+        out = tmp_path / (name + ".png")
+        assert_clean_failure(run("decode", str(path), "-o", str(out)))
+        assert not out.exists()
+        assert_clean_failure(run("info", str(path)))
+    assert_clean_failure(run("decode", str(tmp_path / "missing.inr"), "-o", str(tmp_path / "m.png")))
+
+
+def test_unknown_output_extension(small_file, tmp_path):
+    path = tmp_path / "a.inr"
+    path.write_bytes(small_file)
+    assert_clean_failure(run("decode", str(path), "-o", str(tmp_path / "a.xyz")))
+
+
+def test_no_partial_file_after_failed_decode(small_file, tmp_path):
+    path = tmp_path / "a.inr"
+    path.write_bytes(small_file)
+    assert_clean_failure(run("decode", str(path), "-o", str(tmp_path / "a.png"), "--scale", "0.3"))
+    assert os.listdir(tmp_path) == ["a.inr"]
