@@ -33,7 +33,7 @@ MIN_RATIO, MAX_RATIO = 0.25, 4096.0  # search range of the rms/step ratio of eve
 class CoinConfig:
     tile: int = 256  # tile side in pixels: each tile is fitted by its own SIREN (doubled if the budget is small)
     depth: int = 5  # sine layers per SIREN (reduced if the budget is small)
-    bits_per_value: float = 7.0  # planned coded bits per weight: sets the network's size from the budget
+    bits_per_value: float = 9.5  # planned coded bits per weight: sets the network's size from the budget
     max_width: int = 96  # widest SIREN considered, bounding compute at large budgets
     fit: FitConfig = field(default_factory=FitConfig)  # optimisation settings
 

@@ -21,8 +21,8 @@ CHUNK = 25  # steps per compiled scan call; the progress bar and the time limit 
 
 @dataclass(frozen=True)
 class FitConfig:
-    steps: int = 1500  # Adam steps in all (fewer if `seconds` runs out first)
-    batch: int = 2048  # pixels sampled per tile per step
+    steps: int = 5000  # Adam steps in all (fewer if `seconds` runs out first)
+    batch: int = 1024  # pixels sampled per tile per step
     learning_rate: float = 1e-3  # peak Adam learning rate, cosine-decayed to 5% of it
     qat_fraction: float = 0.2  # last fraction of the steps trained through rounding (straight-through)
     seconds: float | None = None  # wall-clock limit on the fit in seconds; None for no limit
