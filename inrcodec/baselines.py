@@ -23,8 +23,13 @@ def _save(image: Image.Image, **options) -> bytes:
     return buffer.getvalue()
 
 
+def _quality(knob: float) -> int:
+    """Integer quality 0..100 from a search knob in [1, 101] (the search bisects log(knob), so it cannot reach 0)."""
+    return int(round(knob)) - 1
+
+
 def _jpeg(image, knob, budget):
-    return _save(image, format="JPEG", quality=int(round(knob)))
+    return _save(image, format="JPEG", quality=_quality(knob))
 
 
 def _jpeg2000(image, knob, budget):
@@ -34,19 +39,21 @@ def _jpeg2000(image, knob, budget):
 
 
 def _webp(image, knob, budget):
-    return _save(image, format="WEBP", quality=int(round(knob)), method=6)
+    return _save(image, format="WEBP", quality=_quality(knob), method=6)
 
 
 def _avif(image, knob, budget):
-    return _save(image, format="AVIF", quality=int(round(knob)), subsampling="4:4:4", speed=6)
+    return _save(image, format="AVIF", quality=_quality(knob), subsampling="4:4:4", speed=6)
 
 
-# name -> (save(image, knob, budget) -> bytes, knob range as a function of the budget); files grow with the knob
+# name -> (save(image, knob, budget) -> bytes, knob range as a function of the budget); files grow with the
+# knob. Qualities run from 0 (WebP's quality 0 can be smaller than its quality 1); JPEG stops at 95, as
+# Pillow advises. The search assumes sizes grow with quality, which holds except at such rare steps.
 BASELINES = {
-    "jpeg": (_jpeg, lambda budget: (1.0, 95.0)),
+    "jpeg": (_jpeg, lambda budget: (1.0, 96.0)),
     "jpeg2000": (_jpeg2000, lambda budget: (1.0, float(budget))),
-    "webp": (_webp, lambda budget: (1.0, 100.0)),
-    "avif": (_avif, lambda budget: (1.0, 100.0)),
+    "webp": (_webp, lambda budget: (1.0, 101.0)),
+    "avif": (_avif, lambda budget: (1.0, 101.0)),
 }
 
 

@@ -74,7 +74,7 @@ def merge_results(path: Path, method: str, rows: list[dict], description: str) -
 
 
 def run_bench(folder: str, caps: list[float], methods: list[str], *, limit: int | None, out_dir: str,
-              config, quiet: bool) -> dict:
+              configs: dict, quiet: bool, tag: str = "") -> dict:
     """Run every method at every cap over the folder's images; write and print the results."""
     unknown = [m for m in methods if m not in baselines.BASELINES and m not in codec.METHODS]
     if unknown:
@@ -85,14 +85,14 @@ def run_bench(folder: str, caps: list[float], methods: list[str], *, limit: int 
     tasks = [(path, cap, method) for path in images for cap in caps for method in methods]
     for path, cap, method in tqdm(tasks, desc="bench", disable=quiet, unit="file"):
         try:
-            row = {"image": path.name, "target_bpp": cap, **measure(read_image(path), cap, method, config, quiet=True)}
+            row = {"image": path.name, "target_bpp": cap, **measure(read_image(path), cap, method, configs.get(method), quiet=True)}
         except InrError as err:  # e.g. a cap below a baseline's smallest file: reported, not averaged
             tqdm.write(f"{method} on {path.name} at {cap:g} bpp: {err}")
             continue
         description = (f"{'inrcodec ' + method if method in codec.METHODS else method + ' (Pillow)'} "
                        f"on {Path(folder).name}, bpp caps; measured on {machine}")
-        documents[method] = merge_results(Path(out_dir) / Path(folder).name / f"{method}.json",
-                                          method, [row], description)
+        documents[method] = merge_results(Path(out_dir) / Path(folder).name / f"{method}{tag}.json",
+                                          method + tag, [row], description)
     print(f"{'method':10s} {'cap':>6s} {'n':>3s} {'bpp':>7s} {'PSNR':>7s} {'enc s':>7s} {'dec s':>7s}")
     for method, document in documents.items():
         r = document["results"]

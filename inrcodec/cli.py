@@ -54,15 +54,19 @@ def read_bytes(path: str) -> bytes:
         raise InrError(f"{path}: cannot read ({err.strerror})") from None
 
 
-def coin_config(args):
-    """The method configuration with the command line's fitting overrides applied."""
-    from .codec import CoinConfig
+def method_config(method: str, args):
+    """The method's default configuration with the command line's fitting overrides applied."""
+    from .codec import METHODS, default_config
 
-    config = CoinConfig()
-    fit = dataclasses.replace(config.fit, seed=args.seed,
-                              steps=args.steps if args.steps is not None else config.fit.steps,
+    if method not in METHODS:
+        return None
+    config = default_config(method)
+    dense = getattr(config, "dense", config)
+    fit = dataclasses.replace(dense.fit, seed=args.seed,
+                              steps=args.steps if args.steps is not None else dense.fit.steps,
                               seconds=args.seconds)
-    return dataclasses.replace(config, fit=fit)
+    dense = dataclasses.replace(dense, fit=fit)
+    return dataclasses.replace(config, dense=dense) if hasattr(config, "dense") else dense
 
 
 def cmd_encode(args) -> None:
@@ -72,7 +76,7 @@ def cmd_encode(args) -> None:
     check_writable(args.output)
     pixels = read_image(args.input)
     start = time.perf_counter()
-    data = codec.encode(pixels, args.bpp, args.method, coin_config(args), quiet=args.quiet)
+    data = codec.encode(pixels, args.bpp, args.method, method_config(args.method, args), quiet=args.quiet)
     seconds = time.perf_counter() - start
     write_atomic(args.output, data)
     if not args.quiet:
@@ -109,16 +113,18 @@ def cmd_info(args) -> None:
     print(f"image:        {header.width}x{header.height}, {header.channels} channel(s)")
     print(f"method:       {header.method}: SIREN {arch.depth}x{arch.width} per {arch.tile}px tile")
     print(f"payload:      {len(header.payload)} bytes, {len(header.models)} tensors")
-    for index, (model, step) in enumerate(zip(header.models, header.steps)):
+    for index, (count, model, step) in enumerate(zip(header.counts, header.models, header.steps)):
         family = "gaussian" if model.family == 0 else "laplace"
-        print(f"  tensor {index:2d}: step {step:.3e}, {family} scale {model.scale:g}, |q| <= {model.bound}")
+        kept = "" if count is None else f", {count} kept"
+        print(f"  tensor {index:2d}: step {step:.3e}, {family} scale {model.scale:g}, |q| <= {model.bound}{kept}")
 
 
 def cmd_bench(args) -> None:
     from .bench import run_bench
 
-    run_bench(args.folder, args.bpp, args.methods, limit=args.limit, out_dir=args.out,
-              config=coin_config(args), quiet=args.quiet)
+    configs = {method: method_config(method, args) for method in args.methods}
+    run_bench(args.folder, args.bpp, args.methods, limit=args.limit, out_dir=args.out, configs=configs,
+              quiet=args.quiet, tag=args.tag)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     def fitting_options(sub):
-        sub.add_argument("--method", default="coin", help="coding method (default: coin)")
+        sub.add_argument("--method", default="coin", help="coding method: coin or sparse (default: coin)")
         sub.add_argument("--steps", type=int, help="fitting steps (default: the method's)")
         sub.add_argument("--seconds", type=float, help="wall-clock limit on fitting, per image")
         sub.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -156,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="inrcodec methods and baselines to run")
     bench.add_argument("--limit", type=int, help="use only the first N images")
     bench.add_argument("--out", default="experiments/results", help="results folder")
+    bench.add_argument("--tag", default="", help="suffix of the result files' names, e.g. an equal-time setting")
     fitting_options(bench)
     bench.set_defaults(run=cmd_bench)
     return parser

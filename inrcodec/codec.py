@@ -1,84 +1,57 @@
-"""Image encode/decode: fitting, quantization, rate control and the file layout of each method.
+"""Image encode/decode: method dispatch, the file layout, rate control and rendering.
 
 File body (inside the container of `bitstream`):
 
-    modality | method | height | width | channels | method fields | entropy-coded payload
+    modality | method | height | width | channels | tile side | depth | width
+    | per tensor (w then b of every layer): [count of kept weights, for masked w] step, entropy model
+    | payload: one ANS stream; per tensor [its 0/1 mask, for masked w] then its (kept) integers
 
-`coin` method fields: tile side, depth, width, then for each tensor (w then b of every layer) its
-entropy model and quantization step. The payload is one ANS stream of all tensors' integers.
+Both methods store a tiled SIREN: `coin` every weight, `sparse` a mask on each weight matrix and
+the surviving weights only. Rate control bisects one global rms/step ratio for the largest file
+under the cap.
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import bitstream, entropy, quantize, ratecontrol, siren, tiles
+from . import bitstream, coin, entropy, quantize, ratecontrol, siren, sparse, tiles
+from .coin import Architecture, CoinConfig
 from .errors import InrError
-from .fit import FitConfig, fit_tiles
 from .signals import MAX_PIXELS, as_pixels, check_size
+from .sparse import SparseConfig
 
 IMAGE = 0  # modality code of images
-METHODS = {"coin": 0}  # method name -> code in the file
+METHODS = {"coin": 0, "sparse": 1}  # method name -> code in the file
+MASKED = {"sparse"}  # methods whose weight matrices carry masks
 MAX_SCALE = 16.0  # largest --scale a decode may ask for
-MIN_WIDTH = 6  # narrowest network the architecture search accepts
 MAX_DEPTH = 32  # most sine layers a file may declare
 MAX_WIDTH = 1024  # widest network a file may declare
 MIN_RATIO, MAX_RATIO = 0.25, 4096.0  # search range of the rms/step ratio of every tensor
 
 
-@dataclass(frozen=True)
-class CoinConfig:
-    tile: int = 256  # tile side in pixels: each tile is fitted by its own SIREN (doubled if the budget is small)
-    depth: int = 5  # sine layers per SIREN (reduced if the budget is small)
-    bits_per_value: float = 9.5  # planned coded bits per weight: sets the network's size from the budget
-    max_width: int = 96  # widest SIREN considered, bounding compute at large budgets
-    fit: FitConfig = field(default_factory=FitConfig)  # optimisation settings
+def default_config(method: str):
+    """The default configuration object of a method."""
+    return SparseConfig() if method == "sparse" else CoinConfig()
 
 
-@dataclass(frozen=True)
-class Architecture:
-    tile: int  # tile side in pixels
-    depth: int  # sine layers per SIREN
-    width: int  # units per sine layer
-
-
-def choose_architecture(budget: int, height: int, width: int, channels: int, config: CoinConfig) -> Architecture:
-    """The widest SIREN per tile whose weights fit the budget at `config.bits_per_value` bits each.
-
-    Tries the configured tile and depth first, then shallower networks, then larger tiles.
-    """
-    tile = config.tile
-    while True:
-        n_tiles = math.prod(tiles.grid(height, width, tile))
-        for depth in range(config.depth, 0, -1):
-            header = bitstream.OVERHEAD + 16 + 6 * 2 * (depth + 1)
-            per_tile = (budget - header) * 8 / config.bits_per_value / n_tiles
-            fitting = [w for w in range(MIN_WIDTH, config.max_width + 1)
-                       if siren.count_params(2, w, depth, channels) <= per_tile]
-            if fitting:
-                return Architecture(tile, depth, fitting[-1])
-        if tile >= max(height, width):
-            raise InrError(f"a budget of {budget} bytes is too small for a {width}x{height} image")
-        tile *= 2
-
-
-def _tensor_list(params) -> list[np.ndarray]:
-    """Flatten a tiled SIREN into [w0, b0, w1, b1, ...] float64 arrays."""
-    return [np.asarray(layer[name], np.float64) for layer in params for name in ("w", "b")]
-
-
-def _write_coin(shape, arch: Architecture, tensors: list[np.ndarray], ratio: float) -> bytes:
-    """The whole file for these tensors quantized at rms/step = ratio."""
+def _write_file(shape, method: str, arch: Architecture, tensors: list[np.ndarray], masks: list, ratio: float) -> bytes:
+    """The whole file for these tensors ([w0, b0, w1, ...]; masks aligned, None where unmasked) at rms/step = ratio."""
     writer = bitstream.Writer()
-    for value in (IMAGE, METHODS["coin"], *shape, arch.tile, arch.depth, arch.width):
+    for value in (IMAGE, METHODS[method], *shape, arch.tile, arch.depth, arch.width):
         writer.varint(value)
     symbols, models = [], []
-    for tensor in tensors:
-        step = writer.log_step(float(np.sqrt(np.mean(tensor**2)) + 1e-20) / ratio)
-        q = quantize.to_integers(tensor, step)
+    for tensor, mask in zip(tensors, masks):
+        kept = tensor.ravel() if mask is None else tensor[mask]
+        if mask is not None:
+            writer.varint(int(mask.sum()))
+            symbols.append(mask.ravel().astype(np.int32))
+            models.append(entropy.MaskModel(int(mask.sum()), mask.size))
+        step = writer.log_step(float(np.sqrt(np.mean(kept**2)) if kept.size else 1.0) / ratio + 1e-30)
+        q = quantize.to_integers(kept, step)
         models.append(entropy.choose_model(q))
         entropy.write_model(writer, models[-1])
         symbols.append(q)
@@ -86,24 +59,26 @@ def _write_coin(shape, arch: Architecture, tensors: list[np.ndarray], ratio: flo
     return bitstream.pack(bytes(writer.buffer))
 
 
-def encode(image, bpp: float, method: str = "coin", config: CoinConfig | None = None, quiet: bool = True) -> bytes:
-    """Compress an image (path, PIL image or (H, W[, C]) uint8 array) into at most floor(bpp*H*W/8) bytes."""
+def encode(image, bpp: float, method: str = "coin", config=None, quiet: bool = True) -> bytes:
+    """Compress an image (path, PIL image or (H, W[, C]) uint8 array) into at most floor(bpp*H*W/8) bytes.
+
+    `config` is the method's configuration (CoinConfig or SparseConfig); None for its defaults.
+    """
     if method not in METHODS:
         raise InrError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     if not (isinstance(bpp, (int, float)) and math.isfinite(bpp) and bpp > 0):
         raise InrError(f"bpp must be a positive number, got {bpp!r}")
-    config = config or CoinConfig()
     pixels = as_pixels(image)
-    height, width, channels = pixels.shape
+    height, width, _ = pixels.shape
     budget = math.floor(bpp * height * width / 8)
-    arch = choose_architecture(budget, height, width, channels, config)
-    values, valid = tiles.split(pixels.astype(np.float32) / 255.0, arch.tile)
-    key = jax.random.PRNGKey(config.fit.seed)
-    params = siren.init_tiled(key, values.shape[0], 2, arch.width, arch.depth, channels)
-    params = fit_tiles(params, values, valid, arch.tile, config.bits_per_value, config.fit, quiet=quiet)
-    tensors = _tensor_list(params)
+    fit_image = sparse.fit_image if method == "sparse" else coin.fit_image
+    arch, params, weight_masks = fit_image(pixels, budget, config or default_config(method), quiet)
+    tensors, masks = [], []
+    for index, layer in enumerate(params):
+        tensors += [np.asarray(layer["w"], np.float64), np.asarray(layer["b"], np.float64)]
+        masks += [None if weight_masks is None else np.asarray(weight_masks[index], bool), None]
     _, data = ratecontrol.largest_fitting(
-        lambda ratio: _write_coin(pixels.shape, arch, tensors, ratio), budget, MIN_RATIO, MAX_RATIO)
+        lambda ratio: _write_file(pixels.shape, method, arch, tensors, masks, ratio), budget, MIN_RATIO, MAX_RATIO)
     return data
 
 
@@ -115,7 +90,8 @@ class Header:
     width: int  # image width in pixels
     channels: int  # 1 (grayscale) or 3 (RGB)
     architecture: Architecture  # SIREN shape and tiling
-    models: list  # entropy model of each tensor
+    counts: list  # per tensor: number of kept weights if masked, else None
+    models: list  # entropy model of each tensor's values
     steps: list  # quantization step of each tensor
     payload: bytes  # the ANS stream
 
@@ -143,12 +119,16 @@ def read_header(data: bytes) -> Header:
     n_tiles = math.prod(tiles.grid(height, width, tile))
     if n_tiles * siren.count_params(2, net_width, depth, channels) > 16 * MAX_PIXELS:
         raise InrError("corrupt file: the network it declares is implausibly large")
-    models, steps = [], []
-    for _ in range(2 * (depth + 1)):
+    sizes = [n_tiles * math.prod(s) for fan_in, fan_out in siren.layer_sizes(2, net_width, depth, channels)
+             for s in ((fan_in, fan_out), (fan_out,))]
+    counts, models, steps = [], [], []
+    for index, size in enumerate(sizes):
+        masked = names[method_code] in MASKED and index % 2 == 0
+        counts.append(reader.varint(size, "kept weights") if masked else None)
         steps.append(reader.log_step())
         models.append(entropy.read_model(reader))
     return Header(names[method_code], height, width, channels, Architecture(tile, depth, net_width),
-                  models, steps, reader.rest())
+                  counts, models, steps, reader.rest())
 
 
 def _params_from_header(header: Header) -> list[dict]:
@@ -158,8 +138,26 @@ def _params_from_header(header: Header) -> list[dict]:
     shapes = []
     for fan_in, fan_out in siren.layer_sizes(2, arch.width, arch.depth, header.channels):
         shapes += [(n_tiles, fan_in, fan_out), (n_tiles, fan_out)]
-    flat = entropy.decode(header.payload, header.models, [math.prod(s) for s in shapes])
-    arrays = [quantize.from_integers(q, step).reshape(s) for q, step, s in zip(flat, header.steps, shapes)]
+    models, sizes = [], []
+    for shape, count, model in zip(shapes, header.counts, header.models):
+        size = math.prod(shape)
+        if count is not None:
+            models.append(entropy.MaskModel(count, size))
+            sizes.append(size)
+        models.append(model)
+        sizes.append(size if count is None else count)
+    flat = iter(entropy.decode(header.payload, models, sizes))
+    arrays = []
+    for shape, count, step in zip(shapes, header.counts, header.steps):
+        if count is None:
+            arrays.append(quantize.from_integers(next(flat), step).reshape(shape))
+        else:
+            mask = next(flat).astype(bool)
+            if int(mask.sum()) != count:
+                raise InrError("corrupt file: a mask does not match its declared count")
+            full = np.zeros(mask.size, np.float32)
+            full[mask] = quantize.from_integers(next(flat), step)
+            arrays.append(full.reshape(shape))
     return [{"w": jnp.asarray(w), "b": jnp.asarray(b)} for w, b in zip(arrays[0::2], arrays[1::2])]
 
 

@@ -1,8 +1,11 @@
 """Entropy coding of integer tensors with constriction's ANS coder and per-tensor parametric models.
 
 Each tensor's symbols are modelled by a zero-mean quantized Gaussian or Laplace whose scale (in
-quantization steps) is stored as float16 and whose support [-bound, bound] is stored as a varint.
-Encoder and decoder build the model from exactly these stored numbers, in float64 NumPy.
+quantization steps) is stored as float16 and whose support [-bound, bound] is stored as a varint;
+a 0/1 mask is modelled by a Bernoulli whose probability is its stored count of ones over its size.
+Encoder and decoder build every model from exactly these stored numbers, in float64 NumPy. A
+tensor whose model leaves one possible value (bound 0, or a mask of all zeros or all ones) costs
+no bits.
 """
 
 import math
@@ -35,18 +38,45 @@ class SymbolModel:
         mass = np.diff(cdf)
         return np.maximum(mass / mass.sum(), 1e-12)
 
+    @property
+    def constant(self) -> int | None:
+        """The only possible symbol, if the model leaves just one."""
+        return 0 if self.bound == 0 else None
+
     def constriction_model(self):
         if self.family == GAUSSIAN:
             return constriction.stream.model.QuantizedGaussian(-self.bound, self.bound, 0.0, self.scale)
         return constriction.stream.model.QuantizedLaplace(-self.bound, self.bound, 0.0, self.scale)
 
 
+@dataclass(frozen=True)
+class MaskModel:
+    count: int  # number of ones in the mask
+    size: int  # number of entries in the mask
+
+    @property
+    def constant(self) -> int | None:
+        return 0 if self.count == 0 else 1 if self.count == self.size else None
+
+    def information_bits(self, mask: np.ndarray) -> float:
+        """Ideal code length of the mask, in bits: size * H2(count / size)."""
+        if self.constant is not None:
+            return 0.0
+        p = self.count / self.size
+        return -self.count * math.log2(p) - (self.size - self.count) * math.log2(1.0 - p)
+
+    def constriction_model(self):
+        return constriction.stream.model.Bernoulli(self.count / self.size, perfect=False)
+
+
 def _rounded_scale(value: float) -> float:
     return float(np.float16(max(value, MIN_SCALE)))
 
 
-def information_bits(symbols: np.ndarray, model: SymbolModel) -> float:
-    """Ideal code length of `symbols` under `model`, in bits."""
+def information_bits(symbols: np.ndarray, model) -> float:
+    """Ideal code length of `symbols` under `model` (a SymbolModel or MaskModel), in bits."""
+    if isinstance(model, MaskModel):
+        return model.information_bits(symbols)
     if model.bound == 0:
         return 0.0
     table = -np.log2(model.probabilities())
@@ -77,27 +107,27 @@ def read_model(reader: Reader) -> SymbolModel:
     return SymbolModel(code & 1, scale, code >> 1)
 
 
-def encode(arrays: list[np.ndarray], models: list[SymbolModel]) -> bytes:
-    """ANS-code integer arrays, each under its model, into one stream (decode in the same order)."""
+def encode(arrays: list[np.ndarray], models: list) -> bytes:
+    """ANS-code integer arrays, each under its model (SymbolModel or MaskModel), into one stream."""
     coder = constriction.stream.stack.AnsCoder()
     for symbols, model in reversed(list(zip(arrays, models))):
-        if model.bound:
+        if model.constant is None:
             coder.encode_reverse(np.asarray(symbols, np.int32).ravel(), model.constriction_model())
     return coder.get_compressed().tobytes()
 
 
-def decode(data: bytes, models: list[SymbolModel], sizes: list[int]) -> list[np.ndarray]:
-    """Inverse of `encode`: flat int32 arrays of the given sizes."""
+def decode(data: bytes, models: list, sizes: list[int]) -> list[np.ndarray]:
+    """Inverse of `encode`: flat int32 arrays of the given sizes, in the order they were encoded."""
     if len(data) % 4:
         raise InrError("corrupt file: entropy-coded payload is not a whole number of words")
     coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, np.uint32).copy())
     out = []
     try:
         for model, size in zip(models, sizes):
-            if model.bound:
+            if model.constant is None:
                 out.append(np.asarray(coder.decode(model.constriction_model(), size), np.int32))
             else:
-                out.append(np.zeros(size, np.int32))
+                out.append(np.full(size, model.constant, np.int32))
     except (ValueError, RuntimeError, AssertionError) as err:
         raise InrError(f"corrupt file: entropy decoding failed ({err})") from None
     return out

@@ -5,7 +5,7 @@ forward pass sees every tensor rounded to the step the rate budget implies (stra
 """
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jax
 import jax.numpy as jnp
@@ -13,8 +13,10 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
-from . import quantize
+from . import constrained, gates, quantize
+from .constrained import DualConfig
 from .siren import tiled_apply
+from .tiles import pixel_centres
 
 CHUNK = 25  # steps per compiled scan call; the progress bar and the time limit advance per chunk
 
@@ -62,47 +64,116 @@ def run_chunks(step_chunk, carry, config: FitConfig, *, quiet: bool, desc: str):
     return carry, done
 
 
-def fit_tiles(params, tiles: np.ndarray, valid: np.ndarray, tile: int, bits_per_value: float,
-              config: FitConfig, *, quiet: bool = False):
-    """Fit a tiled SIREN to image tiles by MSE.
+def batch_mse(tiles: np.ndarray, valid: np.ndarray, tile: int, batch: int):
+    """A function (params, key) -> MSE of a tiled SIREN on `batch` random in-image pixels per tile.
 
-    params: tiled SIREN pytree (leading axis n_tiles); tiles: (n_tiles, T*T, C) values in [0, 1];
-    valid: (n_tiles, 2) rows/cols of each tile inside the image; bits_per_value sets the
-    quantization-aware phase's step (see `quantize.ratio_for_bits`). Returns fitted params.
+    tiles: (n_tiles, T*T, C) values in [0, 1]; valid: (n_tiles, 2) rows/cols of each tile inside the image.
     """
-    from .tiles import pixel_centres
-
-    adam = optax.scale_by_adam()
     centres = jnp.asarray(pixel_centres(tile))
     targets = jnp.asarray(tiles, jnp.float32) - 0.5
     valid = jnp.asarray(valid)
-    ratio = quantize.ratio_for_bits(bits_per_value)
 
-    def loss_fn(p, key, qat):
-        quantized = quantize.fake_quantize(p, quantize.steps_for_ratio(p, ratio))
-        p = jax.tree.map(lambda a, b: jnp.where(qat, a, b), quantized, p)
-        u = jax.random.uniform(key, (tiles.shape[0], config.batch, 2))
+    def mse(params, key):
+        u = jax.random.uniform(key, (targets.shape[0], batch, 2))
         rc = jnp.floor(u * valid[:, None, :]).astype(jnp.int32)
         index = rc[..., 0] * tile + rc[..., 1]
         batch_targets = jnp.take_along_axis(targets, index[..., None], axis=1)
-        prediction = tiled_apply(p, centres[index])
-        return jnp.mean(jnp.square(prediction - batch_targets))
+        return jnp.mean(jnp.square(tiled_apply(params, centres[index]) - batch_targets))
+
+    return mse
+
+
+def adam_chunks(loss_fn, learning_rates, config: FitConfig):
+    """A jitted `step_chunk(carry, start, total)` running CHUNK Adam steps on loss_fn(x, key, step, total, aux).
+
+    carry = (x, adam state, key, aux); loss_fn returns (loss, (reported loss, new aux)), where aux
+    is state updated outside the gradient (such as Lagrange multipliers). `learning_rates(step,
+    total)` gives a pytree of learning rates shaped like x, or one shared scalar.
+    """
+    adam = optax.scale_by_adam()
 
     @jax.jit
     def step_chunk(carry, start, total):
         def one_step(carry, step):
-            p, adam_state, key = carry
+            x, adam_state, key, aux = carry
             key, sub = jax.random.split(key)
-            qat = step >= total * (1.0 - config.qat_fraction)
-            loss, grads = jax.value_and_grad(loss_fn)(p, sub, qat)
+            grads, (loss, aux) = jax.grad(loss_fn, has_aux=True)(x, sub, step, total, aux)
             updates, adam_state = adam.update(grads, adam_state)
-            lr = cosine_learning_rate(config.learning_rate, step, total)
-            p = jax.tree.map(lambda w, u: w - lr * u, p, updates)
-            return (p, adam_state, key), loss
+            rates = learning_rates(step, total)
+            if not isinstance(rates, (list, tuple, dict)):
+                rates = jax.tree.map(lambda _: rates, x)
+            x = jax.tree.map(lambda w, u, r: w - r * u, x, updates, rates)
+            return (x, adam_state, key, aux), loss
 
         carry, losses = jax.lax.scan(one_step, carry, start + jnp.arange(CHUNK))
         return carry, jnp.mean(losses)
 
-    carry = (params, adam.init(params), jax.random.PRNGKey(config.seed + 1))
-    (params, _, _), _ = run_chunks(step_chunk, carry, config, quiet=quiet, desc="fit")
-    return params
+    return step_chunk, adam.init
+
+
+def fit_tiles(params, tiles: np.ndarray, valid: np.ndarray, tile: int, bits_per_value: float,
+              config: FitConfig, *, mask=None, quiet: bool = False):
+    """Fit a tiled SIREN to image tiles by MSE, the last `qat_fraction` of steps through rounding.
+
+    params: tiled SIREN pytree (leading axis n_tiles); tiles, valid: as for `batch_mse`;
+    bits_per_value sets the quantization-aware phase's step (`quantize.ratio_for_bits`); mask, if
+    given, is a pytree of 0/1 arrays like params: masked-out values stay zero. Returns fitted params.
+    """
+    mse = batch_mse(tiles, valid, tile, config.batch)
+    ratio = quantize.ratio_for_bits(bits_per_value)
+    mask = mask if mask is not None else jax.tree.map(jnp.ones_like, params)
+
+    def loss_fn(p, key, step, total, aux):
+        p = jax.tree.map(jnp.multiply, p, mask)
+        quantized = quantize.fake_quantize(p, quantize.steps_for_ratio(p, ratio, mask))
+        qat = step >= total * (1.0 - config.qat_fraction)
+        loss = mse(jax.tree.map(lambda a, b: jnp.where(qat, a, b), quantized, p), key)
+        return loss, (loss, aux)
+
+    step_chunk, adam_init = adam_chunks(
+        loss_fn, lambda step, total: cosine_learning_rate(config.learning_rate, step, total), config)
+    carry = (params, adam_init(params), jax.random.PRNGKey(config.seed + 1), ())
+    (params, _, _, _), _ = run_chunks(step_chunk, carry, config, quiet=quiet, desc="fit")
+    return jax.tree.map(jnp.multiply, params, mask)
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    learning_rate: float = 0.05  # Adam learning rate of the gates' log_alpha (constant)
+    dual: DualConfig = field(default_factory=lambda: DualConfig(step=0.05, penalty=20.0))  # density constraint's dual ascent
+
+
+def fit_gated_tiles(params, log_alpha, tiles: np.ndarray, valid: np.ndarray, tile: int, target_density: float,
+                    config: FitConfig, gate: GateConfig, *, quiet: bool = False):
+    """Fit a tiled SIREN whose weight matrices carry hard-concrete gates, under a density constraint.
+
+    Minimises log MSE subject to expected density (fraction of non-zero gates over all gated
+    weights) = target_density, by the Lagrangian of `constrained`. An equality, not "<=": the
+    budget is to be used, and left alone the gates close below the target (their noise costs
+    distortion), which an inequality would accept. log_alpha: one array per
+    layer shaped like that layer's "w". Returns (params, log_alpha, multipliers).
+    """
+    mse = batch_mse(tiles, valid, tile, config.batch)
+    total_gates = sum(a.size for a in log_alpha)
+
+    def density(la):
+        return sum(jnp.sum(gates.probability_nonzero(a)) for a in la) / total_gates
+
+    def loss_fn(x, key, step, total, multipliers):
+        p, la = x
+        keys = jax.random.split(key, len(la) + 1)
+        gated = [{"w": layer["w"] * gates.sample(k, a), "b": layer["b"]} for layer, a, k in zip(p, la, keys[1:])]
+        error = mse(gated, keys[0])
+        violation = jnp.stack([density(la) - target_density])
+        objective = constrained.lagrangian(jnp.log(error), violation, multipliers, gate.dual)
+        return objective, (error, constrained.dual_update(multipliers, jax.lax.stop_gradient(violation), gate.dual, equality=True))
+
+    def learning_rates(step, total):
+        weight_rate = cosine_learning_rate(config.learning_rate, step, total)
+        return (jax.tree.map(lambda _: weight_rate, params), [gate.learning_rate] * len(log_alpha))
+
+    step_chunk, adam_init = adam_chunks(loss_fn, learning_rates, config)
+    x = (params, list(log_alpha))
+    carry = (x, adam_init(x), jax.random.PRNGKey(config.seed + 2), constrained.init_multipliers(1, gate.dual))
+    ((params, log_alpha), _, _, multipliers), _ = run_chunks(step_chunk, carry, config, quiet=quiet, desc="fit gated")
+    return params, log_alpha, multipliers

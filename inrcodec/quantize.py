@@ -19,14 +19,17 @@ def ratio_for_bits(bits_per_value: float) -> float:
     return 2.0 ** (bits_per_value - GAUSSIAN_ENTROPY_OFFSET)
 
 
-def rms(x: jax.Array) -> jax.Array:
-    """Root-mean-square of a tensor (a scalar), floored to stay positive."""
-    return jnp.sqrt(jnp.mean(jnp.square(x)) + 1e-20)
+def rms(x: jax.Array, mask: jax.Array | None = None) -> jax.Array:
+    """Root-mean-square of a tensor's entries (those where mask is 1, if given): a positive scalar."""
+    count = x.size if mask is None else jnp.maximum(jnp.sum(mask), 1.0)
+    return jnp.sqrt(jnp.sum(jnp.square(x)) / count + 1e-20)
 
 
-def steps_for_ratio(params, ratio: float):
-    """Per-tensor quantization steps rms(x) / ratio, as a pytree of scalars shaped like `params`."""
-    return jax.tree.map(lambda x: jax.lax.stop_gradient(rms(x)) / ratio, params)
+def steps_for_ratio(params, ratio: float, masks=None):
+    """Per-tensor quantization steps rms(x) / ratio (over unmasked entries), a pytree like `params`."""
+    if masks is None:
+        return jax.tree.map(lambda x: jax.lax.stop_gradient(rms(x)) / ratio, params)
+    return jax.tree.map(lambda x, m: jax.lax.stop_gradient(rms(x, m)) / ratio, params, masks)
 
 
 def fake_quantize(params, steps):

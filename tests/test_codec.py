@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import inrcodec
-from inrcodec import codec
+from inrcodec import coin
 from inrcodec.errors import InrError
 from inrcodec.signals import psnr
 
@@ -55,11 +55,11 @@ def test_multi_tile_image_and_scaled_render(sample):
 
 
 def test_architecture_shrinks_with_the_budget():
-    big = codec.choose_architecture(14745, 512, 768, 3, inrcodec.CoinConfig())
-    small = codec.choose_architecture(3000, 512, 768, 3, inrcodec.CoinConfig())
+    big = coin.choose_architecture(14745, 512, 768, 3, inrcodec.CoinConfig())
+    small = coin.choose_architecture(3000, 512, 768, 3, inrcodec.CoinConfig())
     assert (small.tile, -small.depth, small.width) != (big.tile, -big.depth, big.width)
     with pytest.raises(InrError, match="too small"):
-        codec.choose_architecture(20, 512, 768, 3, inrcodec.CoinConfig())
+        coin.choose_architecture(20, 512, 768, 3, inrcodec.CoinConfig())
 
 
 @pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), "0.3"])

@@ -1,0 +1,102 @@
+"""The `sparse` method: an over-parameterised SIREN per tile whose weights carry hard-concrete L0
+gates, trained under "expected density <= target" by a Lagrangian (L0onie; Gallego-Posada et al.
+2022), the target derived from the byte budget. The fit ends by keeping the `target` fraction of
+weights with the largest gate parameters and training them through rounding; the file then holds
+each weight matrix's mask (Bernoulli-coded) and its surviving values.
+"""
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+import jax.numpy as jnp
+import numpy as np
+
+from . import gates, siren, tiles
+from .coin import Architecture, CoinConfig, choose_architecture, header_bytes, init_params
+from .errors import InrError
+from .fit import GateConfig, fit_gated_tiles, fit_tiles
+
+
+@dataclass(frozen=True)
+class SparseConfig:
+    dense: CoinConfig = field(default_factory=CoinConfig)  # tiling, depth, bits per surviving weight, fitting
+    overparam: float = 2.0  # gated weights per weight of the dense network the same budget would buy
+    gate: GateConfig = field(default_factory=GateConfig)  # gate learning rate and dual ascent
+
+
+def binary_entropy(p: float) -> float:
+    """H2(p) in bits."""
+    return 0.0 if p <= 0 or p >= 1 else -p * math.log2(p) - (1 - p) * math.log2(1 - p)
+
+
+def plan(budget: int, height: int, width: int, channels: int, config: SparseConfig) -> tuple[Architecture, float]:
+    """The gated architecture and the density target its weights must meet to fit the budget.
+
+    Planned bits: masks at H2(d) per gated weight, surviving weights and all biases at
+    `bits_per_value` each. Returns (architecture, d) with d in (0, 1].
+    """
+    dense = choose_architecture(budget, height, width, channels, config.dense)
+    arch = dataclasses.replace(dense, width=max(dense.width, round(dense.width * math.sqrt(config.overparam))))
+    n_tiles = math.prod(tiles.grid(height, width, arch.tile))
+    sizes = siren.layer_sizes(2, arch.width, arch.depth, channels)
+    n_weights = n_tiles * sum(i * o for i, o in sizes)
+    n_biases = n_tiles * sum(o for _, o in sizes)
+    available = (budget - header_bytes(arch.depth, True)) * 8
+    bits = config.dense.bits_per_value
+
+    def cost(d):
+        return n_weights * binary_entropy(d) + (d * n_weights + n_biases) * bits
+
+    if cost(1.0) <= available:
+        return arch, 1.0
+    low, high = 0.0, 1.0
+    for _ in range(40):
+        mid = 0.5 * (low + high)
+        low, high = (mid, high) if cost(mid) <= available else (low, mid)
+    if low * n_weights < 1:
+        raise InrError(f"a budget of {budget} bytes is too small for a {width}x{height} image")
+    return arch, low
+
+
+def keep_top(log_alpha: list, density: float) -> list:
+    """0/1 masks keeping the round(density * N) gates with the largest log_alpha over all layers."""
+    flat = np.concatenate([np.asarray(a).ravel() for a in log_alpha])
+    keep = int(round(density * flat.size))
+    threshold_order = np.argsort(-flat, kind="stable")[:keep]
+    chosen = np.zeros(flat.size, bool)
+    chosen[threshold_order] = True
+    masks, offset = [], 0
+    for a in log_alpha:
+        masks.append(chosen[offset:offset + a.size].reshape(a.shape))
+        offset += a.size
+    return masks
+
+
+def fit_image(pixels: np.ndarray, budget: int, config: SparseConfig, quiet: bool):
+    """Plan, fit under the density constraint, then finish the kept weights through rounding.
+
+    Returns (architecture, params with pruned weights at zero, masks: one bool array per layer's w).
+    """
+    height, width, channels = pixels.shape
+    arch, density = plan(budget, height, width, channels, config)
+    values, valid = tiles.split(pixels.astype(np.float32) / 255.0, arch.tile)
+    params = init_params(arch, values, channels, config.dense.fit.seed)
+    fit_config = config.dense.fit
+    finish = fit_config.qat_fraction
+    gated_config = dataclasses.replace(
+        fit_config, steps=max(1, round(fit_config.steps * (1 - finish))), qat_fraction=0.0,
+        seconds=None if fit_config.seconds is None else fit_config.seconds * (1 - finish))
+    finish_config = dataclasses.replace(
+        fit_config, steps=max(1, round(fit_config.steps * finish)), qat_fraction=1.0,
+        learning_rate=fit_config.learning_rate * 0.2,
+        seconds=None if fit_config.seconds is None else fit_config.seconds * finish)
+    log_alpha = [gates.init_log_alpha(layer["w"].shape, density) for layer in params]
+    params, log_alpha, _ = fit_gated_tiles(params, log_alpha, values, valid, arch.tile, density,
+                                           gated_config, config.gate, quiet=quiet)
+    masks = keep_top(log_alpha, density)
+    mask_tree = [{"w": jnp.asarray(m, jnp.float32), "b": jnp.ones_like(layer["b"])} for m, layer in zip(masks, params)]
+    params = [{"w": layer["w"] * gates.deterministic(a), "b": layer["b"]} for layer, a in zip(params, log_alpha)]
+    params = fit_tiles(params, values, valid, arch.tile, config.dense.bits_per_value, finish_config,
+                       mask=mask_tree, quiet=quiet)
+    return arch, params, masks
