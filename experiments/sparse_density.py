@@ -42,7 +42,7 @@ def main():
             arch, target = plan(math.floor(bpp * height * width / 8), height, width, channels, config)
             values, valid = tiles.split(pixels.astype(np.float32) / 255.0, arch.tile)
             params = init_params(arch, values, channels, fit_config.seed)
-            log_alpha = [gates.init_log_alpha(layer["w"].shape, target) for layer in params]
+            log_alpha = [gates.init_log_alpha(layer["w"].shape, max(target, config.initial_density)) for layer in params]
             start = time.perf_counter()
             _, log_alpha, multipliers = fit_gated_tiles(params, log_alpha, values, valid, arch.tile, target,
                                                          fit_config, config.gate, quiet=True)

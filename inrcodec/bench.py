@@ -34,7 +34,8 @@ def list_images(folder: str, limit: int | None) -> list[Path]:
 
 
 def measure(pixels: np.ndarray, bpp: float, method: str, config, quiet: bool) -> dict:
-    """Encode under the cap and decode once; returns bytes, bpp, PSNR and both times in seconds."""
+    """Encode under the cap and decode once; returns bytes, bpp, PSNR, both times in seconds and,
+    for inrcodec methods, the fit's stats."""
     height, width, channels = pixels.shape
     budget = math.floor(bpp * height * width / 8)
     start = time.perf_counter()
@@ -43,14 +44,16 @@ def measure(pixels: np.ndarray, bpp: float, method: str, config, quiet: bool) ->
         middle = time.perf_counter()
         decoded = baselines.decompress(data, channels)
     else:
-        data = codec.encode(pixels, bpp, method, config, quiet=quiet)
+        stats = {}
+        data = codec.encode(pixels, bpp, method, config, quiet=quiet, stats=stats)
         middle = time.perf_counter()
         decoded = codec.decode(data)
     end = time.perf_counter()
     if len(data) > budget:
         raise AssertionError(f"{method} wrote {len(data)} bytes over a cap of {budget}")
-    return {"bytes": len(data), "bpp": len(data) * 8 / (height * width), "psnr": psnr(pixels, decoded),
-            "encoding_time": middle - start, "decoding_time": end - middle}
+    row = {"bytes": len(data), "bpp": len(data) * 8 / (height * width), "psnr": psnr(pixels, decoded),
+           "encoding_time": middle - start, "decoding_time": end - middle}
+    return row if method in baselines.BASELINES else {**row, "stats": stats}
 
 
 def merge_results(path: Path, method: str, rows: list[dict], description: str) -> dict:

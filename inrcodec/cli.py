@@ -76,14 +76,18 @@ def cmd_encode(args) -> None:
     check_writable(args.output)
     pixels = read_image(args.input)
     start = time.perf_counter()
-    data = codec.encode(pixels, args.bpp, args.method, method_config(args.method, args), quiet=args.quiet)
+    stats = {}
+    data = codec.encode(pixels, args.bpp, args.method, method_config(args.method, args), quiet=args.quiet, stats=stats)
     seconds = time.perf_counter() - start
     write_atomic(args.output, data)
     if not args.quiet:
         height, width = pixels.shape[:2]
         quality = psnr(pixels, codec.decode(data))
+        density = (f", density {stats['density_reached']:.4f} (target {stats['density_target']:.4f})"
+                   if "density_target" in stats else "")
         print(f"{args.input} -> {args.output}: {len(data)} bytes, {len(data) * 8 / (height * width):.4f} bpp "
-              f"(cap {args.bpp:g}), PSNR {quality:.2f} dB, {seconds:.1f} s")
+              f"(cap {args.bpp:g}), PSNR {quality:.2f} dB, {seconds:.1f} s, "
+              f"SIREN {stats['depth']}x{stats['width']} per {stats['tile']}px tile{density}")
 
 
 def cmd_decode(args) -> None:

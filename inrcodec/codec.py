@@ -59,10 +59,12 @@ def _write_file(shape, method: str, arch: Architecture, tensors: list[np.ndarray
     return bitstream.pack(bytes(writer.buffer))
 
 
-def encode(image, bpp: float, method: str = "coin", config=None, quiet: bool = True) -> bytes:
+def encode(image, bpp: float, method: str = "coin", config=None, quiet: bool = True, stats: dict | None = None) -> bytes:
     """Compress an image (path, PIL image or (H, W[, C]) uint8 array) into at most floor(bpp*H*W/8) bytes.
 
     `config` is the method's configuration (CoinConfig or SparseConfig); None for its defaults.
+    `stats`, if given, is filled with what the fit did: architecture, and for `sparse` the density
+    target and the expected density reached.
     """
     if method not in METHODS:
         raise InrError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
@@ -72,7 +74,9 @@ def encode(image, bpp: float, method: str = "coin", config=None, quiet: bool = T
     height, width, _ = pixels.shape
     budget = math.floor(bpp * height * width / 8)
     fit_image = sparse.fit_image if method == "sparse" else coin.fit_image
-    arch, params, weight_masks = fit_image(pixels, budget, config or default_config(method), quiet)
+    arch, params, weight_masks, method_stats = fit_image(pixels, budget, config or default_config(method), quiet)
+    if stats is not None:
+        stats.update(tile=arch.tile, depth=arch.depth, width=arch.width, **method_stats)
     tensors, masks = [], []
     for index, layer in enumerate(params):
         tensors += [np.asarray(layer["w"], np.float64), np.asarray(layer["b"], np.float64)]

@@ -59,10 +59,10 @@ def init_params(arch: Architecture, values: np.ndarray, channels: int, seed: int
 
 
 def fit_image(pixels: np.ndarray, budget: int, config: CoinConfig, quiet: bool):
-    """Size and fit the network for (H, W, C) uint8 pixels: returns (architecture, params, masks=None)."""
+    """Size and fit the network for (H, W, C) uint8 pixels: returns (architecture, params, masks=None, stats={})."""
     height, width, channels = pixels.shape
     arch = choose_architecture(budget, height, width, channels, config)
     values, valid = tiles.split(pixels.astype(np.float32) / 255.0, arch.tile)
     params = init_params(arch, values, channels, config.fit.seed)
     params = fit_tiles(params, values, valid, arch.tile, config.bits_per_value, config.fit, quiet=quiet)
-    return arch, params, None
+    return arch, params, None, {}

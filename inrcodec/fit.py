@@ -41,24 +41,29 @@ def run_chunks(step_chunk, carry, config: FitConfig, *, quiet: bool, desc: str):
     """Call `step_chunk(carry, start, total) -> (carry, mean loss)`, CHUNK steps a call, until done.
 
     `total` is config.steps rounded up to whole chunks, or fewer when config.seconds would run out
-    first: it is re-estimated once from the second chunk's duration (the first one compiles), so
-    the learning-rate schedule and the quantization-aware phase still fit in the time given.
-    Returns (carry, steps run). Shows a progress bar with the PSNR of the loss unless `quiet`.
+    first: after every chunk it is re-estimated from the mean duration of the chunks after the
+    first (which compiles), so the learning-rate schedule and the quantization-aware phase still
+    fit in the time given. Returns (carry, steps run). Shows a progress bar unless `quiet`.
     """
-    total = -(-config.steps // CHUNK) * CHUNK
+    limit = -(-config.steps // CHUNK) * CHUNK
+    total = limit
     start_time = time.perf_counter()
+    first_done = None  # when the first (compiling) chunk finished
     done = 0
     with tqdm(total=total, desc=desc, disable=quiet, unit="step", leave=False) as bar:
         while done < total:
-            chunk_start = time.perf_counter()
             carry, loss = step_chunk(carry, jnp.int32(done), jnp.int32(total))
             loss = float(loss)
             done += CHUNK
-            if config.seconds is not None and done == 2 * CHUNK:
-                remaining = config.seconds - (time.perf_counter() - start_time)
-                chunks_left = max(0, int(remaining / (time.perf_counter() - chunk_start)))
-                total = min(total, done + chunks_left * CHUNK)
-                bar.total = total
+            now = time.perf_counter()
+            if config.seconds is not None:
+                if first_done is None:
+                    first_done = now
+                else:
+                    per_chunk = (now - first_done) / (done / CHUNK - 1)
+                    chunks_left = max(0, int((config.seconds - (now - start_time)) / per_chunk))
+                    total = min(limit, done + chunks_left * CHUNK)
+                    bar.total = total
             bar.update(CHUNK)
             bar.set_postfix(psnr=f"{-10 * np.log10(max(loss, 1e-12)):.2f}")
     return carry, done

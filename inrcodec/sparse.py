@@ -1,8 +1,9 @@
 """The `sparse` method: an over-parameterised SIREN per tile whose weights carry hard-concrete L0
-gates, trained under "expected density <= target" by a Lagrangian (L0onie; Gallego-Posada et al.
-2022), the target derived from the byte budget. The fit ends by keeping the `target` fraction of
-weights with the largest gate parameters and training them through rounding; the file then holds
-each weight matrix's mask (Bernoulli-coded) and its surviving values.
+gates, trained under "expected density = target" by a Lagrangian (L0onie; Gallego-Posada et al.
+2022), the target derived from the byte budget. Gates start nearly open and the constraint prunes
+them. The fit ends by keeping the `target` fraction of weights with the largest gate parameters
+and training them (the final steps through rounding); the file then holds each weight matrix's
+mask (Bernoulli-coded) and its surviving values.
 """
 
 import dataclasses
@@ -23,6 +24,8 @@ class SparseConfig:
     dense: CoinConfig = field(default_factory=CoinConfig)  # tiling, depth, bits per surviving weight, fitting
     overparam: float = 2.0  # gated weights per weight of the dense network the same budget would buy
     gate: GateConfig = field(default_factory=GateConfig)  # gate learning rate and dual ascent
+    initial_density: float = 0.95  # P(gate open) at the start: train nearly dense, let the constraint prune
+    finish_fraction: float = 0.5  # share of the steps (or seconds) spent training the kept weights after pruning
 
 
 def binary_entropy(p: float) -> float:
@@ -76,27 +79,31 @@ def keep_top(log_alpha: list, density: float) -> list:
 def fit_image(pixels: np.ndarray, budget: int, config: SparseConfig, quiet: bool):
     """Plan, fit under the density constraint, then finish the kept weights through rounding.
 
-    Returns (architecture, params with pruned weights at zero, masks: one bool array per layer's w).
+    Returns (architecture, params with pruned weights at zero, masks: one bool array per layer's
+    w, stats: the density target, the expected density the constrained phase reached, and the
+    final multiplier).
     """
     height, width, channels = pixels.shape
     arch, density = plan(budget, height, width, channels, config)
     values, valid = tiles.split(pixels.astype(np.float32) / 255.0, arch.tile)
     params = init_params(arch, values, channels, config.dense.fit.seed)
     fit_config = config.dense.fit
-    finish = fit_config.qat_fraction
-    gated_config = dataclasses.replace(
-        fit_config, steps=max(1, round(fit_config.steps * (1 - finish))), qat_fraction=0.0,
-        seconds=None if fit_config.seconds is None else fit_config.seconds * (1 - finish))
-    finish_config = dataclasses.replace(
-        fit_config, steps=max(1, round(fit_config.steps * finish)), qat_fraction=1.0,
-        learning_rate=fit_config.learning_rate * 0.2,
-        seconds=None if fit_config.seconds is None else fit_config.seconds * finish)
-    log_alpha = [gates.init_log_alpha(layer["w"].shape, density) for layer in params]
-    params, log_alpha, _ = fit_gated_tiles(params, log_alpha, values, valid, arch.tile, density,
-                                           gated_config, config.gate, quiet=quiet)
+    finish = config.finish_fraction
+
+    def phase(share, qat_fraction):
+        return dataclasses.replace(fit_config, steps=max(1, round(fit_config.steps * share)), qat_fraction=qat_fraction,
+                                   seconds=None if fit_config.seconds is None else fit_config.seconds * share)
+
+    gated_config = phase(1 - finish, 0.0)
+    finish_config = phase(finish, min(1.0, fit_config.qat_fraction / finish))
+    log_alpha = [gates.init_log_alpha(layer["w"].shape, max(density, config.initial_density)) for layer in params]
+    params, log_alpha, multipliers = fit_gated_tiles(params, log_alpha, values, valid, arch.tile, density,
+                                                     gated_config, config.gate, quiet=quiet)
+    reached = sum(float(jnp.sum(gates.probability_nonzero(a))) for a in log_alpha) / sum(a.size for a in log_alpha)
+    stats = {"density_target": density, "density_reached": reached, "multiplier": float(multipliers[0])}
     masks = keep_top(log_alpha, density)
     mask_tree = [{"w": jnp.asarray(m, jnp.float32), "b": jnp.ones_like(layer["b"])} for m, layer in zip(masks, params)]
     params = [{"w": layer["w"] * gates.deterministic(a), "b": layer["b"]} for layer, a in zip(params, log_alpha)]
     params = fit_tiles(params, values, valid, arch.tile, config.dense.bits_per_value, finish_config,
                        mask=mask_tree, quiet=quiet)
-    return arch, params, masks
+    return arch, params, masks, stats

@@ -51,16 +51,18 @@ def test_dual_update_projects_inequalities_only():
 
 @pytest.mark.parametrize("bpp", [1.0, 4.0])
 def test_lagrangian_meets_the_density_target_on_a_small_image(crop, bpp):
-    """The gated fit holds expected density within 1% of the target the budget sets, with the
-    default dual settings (no penalty factor tuned to the problem)."""
+    """The gated fit brings expected density from nearly dense to within 1% of the target the
+    budget sets, in the default gated phase's steps, with the default dual settings (no penalty
+    factor tuned to the problem)."""
     image = crop[:40, :48]
     config = inrcodec.SparseConfig()
+    gated_steps = round(config.dense.fit.steps * (1 - config.finish_fraction))
     arch, target = sparse.plan(math.floor(bpp * 40 * 48 / 8), 40, 48, 3, config)
     values, valid = tiles.split(image.astype(np.float32) / 255.0, arch.tile)
     params = init_params(arch, values, 3, 0)
-    log_alpha = [gates.init_log_alpha(layer["w"].shape, target) for layer in params]
+    log_alpha = [gates.init_log_alpha(layer["w"].shape, max(target, config.initial_density)) for layer in params]
     _, log_alpha, _ = fit_gated_tiles(params, log_alpha, values, valid, arch.tile, target,
-                                      inrcodec.FitConfig(steps=800, batch=512), config.gate, quiet=True)
+                                      inrcodec.FitConfig(steps=gated_steps, batch=512), config.gate, quiet=True)
     total = sum(a.size for a in log_alpha)
     reached = sum(float(jnp.sum(gates.probability_nonzero(a))) for a in log_alpha) / total
     assert abs(reached - target) < 0.01
