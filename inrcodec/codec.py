@@ -135,21 +135,33 @@ def read_header(data: bytes) -> Header:
                   counts, models, steps, reader.rest())
 
 
-def _params_from_header(header: Header) -> list[dict]:
-    """Entropy-decode and dequantize the tiled SIREN a header describes."""
+def payload_models(header: Header) -> tuple[list, list[int]]:
+    """The entropy models and symbol counts of the payload's arrays, in coding order."""
     arch = header.architecture
     n_tiles = math.prod(tiles.grid(header.height, header.width, arch.tile))
-    shapes = []
-    for fan_in, fan_out in siren.layer_sizes(2, arch.width, arch.depth, header.channels):
-        shapes += [(n_tiles, fan_in, fan_out), (n_tiles, fan_out)]
     models, sizes = [], []
-    for shape, count, model in zip(shapes, header.counts, header.models):
-        size = math.prod(shape)
+    for shape, count, model in zip(tensor_shapes(header), header.counts, header.models):
+        size = n_tiles * math.prod(shape)
         if count is not None:
             models.append(entropy.MaskModel(count, size))
             sizes.append(size)
         models.append(model)
         sizes.append(size if count is None else count)
+    return models, sizes
+
+
+def tensor_shapes(header: Header) -> list[tuple[int, ...]]:
+    """Per-tile shapes of the tensors a header describes: [w0, b0, w1, b1, ...]."""
+    arch = header.architecture
+    return [s for fan_in, fan_out in siren.layer_sizes(2, arch.width, arch.depth, header.channels)
+            for s in ((fan_in, fan_out), (fan_out,))]
+
+
+def _params_from_header(header: Header) -> list[dict]:
+    """Entropy-decode and dequantize the tiled SIREN a header describes."""
+    n_tiles = math.prod(tiles.grid(header.height, header.width, header.architecture.tile))
+    shapes = [(n_tiles, *s) for s in tensor_shapes(header)]
+    models, sizes = payload_models(header)
     flat = iter(entropy.decode(header.payload, models, sizes))
     arrays = []
     for shape, count, step in zip(shapes, header.counts, header.steps):

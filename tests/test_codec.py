@@ -77,3 +77,20 @@ def test_bad_scale_is_refused(small_file):
 def test_unknown_method_is_refused(crop):
     with pytest.raises(InrError, match="unknown method"):
         inrcodec.encode(crop, bpp=1.0, method="nope")
+
+
+@pytest.mark.parametrize("method", ["coin", "sparse"])
+def test_estimated_bits_match_the_payload_of_a_real_file(sample, method):
+    """The ideal code length under the stored models (what rate planning relies on) is within 5% of
+    the real entropy-coded payload."""
+    from inrcodec import codec, entropy
+
+    fit = inrcodec.FitConfig(steps=100, batch=512)
+    config = inrcodec.CoinConfig(fit=fit) if method == "coin" else inrcodec.SparseConfig(dense=inrcodec.CoinConfig(fit=fit))
+    data = inrcodec.encode(sample[100:164, 200:296], bpp=3.0, method=method, config=config)
+    header = inrcodec.read_header(data)
+    models, sizes = codec.payload_models(header)
+    symbols = entropy.decode(header.payload, models, sizes)
+    estimate = sum(entropy.information_bits(s, m) for s, m in zip(symbols, models))
+    real = len(header.payload) * 8
+    assert abs(real - estimate) <= 0.05 * real
