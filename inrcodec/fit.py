@@ -88,7 +88,7 @@ def batch_mse(tiles: np.ndarray, valid: np.ndarray, tile: int, batch: int):
     return mse
 
 
-def adam_chunks(loss_fn, learning_rates, config: FitConfig):
+def adam_chunks(loss_fn, learning_rates):
     """A jitted `step_chunk(carry, start, total)` running CHUNK Adam steps on loss_fn(x, key, step, total, aux).
 
     carry = (x, adam state, key, aux); loss_fn returns (loss, (reported loss, new aux)), where aux
@@ -136,7 +136,7 @@ def fit_tiles(params, tiles: np.ndarray, valid: np.ndarray, tile: int, bits_per_
         return loss, (loss, aux)
 
     step_chunk, adam_init = adam_chunks(
-        loss_fn, lambda step, total: cosine_learning_rate(config.learning_rate, step, total), config)
+        loss_fn, lambda step, total: cosine_learning_rate(config.learning_rate, step, total))
     carry = (params, adam_init(params), jax.random.PRNGKey(config.seed + 1), ())
     (params, _, _, _), _ = run_chunks(step_chunk, carry, config, quiet=quiet, desc="fit")
     return jax.tree.map(jnp.multiply, params, mask)
@@ -155,29 +155,26 @@ def fit_gated_tiles(params, log_alpha, tiles: np.ndarray, valid: np.ndarray, til
     Minimises log MSE subject to expected density (fraction of non-zero gates over all gated
     weights) = target_density, by the Lagrangian of `constrained`. An equality, not "<=": the
     budget is to be used, and left alone the gates close below the target (their noise costs
-    distortion), which an inequality would accept. log_alpha: one array per
-    layer shaped like that layer's "w". Returns (params, log_alpha, multipliers).
+    distortion), which an inequality would accept. log_alpha: one array per layer shaped like
+    that layer's "w". Returns (params, log_alpha, multipliers).
     """
     mse = batch_mse(tiles, valid, tile, config.batch)
-    total_gates = sum(a.size for a in log_alpha)
-
-    def density(la):
-        return sum(jnp.sum(gates.probability_nonzero(a)) for a in la) / total_gates
 
     def loss_fn(x, key, step, total, multipliers):
         p, la = x
         keys = jax.random.split(key, len(la) + 1)
         gated = [{"w": layer["w"] * gates.sample(k, a), "b": layer["b"]} for layer, a, k in zip(p, la, keys[1:])]
         error = mse(gated, keys[0])
-        violation = jnp.stack([density(la) - target_density])
+        violation = jnp.stack([gates.expected_density(la) - target_density])
         objective = constrained.lagrangian(jnp.log(error), violation, multipliers, gate.dual)
-        return objective, (error, constrained.dual_update(multipliers, jax.lax.stop_gradient(violation), gate.dual, equality=True))
+        multipliers = constrained.dual_update(multipliers, jax.lax.stop_gradient(violation), gate.dual, equality=True)
+        return objective, (error, multipliers)
 
     def learning_rates(step, total):
         weight_rate = cosine_learning_rate(config.learning_rate, step, total)
         return (jax.tree.map(lambda _: weight_rate, params), [gate.learning_rate] * len(log_alpha))
 
-    step_chunk, adam_init = adam_chunks(loss_fn, learning_rates, config)
+    step_chunk, adam_init = adam_chunks(loss_fn, learning_rates)
     x = (params, list(log_alpha))
     carry = (x, adam_init(x), jax.random.PRNGKey(config.seed + 2), constrained.init_multipliers(1, gate.dual))
     ((params, log_alpha), _, _, multipliers), _ = run_chunks(step_chunk, carry, config, quiet=quiet, desc="fit gated")

@@ -30,9 +30,10 @@ def probability_nonzero(log_alpha: jax.Array) -> jax.Array:
     return jax.nn.sigmoid(log_alpha - BETA * LOG_RATIO)
 
 
-def expected_density(log_alpha: jax.Array) -> jax.Array:
-    """Expected fraction of non-zero gates over the whole array (a scalar in [0, 1])."""
-    return jnp.mean(probability_nonzero(log_alpha))
+def expected_density(log_alpha: jax.Array | list[jax.Array]) -> jax.Array:
+    """Expected fraction of non-zero gates over one array or all arrays of a list (a scalar in [0, 1])."""
+    arrays = log_alpha if isinstance(log_alpha, list) else [log_alpha]
+    return sum(jnp.sum(probability_nonzero(a)) for a in arrays) / sum(a.size for a in arrays)
 
 
 def init_log_alpha(shape: tuple[int, ...], density: float) -> jax.Array:

@@ -101,8 +101,8 @@ def fit_image(pixels: np.ndarray, budget: int, config: SparseConfig, quiet: bool
     log_alpha = [gates.init_log_alpha(layer["w"].shape, max(density, config.initial_density)) for layer in params]
     params, log_alpha, multipliers = fit_gated_tiles(params, log_alpha, values, valid, arch.tile, density,
                                                      gated_config, config.gate, quiet=quiet)
-    reached = sum(float(jnp.sum(gates.probability_nonzero(a))) for a in log_alpha) / sum(a.size for a in log_alpha)
-    stats = {"density_target": density, "density_reached": reached, "multiplier": float(multipliers[0])}
+    stats = {"density_target": density, "density_reached": float(gates.expected_density(log_alpha)),
+             "multiplier": float(multipliers[0])}
     masks = keep_top(log_alpha, density)
     mask_tree = [{"w": jnp.asarray(m, jnp.float32), "b": jnp.ones_like(layer["b"])} for m, layer in zip(masks, params)]
     params = [{"w": layer["w"] * gates.deterministic(a), "b": layer["b"]} for layer, a in zip(params, log_alpha)]

@@ -1,7 +1,4 @@
-import math
-import struct
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
