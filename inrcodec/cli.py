@@ -24,9 +24,12 @@ def write_atomic(path: str, data: bytes) -> None:
         handle, temporary = tempfile.mkstemp(dir=folder, prefix=".inrcodec-")
     except OSError as err:
         raise InrError(f"{path}: cannot write ({err.strerror})") from None
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(temporary, path)
     except OSError as err:
         os.unlink(temporary)

@@ -34,6 +34,9 @@ def test_encode_info_decode(small_png, crop, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "PSNR" in result.stdout
     assert inr.stat().st_size * 8 <= 1.5 * crop.shape[0] * crop.shape[1]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert inr.stat().st_mode & 0o777 == 0o666 & ~umask
     info = run("info", str(inr))
     assert info.returncode == 0 and "56x40" in info.stdout
     assert run("decode", str(inr), "-o", str(png)).returncode == 0
