@@ -123,8 +123,7 @@ def read_header(data: bytes) -> Header:
     n_tiles = math.prod(tiles.grid(height, width, tile))
     if n_tiles * siren.count_params(2, net_width, depth, channels) > 16 * MAX_PIXELS:
         raise InrError("corrupt file: the network it declares is implausibly large")
-    sizes = [n_tiles * math.prod(s) for fan_in, fan_out in siren.layer_sizes(2, net_width, depth, channels)
-             for s in ((fan_in, fan_out), (fan_out,))]
+    sizes = [n_tiles * math.prod(s) for s in tensor_shapes(Architecture(tile, depth, net_width), channels)]
     counts, models, steps = [], [], []
     for index, size in enumerate(sizes):
         masked = names[method_code] in MASKED and index % 2 == 0
@@ -140,7 +139,7 @@ def payload_models(header: Header) -> tuple[list, list[int]]:
     arch = header.architecture
     n_tiles = math.prod(tiles.grid(header.height, header.width, arch.tile))
     models, sizes = [], []
-    for shape, count, model in zip(tensor_shapes(header), header.counts, header.models):
+    for shape, count, model in zip(tensor_shapes(arch, header.channels), header.counts, header.models):
         size = n_tiles * math.prod(shape)
         if count is not None:
             models.append(entropy.MaskModel(count, size))
@@ -150,17 +149,16 @@ def payload_models(header: Header) -> tuple[list, list[int]]:
     return models, sizes
 
 
-def tensor_shapes(header: Header) -> list[tuple[int, ...]]:
-    """Per-tile shapes of the tensors a header describes: [w0, b0, w1, b1, ...]."""
-    arch = header.architecture
-    return [s for fan_in, fan_out in siren.layer_sizes(2, arch.width, arch.depth, header.channels)
+def tensor_shapes(arch: Architecture, channels: int) -> list[tuple[int, ...]]:
+    """Per-tile shapes of a SIREN's tensors, in file order: [w0, b0, w1, b1, ...]."""
+    return [s for fan_in, fan_out in siren.layer_sizes(2, arch.width, arch.depth, channels)
             for s in ((fan_in, fan_out), (fan_out,))]
 
 
 def _params_from_header(header: Header) -> list[dict]:
     """Entropy-decode and dequantize the tiled SIREN a header describes."""
     n_tiles = math.prod(tiles.grid(header.height, header.width, header.architecture.tile))
-    shapes = [(n_tiles, *s) for s in tensor_shapes(header)]
+    shapes = [(n_tiles, *s) for s in tensor_shapes(header.architecture, header.channels)]
     models, sizes = payload_models(header)
     flat = iter(entropy.decode(header.payload, models, sizes))
     arrays = []
