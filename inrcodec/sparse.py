@@ -8,6 +8,7 @@ mask (Bernoulli-coded) and its surviving values.
 
 import dataclasses
 import math
+import time
 from dataclasses import dataclass, field
 
 import jax.numpy as jnp
@@ -91,19 +92,22 @@ def fit_image(pixels: np.ndarray, budget: int, config: SparseConfig, quiet: bool
     params = init_params(arch, values, channels, config.dense.fit.seed)
     fit_config = config.dense.fit
     finish = config.finish_fraction
+    start = time.perf_counter()
 
-    def phase(share, qat_fraction):
-        return dataclasses.replace(fit_config, steps=max(1, round(fit_config.steps * share)), qat_fraction=qat_fraction,
-                                   seconds=None if fit_config.seconds is None else fit_config.seconds * share)
+    def phase(share, qat_fraction, seconds):
+        return dataclasses.replace(fit_config, steps=max(1, round(fit_config.steps * share)),
+                                   qat_fraction=qat_fraction, seconds=seconds)
 
-    gated_config = phase(1 - finish, 0.0)
-    finish_config = phase(finish, min(1.0, fit_config.qat_fraction / finish))
+    seconds = fit_config.seconds
+    gated_config = phase(1 - finish, 0.0, None if seconds is None else seconds * (1 - finish))
     log_alpha = [gates.init_log_alpha(layer["w"].shape, max(density, config.initial_density)) for layer in params]
     params, log_alpha, multipliers = fit_gated_tiles(params, log_alpha, values, valid, arch.tile, density,
                                                      gated_config, config.gate, quiet=quiet)
     stats = {"density_target": density, "density_reached": float(gates.expected_density(log_alpha)),
              "multiplier": float(multipliers[0])}
     masks = keep_top(log_alpha, density)
+    left = None if seconds is None else max(1.0, seconds - (time.perf_counter() - start))  # all the time left
+    finish_config = phase(finish, min(1.0, fit_config.qat_fraction / finish), left)
     mask_tree = [{"w": jnp.asarray(m, jnp.float32), "b": jnp.ones_like(layer["b"])} for m, layer in zip(masks, params)]
     params = [{"w": layer["w"] * gates.deterministic(a), "b": layer["b"]} for layer, a in zip(params, log_alpha)]
     params = fit_tiles(params, values, valid, arch.tile, config.dense.bits_per_value, finish_config,
