@@ -43,17 +43,18 @@ def measure(pixels: np.ndarray, bpp: float, method: str, config, quiet: bool) ->
         data = baselines.compress(pixels, method, budget)
         middle = time.perf_counter()
         decoded = baselines.decompress(data, channels)
+        extra = {}
     else:
         stats = {}
+        extra = {"stats": stats}
         data = codec.encode(pixels, bpp, method, config, quiet=quiet, stats=stats)
         middle = time.perf_counter()
         decoded = codec.decode(data)
     end = time.perf_counter()
     if len(data) > budget:
         raise AssertionError(f"{method} wrote {len(data)} bytes over a cap of {budget}")
-    row = {"bytes": len(data), "bpp": len(data) * 8 / (height * width), "psnr": psnr(pixels, decoded),
-           "encoding_time": middle - start, "decoding_time": end - middle}
-    return row if method in baselines.BASELINES else {**row, "stats": stats}
+    return {"bytes": len(data), "bpp": len(data) * 8 / (height * width), "psnr": psnr(pixels, decoded),
+            "encoding_time": middle - start, "decoding_time": end - middle, **extra}
 
 
 def merge_results(path: Path, method: str, rows: list[dict], description: str) -> dict:

@@ -43,6 +43,13 @@ class SymbolModel:
         """The only possible symbol, if the model leaves just one."""
         return 0 if self.bound == 0 else None
 
+    def information_bits(self, symbols: np.ndarray) -> float:
+        """Ideal code length of `symbols` under this model, in bits."""
+        if self.bound == 0:
+            return 0.0
+        table = -np.log2(self.probabilities())
+        return float(table[np.asarray(symbols).ravel() + self.bound].sum())
+
     def constriction_model(self):
         if self.family == GAUSSIAN:
             return constriction.stream.model.QuantizedGaussian(-self.bound, self.bound, 0.0, self.scale)
@@ -75,12 +82,7 @@ def _rounded_scale(value: float) -> float:
 
 def information_bits(symbols: np.ndarray, model) -> float:
     """Ideal code length of `symbols` under `model` (a SymbolModel or MaskModel), in bits."""
-    if isinstance(model, MaskModel):
-        return model.information_bits(symbols)
-    if model.bound == 0:
-        return 0.0
-    table = -np.log2(model.probabilities())
-    return float(table[np.asarray(symbols).ravel() + model.bound].sum())
+    return model.information_bits(symbols)
 
 
 def choose_model(symbols: np.ndarray) -> SymbolModel:

@@ -93,7 +93,7 @@ def adam_chunks(loss_fn, learning_rates):
 
     carry = (x, adam state, key, aux); loss_fn returns (loss, (reported loss, new aux)), where aux
     is state updated outside the gradient (such as Lagrange multipliers). `learning_rates(step,
-    total)` gives a pytree of learning rates shaped like x, or one shared scalar.
+    total)` gives a pytree of learning rates shaped like x.
     """
     adam = optax.scale_by_adam()
 
@@ -104,10 +104,7 @@ def adam_chunks(loss_fn, learning_rates):
             key, sub = jax.random.split(key)
             grads, (loss, aux) = jax.grad(loss_fn, has_aux=True)(x, sub, step, total, aux)
             updates, adam_state = adam.update(grads, adam_state)
-            rates = learning_rates(step, total)
-            if not isinstance(rates, (list, tuple, dict)):
-                rates = jax.tree.map(lambda _: rates, x)
-            x = jax.tree.map(lambda w, u, r: w - r * u, x, updates, rates)
+            x = jax.tree.map(lambda w, u, r: w - r * u, x, updates, learning_rates(step, total))
             return (x, adam_state, key, aux), loss
 
         carry, losses = jax.lax.scan(one_step, carry, start + jnp.arange(CHUNK))
@@ -135,8 +132,11 @@ def fit_tiles(params, tiles: np.ndarray, valid: np.ndarray, tile: int, bits_per_
         loss = mse(jax.tree.map(lambda a, b: jnp.where(qat, a, b), quantized, p), key)
         return loss, (loss, aux)
 
-    step_chunk, adam_init = adam_chunks(
-        loss_fn, lambda step, total: cosine_learning_rate(config.learning_rate, step, total))
+    def learning_rates(step, total):
+        rate = cosine_learning_rate(config.learning_rate, step, total)
+        return jax.tree.map(lambda _: rate, params)
+
+    step_chunk, adam_init = adam_chunks(loss_fn, learning_rates)
     carry = (params, adam_init(params), jax.random.PRNGKey(config.seed + 1), ())
     (params, _, _, _), _ = run_chunks(step_chunk, carry, config, quiet=quiet, desc="fit")
     return jax.tree.map(jnp.multiply, params, mask)
