@@ -4,12 +4,13 @@
     pixels = inrcodec.decode(data)                 # (H, W, C) uint8
 """
 
-from .codec import METHODS, decode, default_config, encode, read_header
+from .codec import METHODS, decode, default_config, encode, encode_batch, read_header
 from .coin import CoinConfig
 from .errors import InrError
 from .fit import FitConfig, GateConfig
+from .latents import LatentConfig
 from .sparse import SparseConfig
 
-__all__ = ["encode", "decode", "read_header", "default_config", "METHODS",
-           "CoinConfig", "SparseConfig", "FitConfig", "GateConfig", "InrError"]
+__all__ = ["encode", "decode", "encode_batch", "read_header", "default_config", "METHODS",
+           "CoinConfig", "SparseConfig", "LatentConfig", "FitConfig", "GateConfig", "InrError"]
 __version__ = "0.1.0"

@@ -1,4 +1,5 @@
-"""Rate-distortion benchmark: inrcodec methods and classical codecs side by side over a folder.
+"""Rate-distortion benchmark: inrcodec methods and classical codecs side by side over a folder of
+images or an .npz array of same-size images (such as CIFAR-10's test_batch_x).
 
 For every image, cap and method the file is made under the cap (bpp = file bytes * 8 / pixels),
 decoded, and scored by PSNR on 8-bit values. Results are written per method in CompressAI's JSON
@@ -23,14 +24,24 @@ from .signals import psnr, read_image
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".webp"}
 
 
-def list_images(folder: str, limit: int | None) -> list[Path]:
-    root = Path(folder)
+NPZ_KEY = "test_batch_x"  # the array of (N, H, W, 3) uint8 images read from an .npz source
+
+
+def load_images(source: str, limit: int | None) -> list[tuple[str, np.ndarray]]:
+    """(name, (H, W, C) uint8 pixels) of the first `limit` images of a folder or an .npz file."""
+    root = Path(source)
+    if root.suffix == ".npz" and root.is_file():
+        with np.load(root) as arrays:
+            if NPZ_KEY not in arrays.files:
+                raise InrError(f"{source}: no array {NPZ_KEY!r}")
+            stack = arrays[NPZ_KEY][:limit]
+        return [(f"{NPZ_KEY}[{i}]", image) for i, image in enumerate(stack)]
     if not root.is_dir():
-        raise InrError(f"{folder}: not a folder")
+        raise InrError(f"{source}: not a folder or .npz file")
     images = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not images:
-        raise InrError(f"{folder}: no images found")
-    return images[:limit] if limit else images
+        raise InrError(f"{source}: no images found")
+    return [(p.name, read_image(p)) for p in (images[:limit] if limit else images)]
 
 
 def measure(pixels: np.ndarray, bpp: float, method: str, config, quiet: bool) -> dict:
@@ -50,11 +61,33 @@ def measure(pixels: np.ndarray, bpp: float, method: str, config, quiet: bool) ->
         data = codec.encode(pixels, bpp, method, config, quiet=quiet, stats=stats)
         middle = time.perf_counter()
         decoded = codec.decode(data)
-    end = time.perf_counter()
+    return _row(pixels, data, decoded, budget, method, middle - start, time.perf_counter() - middle, extra)
+
+
+def _row(pixels, data: bytes, decoded, budget: int, method: str, encoding_time: float, decoding_time: float,
+         extra: dict) -> dict:
     if len(data) > budget:
         raise AssertionError(f"{method} wrote {len(data)} bytes over a cap of {budget}")
+    height, width = pixels.shape[:2]
     return {"bytes": len(data), "bpp": len(data) * 8 / (height * width), "psnr": psnr(pixels, decoded),
-            "encoding_time": middle - start, "decoding_time": end - middle, **extra}
+            "encoding_time": encoding_time, "decoding_time": decoding_time, **extra}
+
+
+def measure_batch(images: list[np.ndarray], bpp: float, config, quiet: bool) -> list[dict]:
+    """`meta` on same-size images encoded together (`codec.encode_batch`): one row per image as in
+    `measure`, the batch's encoding time shared equally."""
+    stats = {}
+    start = time.perf_counter()
+    files = codec.encode_batch(np.stack(images), bpp, config, quiet=quiet, stats=stats)
+    encoding_time = (time.perf_counter() - start) / len(images)
+    height, width = images[0].shape[:2]
+    rows = []
+    for pixels, data in zip(images, files):
+        start = time.perf_counter()
+        decoded = codec.decode(data)
+        rows.append(_row(pixels, data, decoded, math.floor(bpp * height * width / 8), "meta", encoding_time,
+                         time.perf_counter() - start, {"stats": stats, "batch": len(images)}))
+    return rows
 
 
 def merge_results(path: Path, method: str, rows: list[dict], description: str) -> dict:
@@ -78,25 +111,33 @@ def merge_results(path: Path, method: str, rows: list[dict], description: str) -
 
 
 def run_bench(folder: str, caps: list[float], methods: list[str], *, limit: int | None, out_dir: str,
-              configs: dict, quiet: bool, tag: str = "") -> dict:
-    """Run every method at every cap over the folder's images; write and print the results."""
+              configs: dict, quiet: bool, tag: str = "", batch: int = 1) -> dict:
+    """Run every method at every cap over the source's images; write and print the results.
+
+    With batch > 1, `meta` encodes that many images at a time (they must share a size).
+    """
     unknown = [m for m in methods if m not in baselines.BASELINES and m not in codec.METHODS]
     if unknown:
         raise InrError(f"unknown method(s) {', '.join(unknown)}")
-    images = list_images(folder, limit)
+    images = load_images(folder, limit)
     machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_implementation()} {platform.python_version()}"
+    dataset = Path(folder).parent.name if folder.endswith(".npz") else Path(folder).name
     documents = {}
-    tasks = [(path, cap, method) for path in images for cap in caps for method in methods]
-    for path, cap, method in tqdm(tasks, desc="bench", disable=quiet, unit="file"):
+    tasks = [(images[i:i + (batch if method == "meta" else 1)], cap, method)
+             for method in methods for cap in caps for i in range(0, len(images), batch if method == "meta" else 1)]
+    for group, cap, method in tqdm(tasks, desc="bench", disable=quiet, unit="task"):
         try:
-            row = {"image": path.name, "target_bpp": cap, **measure(read_image(path), cap, method, configs.get(method), quiet=True)}
+            pixels = [p for _, p in group]
+            measured = (measure_batch(pixels, cap, configs.get(method), quiet=True) if len(group) > 1 else
+                        [measure(pixels[0], cap, method, configs.get(method), quiet=True)])
         except InrError as err:  # e.g. a cap below a baseline's smallest file: reported, not averaged
-            tqdm.write(f"{method} on {path.name} at {cap:g} bpp: {err}")
+            tqdm.write(f"{method} on {group[0][0]} at {cap:g} bpp: {err}")
             continue
+        rows = [{"image": name, "target_bpp": cap, **row} for (name, _), row in zip(group, measured)]
         description = (f"{'inrcodec ' + method if method in codec.METHODS else method + ' (Pillow)'} "
-                       f"on {Path(folder).name}, bpp caps; measured on {machine}")
-        documents[method] = merge_results(Path(out_dir) / Path(folder).name / f"{method}{tag}.json",
-                                          method + tag, [row], description)
+                       f"on {dataset}, bpp caps; measured on {machine}")
+        documents[method] = merge_results(Path(out_dir) / dataset / f"{method}{tag}.json", method + tag, rows,
+                                          description)
     print(f"{'method':10s} {'cap':>6s} {'n':>3s} {'bpp':>7s} {'PSNR':>7s} {'enc s':>7s} {'dec s':>7s}")
     for method, document in documents.items():
         r = document["results"]

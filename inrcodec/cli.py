@@ -88,9 +88,10 @@ def cmd_encode(args) -> None:
         quality = psnr(pixels, codec.decode(data))
         density = (f", density {stats['density_reached']:.4f} (target {stats['density_target']:.4f})"
                    if "density_target" in stats else "")
+        shape = (f"latent levels from {stats['first_level']}" if "first_level" in stats
+                 else f"SIREN {stats['depth']}x{stats['width']} per {stats['tile']}px tile")
         print(f"{args.input} -> {args.output}: {len(data)} bytes, {len(data) * 8 / (height * width):.4f} bpp "
-              f"(cap {args.bpp:g}), PSNR {quality:.2f} dB, {seconds:.1f} s, "
-              f"SIREN {stats['depth']}x{stats['width']} per {stats['tile']}px tile{density}")
+              f"(cap {args.bpp:g}), PSNR {quality:.2f} dB, {seconds:.1f} s, {shape}{density}")
 
 
 def cmd_decode(args) -> None:
@@ -114,11 +115,14 @@ def cmd_info(args) -> None:
 
     data = read_bytes(args.input)
     header = read_header(data)
-    arch = header.architecture
+    layout = header.architecture
     pixels = header.height * header.width
     print(f"file:         {args.input}, {len(data)} bytes, {len(data) * 8 / pixels:.4f} bpp")
     print(f"image:        {header.width}x{header.height}, {header.channels} channel(s)")
-    print(f"method:       {header.method}: SIREN {arch.depth}x{arch.width} per {arch.tile}px tile")
+    if header.method == "meta":
+        print(f"method:       meta: latent levels from {layout.first_level}, base {layout.identity.hex()}")
+    else:
+        print(f"method:       {header.method}: SIREN {layout.depth}x{layout.width} per {layout.tile}px tile")
     print(f"payload:      {len(header.payload)} bytes, {len(header.models)} tensors")
     for index, (count, model, step) in enumerate(zip(header.counts, header.models, header.steps)):
         family = "gaussian" if model.family == 0 else "laplace"
@@ -131,7 +135,7 @@ def cmd_bench(args) -> None:
 
     configs = {method: method_config(method, args) for method in args.methods}
     run_bench(args.folder, args.bpp, args.methods, limit=args.limit, out_dir=args.out, configs=configs,
-              quiet=args.quiet, tag=args.tag)
+              quiet=args.quiet, tag=args.tag, batch=args.batch)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -139,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     def fitting_options(sub):
-        sub.add_argument("--method", default="coin", help="coding method: coin or sparse (default: coin)")
+        sub.add_argument("--method", default="coin", help="coding method: coin, sparse or meta (default: coin)")
         sub.add_argument("--steps", type=int, help="fitting steps (default: the method's)")
         sub.add_argument("--seconds", type=float, help="wall-clock limit on fitting, per image")
         sub.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -163,12 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(run=cmd_info)
 
     bench = commands.add_parser("bench", help="rate-distortion benchmark against classical codecs")
-    bench.add_argument("folder", help="folder of images")
+    bench.add_argument("folder", help="folder of images, or an .npz file with an array test_batch_x")
     bench.add_argument("--bpp", type=float, nargs="+", default=[0.15, 0.3, 0.6], help="bpp caps")
     bench.add_argument("--methods", nargs="+", default=["coin", "jpeg", "jpeg2000", "webp", "avif"],
                        help="inrcodec methods and baselines to run")
     bench.add_argument("--limit", type=int, help="use only the first N images")
     bench.add_argument("--out", default="experiments/results", help="results folder")
+    bench.add_argument("--batch", type=int, default=1, help="meta: encode this many same-size images at once")
     bench.add_argument("--tag", default="", help="suffix of the result files' names, e.g. an equal-time setting")
     fitting_options(bench)
     bench.set_defaults(run=cmd_bench)

@@ -2,15 +2,18 @@
 
 File body (inside the container of `bitstream`):
 
-    modality | method | height | width | channels | tile side | depth | width
-    | per tensor (w then b of every layer): [count of kept weights, for masked w] step, entropy model
-    | payload: one ANS stream; per tensor [its 0/1 mask, for masked w] then its (kept) integers
+    modality | method | height | width | channels | layout
+    | per tensor: [count of kept values, if masked] step, entropy model
+    | payload: one ANS stream; per tensor [its 0/1 mask, if masked] then its (kept) integers
 
-Both methods store a tiled SIREN: `coin` every weight, `sparse` a mask on each weight matrix and
-the surviving weights only. Rate control bisects one global rms/step ratio for the largest file
-under the cap.
+`coin` and `sparse` store a tiled SIREN (layout: tile side | depth | width; tensors: w then b of
+every layer): `coin` every weight, `sparse` a mask on each weight matrix and the surviving weights.
+`meta` stores latent grids for the shipped base (layout: the base's 8-byte identity | first level
+carried; tensors: one masked grid per carried level). Rate control bisects one global rms/step
+ratio for the largest file under the cap.
 """
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -18,31 +21,66 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import bitstream, coin, entropy, quantize, ratecontrol, siren, sparse, tiles
+from . import (
+    bitstream,
+    coin,
+    entropy,
+    latents,
+    modulated,
+    quantize,
+    ratecontrol,
+    siren,
+    sparse,
+    tiles,
+)
+from .bases import HASH_BYTES, load_base
 from .coin import Architecture, CoinConfig
 from .errors import InrError
+from .latents import LatentConfig
 from .signals import MAX_PIXELS, as_pixels, check_size
 from .sparse import SparseConfig
 
 IMAGE = 0  # modality code of images
-METHODS = {"coin": 0, "sparse": 1}  # method name -> code in the file
-MASKED = {"sparse"}  # methods whose weight matrices carry masks
+METHODS = {"coin": 0, "sparse": 1, "meta": 2}  # method name -> code in the file
 MAX_SCALE = 16.0  # largest --scale a decode may ask for
 MAX_DEPTH = 32  # most sine layers a file may declare
 MAX_WIDTH = 1024  # widest network a file may declare
 MIN_RATIO, MAX_RATIO = 0.25, 4096.0  # search range of the rms/step ratio of every tensor
 
 
+BASE = "image"  # the shipped base network of the `meta` method
+
+
+@dataclass(frozen=True)
+class Grids:
+    """The layout of a `meta` file."""
+    identity: bytes  # identity of the base network the latents are for
+    first_level: int  # index of the finest latent level carried; finer levels are all zero
+
+
 def default_config(method: str):
     """The default configuration object of a method."""
-    return SparseConfig() if method == "sparse" else CoinConfig()
+    return {"sparse": SparseConfig, "meta": LatentConfig}.get(method, CoinConfig)()
 
 
-def _write_file(shape, method: str, arch: Architecture, tensors: list[np.ndarray], masks: list, ratio: float) -> bytes:
-    """The whole file for these tensors ([w0, b0, w1, ...]; masks aligned, None where unmasked) at rms/step = ratio."""
+def _layout_fields(shape, method: str, layout) -> bytes:
+    """The file body up to the per-tensor records: modality, method, image shape and layout."""
     writer = bitstream.Writer()
-    for value in (IMAGE, METHODS[method], *shape, arch.tile, arch.depth, arch.width):
+    for value in (IMAGE, METHODS[method], *shape):
         writer.varint(value)
+    if isinstance(layout, Grids):
+        writer.raw(layout.identity)
+        writer.varint(layout.first_level)
+    else:
+        for value in (layout.tile, layout.depth, layout.width):
+            writer.varint(value)
+    return bytes(writer.buffer)
+
+
+def _write_file(fields: bytes, tensors: list[np.ndarray], masks: list, ratio: float) -> bytes:
+    """The whole file: `fields`, then these tensors (masks aligned, None where unmasked) at rms/step = ratio."""
+    writer = bitstream.Writer()
+    writer.raw(fields)
     symbols, models = [], []
     for tensor, mask in zip(tensors, masks):
         kept = tensor.ravel() if mask is None else tensor[mask]
@@ -62,17 +100,17 @@ def _write_file(shape, method: str, arch: Architecture, tensors: list[np.ndarray
 def encode(image, bpp: float, method: str = "coin", config=None, quiet: bool = True, stats: dict | None = None) -> bytes:
     """Compress an image (path, PIL image or (H, W[, C]) uint8 array) into at most floor(bpp*H*W/8) bytes.
 
-    `config` is the method's configuration (CoinConfig or SparseConfig); None for its defaults.
-    `stats`, if given, is filled with what the fit did: architecture, and for `sparse` the density
-    target and the expected density reached.
+    `config` is the method's configuration (CoinConfig, SparseConfig or LatentConfig); None for its
+    defaults. `stats`, if given, is filled with what the fit did: architecture, and for `sparse`
+    and `meta` the density target and the expected density reached.
     """
     if method not in METHODS:
         raise InrError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    if not (isinstance(bpp, (int, float)) and math.isfinite(bpp) and bpp > 0):
-        raise InrError(f"bpp must be a positive number, got {bpp!r}")
     pixels = as_pixels(image)
+    if method == "meta":
+        return encode_batch(pixels[None], bpp, config, quiet, stats)[0]
     height, width, _ = pixels.shape
-    budget = math.floor(bpp * height * width / 8)
+    budget = _budget(bpp, height, width)
     fit_image = sparse.fit_image if method == "sparse" else coin.fit_image
     arch, params, weight_masks, method_stats = fit_image(pixels, budget, config or default_config(method), quiet)
     if stats is not None:
@@ -81,9 +119,46 @@ def encode(image, bpp: float, method: str = "coin", config=None, quiet: bool = T
     for index, layer in enumerate(params):
         tensors += [np.asarray(layer["w"], np.float64), np.asarray(layer["b"], np.float64)]
         masks += [None if weight_masks is None else np.asarray(weight_masks[index], bool), None]
+    fields = _layout_fields(pixels.shape, method, arch)
     _, data = ratecontrol.largest_fitting(
-        lambda ratio: _write_file(pixels.shape, method, arch, tensors, masks, ratio), budget, MIN_RATIO, MAX_RATIO)
+        lambda ratio: _write_file(fields, tensors, masks, ratio), budget, MIN_RATIO, MAX_RATIO)
     return data
+
+
+def _budget(bpp: float, height: int, width: int) -> int:
+    """The byte cap of an image at `bpp` bits per pixel."""
+    if not (isinstance(bpp, (int, float)) and math.isfinite(bpp) and bpp > 0):
+        raise InrError(f"bpp must be a positive number, got {bpp!r}")
+    return math.floor(bpp * height * width / 8)
+
+
+def encode_batch(pixels: np.ndarray, bpp: float, config: LatentConfig | None = None, quiet: bool = True,
+                 stats: dict | None = None) -> list[bytes]:
+    """Compress (B, H, W, C) uint8 images of one size with the `meta` method, fitting all at once.
+
+    Returns one file per image, each at most floor(bpp*H*W/8) bytes. `stats` as for `encode`
+    (densities averaged over the batch).
+    """
+    pixels = np.asarray(pixels)
+    if pixels.ndim != 4 or pixels.dtype != np.uint8 or pixels.shape[-1] not in (1, 3):
+        raise InrError(f"expected (B, H, W, 1 or 3) uint8 images, got {pixels.dtype} {pixels.shape}")
+    config = config or LatentConfig()
+    images, height, width, channels = pixels.shape
+    check_size(height, width)
+    budget = _budget(bpp, height, width)
+    base = load_base(config.base)
+    first, grids, masks, fit_stats = latents.fit_batch(pixels, budget, base, config, quiet)
+    if stats is not None:
+        stats.update(**fit_stats)
+    fields = _layout_fields((height, width, channels), "meta", Grids(base.identity, first))
+    files = []
+    for b in range(images):
+        tensors = [np.asarray(g[b], np.float64) for g in grids]
+        image_masks = [m[b] for m in masks]
+        _, data = ratecontrol.largest_fitting(
+            lambda ratio: _write_file(fields, tensors, image_masks, ratio), budget, MIN_RATIO, MAX_RATIO)
+        files.append(data)
+    return files
 
 
 @dataclass(frozen=True)
@@ -93,11 +168,48 @@ class Header:
     height: int  # image height in pixels
     width: int  # image width in pixels
     channels: int  # 1 (grayscale) or 3 (RGB)
-    architecture: Architecture  # SIREN shape and tiling
-    counts: list  # per tensor: number of kept weights if masked, else None
+    architecture: Architecture | Grids  # tiled SIREN shape (coin, sparse) or latent layout (meta)
+    counts: list  # per tensor: number of kept values if masked, else None
     models: list  # entropy model of each tensor's values
     steps: list  # quantization step of each tensor
     payload: bytes  # the ANS stream
+
+
+def _read_layout(reader: bitstream.Reader, method: str, height: int, width: int, channels: int):
+    """The method's layout fields, validated (and for `meta`, checked against the installed base)."""
+    if method == "meta":
+        identity = reader.raw(HASH_BYTES)
+        first_level = reader.varint(255, "first level")
+        base = load_base(BASE)
+        if identity != base.identity:
+            raise InrError(f"this file was made with base network {identity.hex()}, but the installed "
+                           f"base is {base.identity.hex()}: decode it with the inrcodec version that made it")
+        if first_level >= len(base.config.strides):
+            raise InrError(f"corrupt file: first level {first_level} of {len(base.config.strides)}")
+        return Grids(identity, first_level)
+    tile = reader.varint(1 << 16, "tile side")
+    depth = reader.varint(MAX_DEPTH, "depth")
+    net_width = reader.varint(MAX_WIDTH, "width")
+    if tile < 1 or depth < 1 or net_width < 1:
+        raise InrError("corrupt file: empty network")
+    n_tiles = math.prod(tiles.grid(height, width, tile))
+    if n_tiles * siren.count_params(2, net_width, depth, channels) > 16 * MAX_PIXELS:
+        raise InrError("corrupt file: the network it declares is implausibly large")
+    return Architecture(tile, depth, net_width)
+
+
+def tensor_layout(method: str, height: int, width: int, channels: int, layout) -> list[tuple[tuple, bool]]:
+    """(shape, masked) of every tensor of a file, in file order.
+
+    Tiled SIREN: [w0, b0, w1, b1, ...] with a leading tile axis, masks on the w of `sparse`.
+    Latent grids: one (rows, cols, channels) grid per carried level, all masked.
+    """
+    if isinstance(layout, Grids):
+        return [(s, True) for s in modulated.grid_shapes(height, width, load_base(BASE).config)[layout.first_level:]]
+    n_tiles = math.prod(tiles.grid(height, width, layout.tile))
+    shapes = [s for fan_in, fan_out in siren.layer_sizes(2, layout.width, layout.depth, channels)
+              for s in ((fan_in, fan_out), (fan_out,))]
+    return [((n_tiles, *s), method == "sparse" and index % 2 == 0) for index, s in enumerate(shapes)]
 
 
 def read_header(data: bytes) -> Header:
@@ -109,38 +221,32 @@ def read_header(data: bytes) -> Header:
     names = {code: name for name, code in METHODS.items()}
     if method_code not in names:
         raise InrError(f"this file uses method code {method_code}, unknown to this version")
+    method = names[method_code]
     height = reader.varint(MAX_PIXELS, "height")
     width = reader.varint(MAX_PIXELS, "width")
     channels = reader.varint(3, "channels")
     check_size(height, width)
     if channels not in (1, 3):
         raise InrError(f"corrupt file: {channels} channels")
-    tile = reader.varint(1 << 16, "tile side")
-    depth = reader.varint(MAX_DEPTH, "depth")
-    net_width = reader.varint(MAX_WIDTH, "width")
-    if tile < 1 or depth < 1 or net_width < 1:
-        raise InrError("corrupt file: empty network")
-    n_tiles = math.prod(tiles.grid(height, width, tile))
-    if n_tiles * siren.count_params(2, net_width, depth, channels) > 16 * MAX_PIXELS:
-        raise InrError("corrupt file: the network it declares is implausibly large")
-    sizes = [n_tiles * math.prod(s) for s in tensor_shapes(Architecture(tile, depth, net_width), channels)]
+    layout = _read_layout(reader, method, height, width, channels)
     counts, models, steps = [], [], []
-    for index, size in enumerate(sizes):
-        masked = names[method_code] in MASKED and index % 2 == 0
-        counts.append(reader.varint(size, "kept weights") if masked else None)
+    for shape, masked in tensor_layout(method, height, width, channels, layout):
+        counts.append(reader.varint(math.prod(shape), "kept values") if masked else None)
         steps.append(reader.log_step())
         models.append(entropy.read_model(reader))
-    return Header(names[method_code], height, width, channels, Architecture(tile, depth, net_width),
-                  counts, models, steps, reader.rest())
+    return Header(method, height, width, channels, layout, counts, models, steps, reader.rest())
+
+
+def _shapes(header: Header) -> list[tuple]:
+    return [shape for shape, _ in tensor_layout(header.method, header.height, header.width, header.channels,
+                                                header.architecture)]
 
 
 def payload_models(header: Header) -> tuple[list, list[int]]:
     """The entropy models and symbol counts of the payload's arrays, in coding order."""
-    arch = header.architecture
-    n_tiles = math.prod(tiles.grid(header.height, header.width, arch.tile))
     models, sizes = [], []
-    for shape, count, model in zip(tensor_shapes(arch, header.channels), header.counts, header.models):
-        size = n_tiles * math.prod(shape)
+    for shape, count, model in zip(_shapes(header), header.counts, header.models):
+        size = math.prod(shape)
         if count is not None:
             models.append(entropy.MaskModel(count, size))
             sizes.append(size)
@@ -149,20 +255,12 @@ def payload_models(header: Header) -> tuple[list, list[int]]:
     return models, sizes
 
 
-def tensor_shapes(arch: Architecture, channels: int) -> list[tuple[int, ...]]:
-    """Per-tile shapes of a SIREN's tensors, in file order: [w0, b0, w1, b1, ...]."""
-    return [s for fan_in, fan_out in siren.layer_sizes(2, arch.width, arch.depth, channels)
-            for s in ((fan_in, fan_out), (fan_out,))]
-
-
-def _params_from_header(header: Header) -> list[dict]:
-    """Entropy-decode and dequantize the tiled SIREN a header describes."""
-    n_tiles = math.prod(tiles.grid(header.height, header.width, header.architecture.tile))
-    shapes = [(n_tiles, *s) for s in tensor_shapes(header.architecture, header.channels)]
+def _tensors_from_header(header: Header) -> list[np.ndarray]:
+    """Entropy-decode and dequantize every tensor a header describes, at its full shape (float32)."""
     models, sizes = payload_models(header)
     flat = iter(entropy.decode(header.payload, models, sizes))
     arrays = []
-    for shape, count, step in zip(shapes, header.counts, header.steps):
+    for shape, count, step in zip(_shapes(header), header.counts, header.steps):
         if count is None:
             arrays.append(quantize.from_integers(next(flat), step).reshape(shape))
         else:
@@ -172,7 +270,7 @@ def _params_from_header(header: Header) -> list[dict]:
             full = np.zeros(mask.size, np.float32)
             full[mask] = quantize.from_integers(next(flat), step)
             arrays.append(full.reshape(shape))
-    return [{"w": jnp.asarray(w), "b": jnp.asarray(b)} for w, b in zip(arrays[0::2], arrays[1::2])]
+    return arrays
 
 
 @jax.jit
@@ -181,22 +279,55 @@ def _render_group(params, coords):
     return jnp.clip(jax.vmap(siren.siren_apply, in_axes=(0, None))(params, coords) + 0.5, 0.0, 1.0)
 
 
-def decode(data: bytes, scale: float = 1.0) -> np.ndarray:
-    """Decompress a file into (H*scale, W*scale, C) uint8 pixels (scale renders the INR at another resolution)."""
-    header = read_header(data)
+def _render_tiled(header: Header, scale: float, height: int, width: int) -> np.ndarray:
+    """(height, width, C) values in [0, 1] of a tiled SIREN file rendered at `scale`."""
     arch = header.architecture
     side = arch.tile * scale
-    if not (0 < scale <= MAX_SCALE) or abs(side - round(side)) > 1e-9:
-        raise InrError(f"scale {scale} must be in (0, {MAX_SCALE:g}] with scale x {arch.tile} a whole number")
+    if abs(side - round(side)) > 1e-9:
+        raise InrError(f"scale {scale} must make scale x {arch.tile} (the tile side) a whole number")
     side = int(round(side))
-    height, width = round(header.height * scale), round(header.width * scale)
-    if height < 1 or width < 1 or height * width > MAX_PIXELS:
-        raise InrError(f"a {width}x{height} output is outside 1..{MAX_PIXELS} pixels")
-    params = _params_from_header(header)
+    arrays = [jnp.asarray(a) for a in _tensors_from_header(header)]
+    params = [{"w": w, "b": b} for w, b in zip(arrays[0::2], arrays[1::2])]
     rows, cols = tiles.grid(header.height, header.width, arch.tile)
     coords = jnp.asarray(tiles.pixel_centres(side))
     group = max(1, (1 << 20) // (side * side))
     renders = [np.asarray(_render_group(jax.tree.map(lambda x: x[i:i + group], params), coords))
                for i in range(0, rows * cols, group)]
-    values = tiles.merge(np.concatenate(renders), rows, cols, height, width)
-    return np.round(values * 255.0).astype(np.uint8)
+    return tiles.merge(np.concatenate(renders), rows, cols, height, width)
+
+
+RENDER_CHUNK = 1 << 16  # pixels per compiled render call of a `meta` file
+
+
+@functools.partial(jax.jit, static_argnums=(4,))
+def _render_pixels(params, grids, ys, xs, config):
+    return jnp.clip(modulated.render(params, grids, ys, xs, config) + 0.5, 0.0, 1.0)
+
+
+def _render_grids(header: Header, scale: float, height: int, width: int) -> np.ndarray:
+    """(height, width, C) values in [0, 1] of a `meta` file rendered at `scale` (any scale)."""
+    base = load_base(BASE)
+    shapes = modulated.grid_shapes(header.height, header.width, base.config)
+    grids = [jnp.zeros(s) for s in shapes[:header.architecture.first_level]]
+    grids += [jnp.asarray(a) for a in _tensors_from_header(header)]
+    rows, cols = np.divmod(np.arange(height * width), width)
+    ys, xs = (rows + 0.5) / scale, (cols + 0.5) / scale
+    chunk = min(RENDER_CHUNK, 1 << (len(ys) - 1).bit_length())
+    ys, xs = (jnp.asarray(np.pad(a, (0, -len(a) % chunk)), jnp.float32) for a in (ys, xs))
+    values = np.concatenate([np.asarray(_render_pixels(base.params, grids, ys[i:i + chunk], xs[i:i + chunk],
+                                                       base.config))
+                             for i in range(0, len(ys), chunk)])[:height * width]
+    values = values.reshape(height, width, -1)
+    return values.mean(axis=-1, keepdims=True) if header.channels == 1 else values
+
+
+def decode(data: bytes, scale: float = 1.0) -> np.ndarray:
+    """Decompress a file into (H*scale, W*scale, C) uint8 pixels (scale renders the INR at another resolution)."""
+    header = read_header(data)
+    if not 0 < scale <= MAX_SCALE:
+        raise InrError(f"scale {scale} must be in (0, {MAX_SCALE:g}]")
+    height, width = round(header.height * scale), round(header.width * scale)
+    if height < 1 or width < 1 or height * width > MAX_PIXELS:
+        raise InrError(f"a {width}x{height} output is outside 1..{MAX_PIXELS} pixels")
+    render = _render_grids if header.method == "meta" else _render_tiled
+    return np.round(render(header, scale, height, width) * 255.0).astype(np.uint8)

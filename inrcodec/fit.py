@@ -4,6 +4,7 @@ The fit ends with quantization-aware training: for the last `qat_fraction` of th
 forward pass sees every tensor rounded to the step the rate budget implies (straight-through).
 """
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -67,6 +68,12 @@ def run_chunks(step_chunk, carry, config: FitConfig, *, quiet: bool, desc: str):
             bar.update(CHUNK)
             bar.set_postfix(psnr=f"{-10 * np.log10(max(loss, 1e-12)):.2f}")
     return carry, done
+
+
+def phase_config(config: FitConfig, share: float, qat_fraction: float, seconds: float | None) -> FitConfig:
+    """The settings of one phase of a fit: `share` of its steps, its own QAT fraction and time limit."""
+    return dataclasses.replace(config, steps=max(1, round(config.steps * share)), qat_fraction=qat_fraction,
+                               seconds=seconds)
 
 
 def batch_mse(tiles: np.ndarray, valid: np.ndarray, tile: int, batch: int):

@@ -15,9 +15,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import gates, siren, tiles
-from .coin import Architecture, CoinConfig, choose_architecture, header_bytes, init_params
+from .coin import (
+    Architecture,
+    CoinConfig,
+    choose_architecture,
+    header_bytes,
+    init_params,
+)
 from .errors import InrError
-from .fit import FitConfig, GateConfig, fit_gated_tiles, fit_tiles
+from .fit import FitConfig, GateConfig, fit_gated_tiles, fit_tiles, phase_config
 
 
 @dataclass(frozen=True)
@@ -94,12 +100,8 @@ def fit_image(pixels: np.ndarray, budget: int, config: SparseConfig, quiet: bool
     finish = config.finish_fraction
     start = time.perf_counter()
 
-    def phase(share, qat_fraction, seconds):
-        return dataclasses.replace(fit_config, steps=max(1, round(fit_config.steps * share)),
-                                   qat_fraction=qat_fraction, seconds=seconds)
-
     seconds = fit_config.seconds
-    gated_config = phase(1 - finish, 0.0, None if seconds is None else seconds * (1 - finish))
+    gated_config = phase_config(fit_config, 1 - finish, 0.0, None if seconds is None else seconds * (1 - finish))
     log_alpha = [gates.init_log_alpha(layer["w"].shape, max(density, config.initial_density)) for layer in params]
     params, log_alpha, multipliers = fit_gated_tiles(params, log_alpha, values, valid, arch.tile, density,
                                                      gated_config, config.gate, quiet=quiet)
@@ -107,7 +109,7 @@ def fit_image(pixels: np.ndarray, budget: int, config: SparseConfig, quiet: bool
              "multiplier": float(multipliers[0])}
     masks = keep_top(log_alpha, density)
     left = None if seconds is None else max(1.0, seconds - (time.perf_counter() - start))  # all the time left
-    finish_config = phase(finish, min(1.0, fit_config.qat_fraction / finish), left)
+    finish_config = phase_config(fit_config, finish, min(1.0, fit_config.qat_fraction / finish), left)
     mask_tree = [{"w": jnp.asarray(m, jnp.float32), "b": jnp.ones_like(layer["b"])} for m, layer in zip(masks, params)]
     params = [{"w": layer["w"] * gates.deterministic(a), "b": layer["b"]} for layer, a in zip(params, log_alpha)]
     params = fit_tiles(params, values, valid, arch.tile, config.dense.bits_per_value, finish_config,

@@ -1,0 +1,56 @@
+"""Meta-train the `meta` method's base and write it into the package.
+
+    python experiments/meta_train.py experiments/configs/meta_image.json --data ../shared/data \
+        --workdir runs/meta_image --out inrcodec/bases/image.npz
+
+The JSON config overrides MetaConfig's fields ("base" overrides BaseConfig's). Training resumes
+from --workdir's checkpoint; --seconds limits this run (call again to continue). The base and a
+record of the training (config, hardware, wall time, steps, validation PSNR history) are written to
+--out and --out with .json once the run ends.
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+from pathlib import Path
+
+import jax
+
+from inrcodec import bases, meta
+from inrcodec.modulated import BaseConfig
+
+
+def load_config(path: Path) -> meta.MetaConfig:
+    fields = json.loads(path.read_text())
+    base = BaseConfig(**{k: tuple(v) if k == "strides" else v for k, v in fields.pop("base", {}).items()})
+    return meta.MetaConfig(base=base, **{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("config", type=Path)
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("--out", type=Path, help="where to write the base (.npz); nothing written if omitted")
+    parser.add_argument("--seconds", type=float, help="stop this run after this many seconds")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args()
+    config = load_config(args.config)
+    if args.seconds is not None:
+        config = dataclasses.replace(config, seconds=args.seconds)
+    state = meta.train(config, args.data, args.workdir, quiet=args.quiet)
+    if args.out:
+        record = {
+            "config": meta.config_dict(config),
+            "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+                        f"jax {jax.__version__} on {jax.devices()[0].platform}",
+            "steps": state["step"], "seconds": round(state["seconds"], 1), "history": state["history"],
+        }
+        identity = bases.save_base(args.out, config.base, state["params"]["base"], state["params"]["log_lrs"], record)
+        print(f"wrote {args.out} (identity {identity.hex()}) after {state['step']} steps")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""The `meta` method: per-image latent grids on the shipped meta-learned base, L0-gated by a budget.
+
+Plan: from the byte budget, which latent levels the file carries (the finest are dropped when
+their masks would cost more than they bring) and the density d of non-zero latents it can afford.
+Fit, for a batch of same-size images at once (one image is a batch of one):
+  0. the meta-learned start: from all-zero grids, a few steps of the inner loop the base was
+     meta-trained with (meta-SGD with its learned rates, over every pixel);
+  1. gated phase: Adam on the latents and their hard-concrete gates, minimising log MSE subject to
+     expected density = d per image (the Lagrangian of `constrained`, one multiplier per image);
+  2. keep the round(d * N) latents with the largest gate parameters of each image;
+  3. finish: Adam on the kept latents, the last steps through rounding.
+The file then holds each level's mask (Bernoulli-coded) and its surviving quantized values.
+"""
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import bitstream, constrained, gates, quantize
+from .bases import HASH_BYTES, Base
+from .constrained import DualConfig
+from .errors import InrError
+from .fit import (
+    FitConfig,
+    GateConfig,
+    adam_chunks,
+    cosine_learning_rate,
+    phase_config,
+    run_chunks,
+)
+from .meta import adapt
+from .modulated import grid_shapes, render
+from .sparse import binary_entropy, keep_top
+
+
+@dataclass(frozen=True)
+class LatentConfig:
+    base: str = "image"  # name of the shipped base network (inrcodec/bases/<base>.npz)
+    # Adam on the latents; 16384 random pixels per image per step
+    # Adam on the latents, 16384 random pixels per image per step; the learning rate is relative:
+    # each level of each image moves at learning_rate x its rms after the meta-learned start
+    fit: FitConfig = field(default_factory=lambda: FitConfig(steps=1200, batch=16384, learning_rate=0.1))
+    start_steps: int = 3  # meta-SGD steps of the meta-learned start (as in meta-training)
+    # gate learning rate and the density constraint's dual ascent: faster than `sparse`'s, since the
+    # latents start fitted and closing a gate costs at once (128 px crop at 1 bpp, 300 gated steps:
+    # reached 0.466 for 0.474, where sparse's settings stopped at 0.612)
+    gate: GateConfig = field(default_factory=lambda: GateConfig(learning_rate=0.2, dual=DualConfig(step=0.5, penalty=20.0)))
+    bits_per_value: float = 4.0  # planned coded bits per surviving latent (sets the plan and the rounding step)
+    initial_density: float = 0.95  # P(gate open) at the start of the gated phase
+    finish_fraction: float = 0.5  # share of the steps (or seconds) spent on the kept latents after pruning
+
+
+def header_bytes(levels: int) -> int:
+    """Upper estimate of a file's bytes outside the payload with `levels` latent levels."""
+    return bitstream.OVERHEAD + 16 + HASH_BYTES + 12 * levels
+
+
+def plan(budget: int, height: int, width: int, base: Base, config: LatentConfig) -> tuple[int, float]:
+    """(first level carried, density target d) that fit `budget` bytes with the most surviving latents.
+
+    Planned bits for levels first.. of N latents in all: N * H2(d) for the masks plus d * N *
+    bits_per_value for the values. Levels before `first` (the finest) stay zero.
+    """
+    shapes = grid_shapes(height, width, base.config)
+    best = None
+    for first in range(len(shapes)):
+        n = sum(math.prod(s) for s in shapes[first:])
+        available = (budget - header_bytes(len(shapes) - first)) * 8
+
+        def cost(d):
+            return n * (binary_entropy(d) + d * config.bits_per_value)
+
+        low, high = (1.0, 1.0) if cost(1.0) <= available else (0.0, 1.0)
+        for _ in range(40 if high > low else 0):
+            mid = 0.5 * (low + high)
+            low, high = (mid, high) if cost(mid) <= available else (low, mid)
+        if best is None or low * n > best[1] * best[2]:
+            best = (first, low, n)
+    first, density, n = best
+    if density * n < 1:
+        raise InrError(f"a budget of {budget} bytes is too small for a {width}x{height} image")
+    return first, density
+
+
+def _per_image(x: jax.Array) -> jax.Array:
+    """Sum over all but the leading (image) axis: (B, ...) -> (B,)."""
+    return jnp.sum(x, axis=tuple(range(1, x.ndim)))
+
+
+def _image_steps(latents: list, masks: list, ratio: float) -> list:
+    """Per image and level, rms over the kept latents / ratio, shaped (B, 1, 1, 1) to broadcast."""
+    def one(z, m):
+        r = jnp.sqrt(_per_image(jnp.square(z) * m) / jnp.maximum(_per_image(m), 1.0) + 1e-20)
+        return jax.lax.stop_gradient(r / ratio)[:, None, None, None]
+    return [one(z, m) for z, m in zip(latents, masks)]
+
+
+def batch_error(base: Base, targets: jax.Array, width: int, first: int, batch: int):
+    """A function (kept latents, key) -> (B,) MSE of each image on `batch` random pixels shared by all.
+
+    targets: (B, H*W, 3) centred values; kept latents: levels first.. with a leading image axis.
+    """
+    shapes = grid_shapes(targets.shape[1] // width, width, base.config)
+    images = targets.shape[0]
+    dropped = [jnp.zeros((images, *s)) for s in shapes[:first]]
+    render_all = jax.vmap(render, in_axes=(None, 0, None, None, None))
+
+    def error(kept, key):
+        index = jax.random.randint(key, (batch,), 0, targets.shape[1])
+        ys, xs = (index // width).astype(jnp.float32) + 0.5, (index % width).astype(jnp.float32) + 0.5
+        values = render_all(base.params, dropped + list(kept), ys, xs, base.config)
+        return jnp.mean(jnp.square(values - targets[:, index]), axis=(1, 2))
+
+    return error
+
+
+def meta_start(base: Base, targets: jax.Array, width: int, first: int, steps: int) -> list:
+    """The meta-learned start: `steps` meta-SGD steps over all pixels from zero grids.
+
+    targets: (B, H*W, 3) centred values. Returns the carried levels' grids, each (B, rows, cols, c).
+    """
+    height = targets.shape[1] // width
+    shapes = grid_shapes(height, width, base.config)
+    ys, xs = (jnp.asarray(a.ravel() + 0.5, jnp.float32) for a in np.divmod(np.arange(height * width), width))
+
+    @jax.jit
+    def start(targets):
+        return jax.vmap(lambda t: adapt(base.params, base.log_lrs, ys, xs, t, shapes, steps, base.config,
+                                        first_level=first)[first:])(targets)
+
+    return list(start(targets))
+
+
+def fit_batch(pixels: np.ndarray, budget: int, base: Base, config: LatentConfig, quiet: bool):
+    """Fit latent grids to (B, H, W, C) uint8 images of one size, each within `budget` bytes.
+
+    Returns (first level, latents: per carried level (B, rows, cols, c) with pruned values at zero,
+    masks: bool arrays alike, stats: density target and reached (mean over images)).
+    """
+    images, height, width, channels = pixels.shape
+    first, density = plan(budget, height, width, base, config)
+    targets = jnp.asarray(pixels.reshape(images, height * width, channels), jnp.float32) / 255.0 - 0.5
+    if channels == 1:
+        targets = jnp.repeat(targets, 3, axis=-1)
+    fit = config.fit
+    error = batch_error(base, targets, width, first, fit.batch)
+    shapes = grid_shapes(height, width, base.config)[first:]
+    latents = meta_start(base, targets, width, first, config.start_steps)
+    rates = [fit.learning_rate * jnp.sqrt(jnp.mean(jnp.square(z), axis=(1, 2, 3), keepdims=True)) + 1e-6
+             for z in latents]
+    log_alpha = [gates.init_log_alpha((images, *s), max(density, config.initial_density)) for s in shapes]
+    n_latents = sum(math.prod(s) for s in shapes)
+    start = time.perf_counter()
+
+    def gated_loss(x, key, step, total, multipliers):
+        z, la = x
+        keys = jax.random.split(key, len(la) + 1)
+        mse = error([zi * gates.sample(k, a) for zi, a, k in zip(z, la, keys[1:])], keys[0])
+        reached = sum(_per_image(gates.probability_nonzero(a)) for a in la) / n_latents
+        violations = reached - density
+        objective = constrained.lagrangian(jnp.sum(jnp.log(mse)), violations, multipliers, config.gate.dual)
+        multipliers = constrained.dual_update(multipliers, jax.lax.stop_gradient(violations), config.gate.dual,
+                                              equality=True)
+        return objective, (jnp.mean(mse), multipliers)
+
+    def gated_rates(step, total):
+        return [cosine_learning_rate(r, step, total) for r in rates], [config.gate.learning_rate] * len(shapes)
+
+    gated_config = phase_config(fit, 1 - config.finish_fraction, 0.0, fit.seconds and fit.seconds * (1 - config.finish_fraction))
+    step_chunk, adam_init = adam_chunks(gated_loss, gated_rates)
+    x = (latents, log_alpha)
+    carry = (x, adam_init(x), jax.random.PRNGKey(fit.seed + 2), constrained.init_multipliers(images, config.gate.dual))
+    ((latents, log_alpha), _, _, _), _ = run_chunks(step_chunk, carry, gated_config, quiet=quiet, desc="fit gated")
+    reached = float(jnp.mean(sum(_per_image(gates.probability_nonzero(a)) for a in log_alpha) / n_latents))
+
+    per_image = [keep_top([a[b] for a in log_alpha], density) for b in range(images)]
+    masks = [np.stack([m[level] for m in per_image]) for level in range(len(shapes))]
+    mask_arrays = [jnp.asarray(m, jnp.float32) for m in masks]
+    latents = [z * gates.deterministic(a) for z, a in zip(latents, log_alpha)]
+    ratio = quantize.ratio_for_bits(config.bits_per_value)
+    left = fit.seconds and max(1.0, fit.seconds - (time.perf_counter() - start))
+    finish_config = phase_config(fit, config.finish_fraction, min(1.0, fit.qat_fraction / config.finish_fraction), left)
+
+    def finish_loss(z, key, step, total, aux):
+        z = [zi * m for zi, m in zip(z, mask_arrays)]
+        quantized = quantize.fake_quantize(z, _image_steps(z, mask_arrays, ratio))
+        qat = step >= total * (1.0 - finish_config.qat_fraction)
+        mse = error([jnp.where(qat, q, zi) for q, zi in zip(quantized, z)], key)
+        return jnp.sum(mse), (jnp.mean(mse), aux)
+
+    def finish_rates(step, total):
+        return [cosine_learning_rate(r, step, total) for r in rates]
+
+    step_chunk, adam_init = adam_chunks(finish_loss, finish_rates)
+    carry = (latents, adam_init(latents), jax.random.PRNGKey(fit.seed + 3), ())
+    (latents, _, _, _), _ = run_chunks(step_chunk, carry, finish_config, quiet=quiet, desc="fit")
+    latents = [np.asarray(z * m) for z, m in zip(latents, mask_arrays)]
+    return first, latents, masks, {"first_level": first, "density_target": density, "density_reached": reached}

@@ -1,0 +1,221 @@
+"""Meta-learning of the `meta` method's base network (MAML with meta-SGD, as in COIN++ and functa).
+
+Every signal starts from all-zero latent grids. The inner loop takes a few gradient steps on the
+grids with learned per-level, per-channel learning rates (meta-SGD); the outer loop moves the base
+(SIREN and modulation map) and those learning rates by Adam on the loss after the inner loop.
+Second-order MAML differentiates through the inner steps; first-order stops the gradient at the
+inner gradients (the learning rates still learn).
+
+Data: random crops of training photos and whole CIFAR-10 training images, each batch half and half
+by loss. Kodak is never used. Training checkpoints every few hundred steps and resumes from its
+last checkpoint; the result is written as a shippable base (see `bases`).
+"""
+
+import dataclasses
+import json
+import pickle
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from PIL import Image
+from tqdm.auto import tqdm
+
+from .modulated import BaseConfig, grid_shapes, init_base, render
+
+
+@dataclass(frozen=True)
+class MetaConfig:
+    base: BaseConfig = field(default_factory=BaseConfig)  # shape of the network being meta-learned
+    crop: int = 64  # side in pixels of the photo crops
+    photo_batch: int = 8  # photo crops per outer step
+    cifar_batch: int = 16  # CIFAR-10 images per outer step
+    inner_steps: int = 3  # inner gradient steps on the latents from zero
+    finest_dropped: int = 0  # each step carries levels from a random first level in 0..this (0: all levels; 2 trained worse, see README)
+    first_order: bool = True  # first-order MAML (no gradient through the inner gradients); False: second-order
+    inner_learning_rate: float = 0.3  # initial meta-SGD rate of every level, divided by stride^2
+    outer_learning_rate: float = 1e-3  # Adam learning rate of the base and the inner rates
+    steps: int = 20000  # outer steps in all
+    seconds: float | None = None  # stop after this many seconds of training in this run; None for no limit
+    validate_every: int = 500  # outer steps between validations (and checkpoints)
+    validation_steps: tuple[int, ...] = (1, 3, 10)  # inner steps at which validation PSNR is reported
+    seed: int = 0  # seed of initialisation and data sampling
+
+
+def pixel_positions(height: int, width: int) -> tuple[jax.Array, jax.Array]:
+    """Centres (ys, xs), each (height*width,), of every pixel in row-major order, in pixels."""
+    ys, xs = np.meshgrid(np.arange(height) + 0.5, np.arange(width) + 0.5, indexing="ij")
+    return jnp.asarray(ys.ravel(), jnp.float32), jnp.asarray(xs.ravel(), jnp.float32)
+
+
+def signal_loss(base, latents, ys, xs, target, config: BaseConfig):
+    """Inner loss: squared error summed over pixels, averaged over channels (so a cell's gradient
+    does not depend on the signal's size). target: (N, out_channels) centred values."""
+    return jnp.sum(jnp.mean(jnp.square(render(base, latents, ys, xs, config) - target), axis=-1))
+
+
+def adapt(base, log_lrs, ys, xs, target, shapes, steps: int, config: BaseConfig, first_order: bool = False,
+          first_level=0):
+    """The inner loop: `steps` meta-SGD steps on zero-initialised grids of `shapes`. Returns the grids.
+
+    Levels finer than `first_level` (an int or traced scalar) stay at zero, as in a file that
+    does not carry them.
+    """
+    def one_step(latents, _):
+        grads = jax.grad(signal_loss, argnums=1)(base, latents, ys, xs, target, config)
+        if first_order:
+            grads = jax.lax.stop_gradient(grads)
+        return [z - jnp.where(level >= first_level, jnp.exp(lr), 0.0) * g
+                for level, (z, lr, g) in enumerate(zip(latents, log_lrs, grads))], None
+
+    latents, _ = jax.lax.scan(one_step, [jnp.zeros(s) for s in shapes], None, length=steps)
+    return latents
+
+
+def batch_mse(base, log_lrs, targets, steps: int, config: BaseConfig, first_order: bool, first_level=0):
+    """Mean MSE after adaptation over a batch of same-size signals. targets: (B, H, W, C) centred.
+
+    Positions are relative to each signal's top-left corner, where its grids start, as when
+    encoding a whole image: the periodic coordinates then tell where a pixel sits in its cells.
+    """
+    height, width = targets.shape[1:3]
+    ys, xs = pixel_positions(height, width)
+    shapes = grid_shapes(height, width, config)
+
+    def one(target):
+        flat = target.reshape(-1, target.shape[-1])
+        latents = adapt(base, log_lrs, ys, xs, flat, shapes, steps, config, first_order, first_level)
+        return jnp.mean(jnp.square(render(base, latents, ys, xs, config) - flat))
+
+    return jnp.mean(jax.vmap(one)(targets))
+
+
+class TrainingData:
+    """Training and validation signals: photo crops and CIFAR-10 images, as centred float32 arrays."""
+
+    def __init__(self, data_dir: Path, config: MetaConfig, validation_photos: int = 4):
+        paths = sorted((data_dir / "train_photos").glob("*.png"))
+        photos = [np.asarray(Image.open(p).convert("RGB")) for p in paths]
+        self.photos, held_out = photos[:-validation_photos], photos[-validation_photos:]
+        cifar = np.load(data_dir / "cifar10" / "cifar10_prefix.npz")
+        batches = [cifar[f"data_batch_{k}_x"] for k in range(1, 6)]
+        self.cifar, cifar_held_out = np.concatenate(batches[:4] + [batches[4][:-64]]), batches[4][-64:]
+        self.crop = config.crop
+        rng = np.random.default_rng(1234)
+        photos = self._crops(held_out, 32, rng)
+        self.validation = {"photos": (photos, 0), "cifar": (centred(cifar_held_out), 0)}
+        if config.finest_dropped:
+            self.validation[f"photos_from_level_{config.finest_dropped}"] = (photos, config.finest_dropped)
+
+    def _crops(self, photos, n, rng):
+        """n random crops, randomly mirrored: (n, crop, crop, 3) centred."""
+        crops = []
+        for _ in range(n):
+            photo = photos[rng.integers(len(photos))]
+            y, x = rng.integers(photo.shape[0] - self.crop + 1), rng.integers(photo.shape[1] - self.crop + 1)
+            crop = photo[y:y + self.crop, x:x + self.crop]
+            crops.append(crop[:, ::-1] if rng.random() < 0.5 else crop)
+        return centred(np.stack(crops))
+
+    def batch(self, rng, config: MetaConfig):
+        """One outer step's data: (photo crops, cifar images, first level carried), centred."""
+        images = self.cifar[rng.integers(len(self.cifar), size=config.cifar_batch)]
+        flips = rng.random(config.cifar_batch) < 0.5
+        images = np.where(flips[:, None, None, None], images[:, :, ::-1], images)
+        first_level = np.int32(rng.integers(config.finest_dropped + 1))
+        return self._crops(self.photos, config.photo_batch, rng), centred(images), first_level
+
+
+def centred(pixels: np.ndarray) -> np.ndarray:
+    """uint8 pixels -> float32 values in [-0.5, 0.5]."""
+    return pixels.astype(np.float32) / 255.0 - 0.5
+
+
+def init_state(config: MetaConfig):
+    """Fresh trainable parameters {"base", "log_lrs"} (one (channels,) rate per level)."""
+    base = init_base(jax.random.PRNGKey(config.seed), config.base)
+    log_lrs = [jnp.full((config.base.channels,), np.log(config.inner_learning_rate / s ** 2), jnp.float32)
+               for s in config.base.strides]
+    return {"base": base, "log_lrs": log_lrs}
+
+
+def make_step(config: MetaConfig, optimizer):
+    """A jitted outer step (params, opt_state, photos, cifar, first level) -> (params, opt_state, loss)."""
+    def loss_fn(params, photos, cifar, first_level):
+        return sum(batch_mse(params["base"], params["log_lrs"], targets, config.inner_steps, config.base,
+                             config.first_order, first_level) for targets in (photos, cifar))
+
+    @jax.jit
+    def step(params, opt_state, photos, cifar, first_level):
+        loss, grads = jax.value_and_grad(loss_fn)(params, photos, cifar, first_level)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    return step
+
+
+_validation_mse = jax.jit(batch_mse, static_argnums=(3, 4, 5, 6))
+
+
+def validate(params, data: TrainingData, config: MetaConfig) -> dict:
+    """Mean PSNR (dB) of held-out photo crops (all levels, and from the finest dropped level on)
+    and CIFAR images after k inner steps, for each k."""
+    result = {}
+    for name, (targets, first_level) in data.validation.items():
+        for k in config.validation_steps:
+            mse = _validation_mse(params["base"], params["log_lrs"], targets, k, config.base, True, first_level)
+            result[f"{name}_psnr_after_{k}"] = round(float(-10 * np.log10(mse)), 3)
+    return result
+
+
+def train(config: MetaConfig, data_dir: Path, workdir: Path, quiet: bool = False) -> dict:
+    """Meta-train (resuming from workdir/checkpoint.pkl if present); returns the final state dict.
+
+    The state holds params, optimizer state, data RNG state, steps done, seconds spent and the
+    validation history; it is checkpointed every `validate_every` steps.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    checkpoint = workdir / "checkpoint.pkl"
+    optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(config.outer_learning_rate))
+    data = TrainingData(data_dir, config)
+    if checkpoint.exists():
+        state = pickle.loads(checkpoint.read_bytes())
+    else:
+        params = init_state(config)
+        state = {"params": params, "opt_state": optimizer.init(params), "step": 0, "seconds": 0.0,
+                 "rng": np.random.default_rng(config.seed).bit_generator.state, "history": []}
+    rng = np.random.default_rng()
+    rng.bit_generator.state = state["rng"]
+    step = make_step(config, optimizer)
+    params, opt_state = state["params"], state["opt_state"]
+    started = run_started = time.perf_counter()
+    with tqdm(total=config.steps, initial=state["step"], disable=quiet, desc="meta-train", unit="step") as bar:
+        while state["step"] < config.steps:
+            if config.seconds is not None and time.perf_counter() - run_started > config.seconds:
+                break
+            params, opt_state, loss = step(params, opt_state, *data.batch(rng, config))
+            state["step"] += 1
+            bar.update(1)
+            if state["step"] % config.validate_every == 0 or state["step"] == config.steps:
+                state["seconds"] += time.perf_counter() - started
+                started = time.perf_counter()
+                record = {"step": state["step"], "seconds": round(state["seconds"], 1), "loss": float(loss),
+                          **validate(params, data, config)}
+                state["history"].append(record)
+                bar.write(json.dumps(record))
+                state.update(params=jax.device_get(params), opt_state=jax.device_get(opt_state),
+                             rng=rng.bit_generator.state)
+                checkpoint.with_suffix(".tmp").write_bytes(pickle.dumps(state))
+                checkpoint.with_suffix(".tmp").replace(checkpoint)
+    state["seconds"] += time.perf_counter() - started
+    state["params"] = jax.device_get(params)
+    return state
+
+
+def config_dict(config: MetaConfig) -> dict:
+    """A JSON-ready description of a meta-training configuration."""
+    return dataclasses.asdict(config)
