@@ -132,11 +132,11 @@ def meta_start(base: Base, targets: jax.Array, width: int, first: int, steps: in
     ys, xs = (jnp.asarray(a.ravel() + 0.5, jnp.float32) for a in np.divmod(np.arange(height * width), width))
 
     @jax.jit
-    def start(targets):
+    def start(targets, ys, xs):
         return jax.vmap(lambda t: adapt(base.params, base.log_lrs, ys, xs, t, shapes, steps, base.config,
                                         first_level=first)[first:])(targets)
 
-    return list(start(targets))
+    return list(start(targets, ys, xs))
 
 
 def fit_batch(pixels: np.ndarray, budget: int, base: Base, config: LatentConfig, quiet: bool):
@@ -153,12 +153,12 @@ def fit_batch(pixels: np.ndarray, budget: int, base: Base, config: LatentConfig,
     fit = config.fit
     error = batch_error(base, targets, width, first, fit.batch)
     shapes = grid_shapes(height, width, base.config)[first:]
+    start = time.perf_counter()
     latents = meta_start(base, targets, width, first, config.start_steps)
     rates = [fit.learning_rate * jnp.sqrt(jnp.mean(jnp.square(z), axis=(1, 2, 3), keepdims=True)) + 1e-6
              for z in latents]
     log_alpha = [gates.init_log_alpha((images, *s), max(density, config.initial_density)) for s in shapes]
     n_latents = sum(math.prod(s) for s in shapes)
-    start = time.perf_counter()
 
     def gated_loss(x, key, step, total, multipliers):
         z, la = x

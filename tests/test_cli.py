@@ -45,6 +45,17 @@ def test_encode_info_decode(small_png, crop, tmp_path):
     assert read_image(big).shape == (80, 112, 3)
 
 
+def test_meta_method_from_the_command_line(small_png, crop, tmp_path):
+    inr, png = tmp_path / "m.inr", tmp_path / "m.png"
+    result = run("encode", str(small_png), "-o", str(inr), "--bpp", "2", "--method", "meta", "--steps", "50")
+    assert result.returncode == 0, result.stderr
+    assert "latent levels" in result.stdout
+    info = run("info", str(inr))
+    assert info.returncode == 0 and "meta: latent levels from" in info.stdout
+    assert run("decode", str(inr), "-o", str(png)).returncode == 0
+    assert read_image(png).shape == crop.shape
+
+
 def test_quiet_prints_nothing(small_png, tmp_path):
     result = run("encode", str(small_png), "-o", str(tmp_path / "q.inr"), "--bpp", "1", "--steps", "25", "--quiet")
     assert result.returncode == 0 and result.stdout == "" and result.stderr == ""
