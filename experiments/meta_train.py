@@ -43,7 +43,7 @@ def main():
     state = meta.train(config, args.data, args.workdir, quiet=args.quiet)
     if args.out:
         record = {
-            "config": meta.config_dict(config),
+            "config": dataclasses.asdict(config),
             "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                         f"jax {jax.__version__} on {jax.devices()[0].platform}",
             "steps": state["step"], "seconds": round(state["seconds"], 1), "history": state["history"],

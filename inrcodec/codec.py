@@ -238,6 +238,7 @@ def read_header(data: bytes) -> Header:
 
 
 def _shapes(header: Header) -> list[tuple]:
+    """Full shapes of the header's tensors, in file order."""
     return [shape for shape, _ in tensor_layout(header.method, header.height, header.width, header.channels,
                                                 header.architecture)]
 

@@ -11,7 +11,6 @@ by loss. Kodak is never used. Training checkpoints every few hundred steps and r
 last checkpoint; the result is written as a shippable base (see `bases`).
 """
 
-import dataclasses
 import json
 import pickle
 import time
@@ -214,8 +213,3 @@ def train(config: MetaConfig, data_dir: Path, workdir: Path, quiet: bool = False
     state["seconds"] += time.perf_counter() - started
     state["params"] = jax.device_get(params)
     return state
-
-
-def config_dict(config: MetaConfig) -> dict:
-    """A JSON-ready description of a meta-training configuration."""
-    return dataclasses.asdict(config)
