@@ -146,7 +146,7 @@ def encode_batch(pixels: np.ndarray, bpp: float, config: LatentConfig | None = N
     images, height, width, channels = pixels.shape
     check_size(height, width)
     budget = _budget(bpp, height, width)
-    base = load_base(config.base)
+    base = load_base(BASE)
     first, grids, masks, fit_stats = latents.fit_batch(pixels, budget, base, config, quiet)
     if stats is not None:
         stats.update(**fit_stats)

@@ -80,11 +80,6 @@ def _rounded_scale(value: float) -> float:
     return float(np.float16(max(value, MIN_SCALE)))
 
 
-def information_bits(symbols: np.ndarray, model) -> float:
-    """Ideal code length of `symbols` under `model` (a SymbolModel or MaskModel), in bits."""
-    return model.information_bits(symbols)
-
-
 def choose_model(symbols: np.ndarray) -> SymbolModel:
     """The cheaper of a Gaussian and a Laplace fitted to zero-mean `symbols` by maximum likelihood."""
     values = np.asarray(symbols, np.float64).ravel()
@@ -93,7 +88,7 @@ def choose_model(symbols: np.ndarray) -> SymbolModel:
         return SymbolModel(GAUSSIAN, _rounded_scale(1.0), 0)
     candidates = [SymbolModel(GAUSSIAN, _rounded_scale(np.sqrt(np.mean(values**2))), bound),
                   SymbolModel(LAPLACE, _rounded_scale(np.mean(np.abs(values))), bound)]
-    return min(candidates, key=lambda m: information_bits(symbols, m))
+    return min(candidates, key=lambda m: m.information_bits(symbols))
 
 
 def write_model(writer: Writer, model: SymbolModel) -> None:

@@ -32,14 +32,13 @@ from .fit import (
     phase_config,
     run_chunks,
 )
-from .meta import adapt
+from .meta import adapt, pixel_positions
 from .modulated import grid_shapes, render
 from .sparse import binary_entropy, keep_top
 
 
 @dataclass(frozen=True)
 class LatentConfig:
-    base: str = "image"  # name of the shipped base network (inrcodec/bases/<base>.npz)
     # Adam on the latents; 16384 random pixels per image per step
     # Adam on the latents, 16384 random pixels per image per step; the learning rate is relative:
     # each level of each image moves at learning_rate x its rms after the meta-learned start
@@ -88,17 +87,14 @@ def plan(budget: int, height: int, width: int, base: Base, config: LatentConfig)
     return first, density
 
 
-def _per_image(x: jax.Array) -> jax.Array:
-    """Sum over all but the leading (image) axis: (B, ...) -> (B,)."""
-    return jnp.sum(x, axis=tuple(range(1, x.ndim)))
-
-
 def _image_steps(latents: list, masks: list, ratio: float) -> list:
     """Per image and level, rms over the kept latents / ratio, shaped (B, 1, 1, 1) to broadcast."""
-    def one(z, m):
-        r = jnp.sqrt(_per_image(jnp.square(z) * m) / jnp.maximum(_per_image(m), 1.0) + 1e-20)
-        return jax.lax.stop_gradient(r / ratio)[:, None, None, None]
-    return [one(z, m) for z, m in zip(latents, masks)]
+    return [jax.lax.stop_gradient(jax.vmap(quantize.rms)(z, m) / ratio)[:, None, None, None]
+            for z, m in zip(latents, masks)]
+
+
+_image_densities = jax.vmap(gates.expected_density)
+"""Expected density of each image's gates over all its levels: list of (B, ...) log_alpha -> (B,)."""
 
 
 def batch_error(base: Base, targets: jax.Array, width: int, first: int, batch: int):
@@ -129,7 +125,7 @@ def meta_start(base: Base, targets: jax.Array, width: int, first: int, steps: in
     """
     height = targets.shape[1] // width
     shapes = grid_shapes(height, width, base.config)
-    ys, xs = (jnp.asarray(a.ravel() + 0.5, jnp.float32) for a in np.divmod(np.arange(height * width), width))
+    ys, xs = pixel_positions(height, width)
 
     @jax.jit
     def start(targets, ys, xs):
@@ -155,17 +151,14 @@ def fit_batch(pixels: np.ndarray, budget: int, base: Base, config: LatentConfig,
     shapes = grid_shapes(height, width, base.config)[first:]
     start = time.perf_counter()
     latents = meta_start(base, targets, width, first, config.start_steps)
-    rates = [fit.learning_rate * jnp.sqrt(jnp.mean(jnp.square(z), axis=(1, 2, 3), keepdims=True)) + 1e-6
-             for z in latents]
+    rates = [fit.learning_rate * jax.vmap(quantize.rms)(z)[:, None, None, None] + 1e-6 for z in latents]
     log_alpha = [gates.init_log_alpha((images, *s), max(density, config.initial_density)) for s in shapes]
-    n_latents = sum(math.prod(s) for s in shapes)
 
     def gated_loss(x, key, step, total, multipliers):
         z, la = x
         keys = jax.random.split(key, len(la) + 1)
         mse = error([zi * gates.sample(k, a) for zi, a, k in zip(z, la, keys[1:])], keys[0])
-        reached = sum(_per_image(gates.probability_nonzero(a)) for a in la) / n_latents
-        violations = reached - density
+        violations = _image_densities(la) - density
         objective = constrained.lagrangian(jnp.sum(jnp.log(mse)), violations, multipliers, config.gate.dual)
         multipliers = constrained.dual_update(multipliers, jax.lax.stop_gradient(violations), config.gate.dual,
                                               equality=True)
@@ -179,7 +172,7 @@ def fit_batch(pixels: np.ndarray, budget: int, base: Base, config: LatentConfig,
     x = (latents, log_alpha)
     carry = (x, adam_init(x), jax.random.PRNGKey(fit.seed + 2), constrained.init_multipliers(images, config.gate.dual))
     ((latents, log_alpha), _, _, _), _ = run_chunks(step_chunk, carry, gated_config, quiet=quiet, desc="fit gated")
-    reached = float(jnp.mean(sum(_per_image(gates.probability_nonzero(a)) for a in log_alpha) / n_latents))
+    reached = float(jnp.mean(_image_densities(log_alpha)))
 
     per_image = [keep_top([a[b] for a in log_alpha], density) for b in range(images)]
     masks = [np.stack([m[level] for m in per_image]) for level in range(len(shapes))]

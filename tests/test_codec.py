@@ -91,6 +91,6 @@ def test_estimated_bits_match_the_payload_of_a_real_file(sample, method):
     header = inrcodec.read_header(data)
     models, sizes = codec.payload_models(header)
     symbols = entropy.decode(header.payload, models, sizes)
-    estimate = sum(entropy.information_bits(s, m) for s, m in zip(symbols, models))
+    estimate = sum(m.information_bits(s) for s, m in zip(symbols, models))
     real = len(header.payload) * 8
     assert abs(real - estimate) <= 0.05 * real

@@ -27,7 +27,7 @@ def test_estimated_bits_match_real_size(spread, sampler):
     symbols = np.round(draw(0.0, spread, 20000)).astype(np.int32)
     model = entropy.choose_model(symbols)
     real = len(entropy.encode([symbols], [model])) * 8
-    estimate = entropy.information_bits(symbols, model)
+    estimate = model.information_bits(symbols)
     assert abs(real - estimate) <= 0.05 * real + 64
 
 
