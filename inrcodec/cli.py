@@ -104,7 +104,7 @@ def cmd_decode(args) -> None:
     image_format = Image.registered_extensions().get(extension)
     if image_format is None:
         raise InrError(f"{args.output}: unknown image extension {extension!r} (try .png)")
-    pixels = codec.decode(read_bytes(args.input), scale=args.scale)
+    pixels = codec.decode(read_bytes(args.input), scale=args.scale, crop=args.crop)
     buffer = io.BytesIO()
     Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels).save(buffer, format=image_format)
     write_atomic(args.output, buffer.getvalue())
@@ -160,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     decode.add_argument("input", help=".inr file")
     decode.add_argument("-o", "--output", required=True, help="output image (format from its extension)")
     decode.add_argument("--scale", type=float, default=1.0, help="render at this multiple of the resolution")
+    decode.add_argument("--crop", type=int, nargs=4, metavar=("LEFT", "TOP", "WIDTH", "HEIGHT"),
+                        help="decode only this region (in pixels of the encoded image)")
     decode.set_defaults(run=cmd_decode)
 
     info = commands.add_parser("info", help="print an .inr file's header")

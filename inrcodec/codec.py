@@ -280,21 +280,31 @@ def _render_group(params, coords):
     return jnp.clip(jax.vmap(siren.siren_apply, in_axes=(0, None))(params, coords) + 0.5, 0.0, 1.0)
 
 
-def _render_tiled(header: Header, scale: float, height: int, width: int) -> np.ndarray:
-    """(height, width, C) values in [0, 1] of a tiled SIREN file rendered at `scale`."""
+def _render_tiled(header: Header, scale: float, box: tuple[int, int, int, int]) -> np.ndarray:
+    """(h, w, C) values in [0, 1] of a tiled SIREN file rendered at `scale` over `box`.
+
+    box: (top, left, h, w) in output pixels; only the tiles it touches are rendered.
+    """
     arch = header.architecture
     side = arch.tile * scale
     if abs(side - round(side)) > 1e-9:
         raise InrError(f"scale {scale} must make scale x {arch.tile} (the tile side) a whole number")
     side = int(round(side))
+    top, left, height, width = box
+    cols = tiles.grid(header.height, header.width, arch.tile)[1]
+    row_range = range(top // side, -(-(top + height) // side))
+    col_range = range(left // side, -(-(left + width) // side))
+    chosen = np.array([r * cols + c for r in row_range for c in col_range])
     arrays = [jnp.asarray(a) for a in _tensors_from_header(header)]
-    params = [{"w": w, "b": b} for w, b in zip(arrays[0::2], arrays[1::2])]
-    rows, cols = tiles.grid(header.height, header.width, arch.tile)
+    params = [{"w": w[chosen], "b": b[chosen]} for w, b in zip(arrays[0::2], arrays[1::2])]
     coords = jnp.asarray(tiles.pixel_centres(side))
     group = max(1, (1 << 20) // (side * side))
     renders = [np.asarray(_render_group(jax.tree.map(lambda x: x[i:i + group], params), coords))
-               for i in range(0, rows * cols, group)]
-    return tiles.merge(np.concatenate(renders), rows, cols, height, width)
+               for i in range(0, len(chosen), group)]
+    canvas = tiles.merge(np.concatenate(renders), len(row_range), len(col_range), len(row_range) * side,
+                         len(col_range) * side)
+    top, left = top - row_range.start * side, left - col_range.start * side
+    return canvas[top:top + height, left:left + width]
 
 
 RENDER_CHUNK = 1 << 16  # pixels per compiled render call of a `meta` file
@@ -305,14 +315,18 @@ def _render_pixels(params, grids, ys, xs, config):
     return jnp.clip(modulated.render(params, grids, ys, xs, config) + 0.5, 0.0, 1.0)
 
 
-def _render_grids(header: Header, scale: float, height: int, width: int) -> np.ndarray:
-    """(height, width, C) values in [0, 1] of a `meta` file rendered at `scale` (any scale)."""
+def _render_grids(header: Header, scale: float, box: tuple[int, int, int, int]) -> np.ndarray:
+    """(h, w, C) values in [0, 1] of a `meta` file rendered at `scale` (any scale) over `box`.
+
+    box: (top, left, h, w) in output pixels.
+    """
     base = load_base(BASE)
     shapes = modulated.grid_shapes(header.height, header.width, base.config)
     grids = [jnp.zeros(s) for s in shapes[:header.architecture.first_level]]
     grids += [jnp.asarray(a) for a in _tensors_from_header(header)]
+    top, left, height, width = box
     rows, cols = np.divmod(np.arange(height * width), width)
-    ys, xs = (rows + 0.5) / scale, (cols + 0.5) / scale
+    ys, xs = (top + rows + 0.5) / scale, (left + cols + 0.5) / scale
     chunk = min(RENDER_CHUNK, 1 << (len(ys) - 1).bit_length())
     ys, xs = (jnp.asarray(np.pad(a, (0, -len(a) % chunk)), jnp.float32) for a in (ys, xs))
     values = np.concatenate([np.asarray(_render_pixels(base.params, grids, ys[i:i + chunk], xs[i:i + chunk],
@@ -322,13 +336,32 @@ def _render_grids(header: Header, scale: float, height: int, width: int) -> np.n
     return values.mean(axis=-1, keepdims=True) if header.channels == 1 else values
 
 
-def decode(data: bytes, scale: float = 1.0) -> np.ndarray:
-    """Decompress a file into (H*scale, W*scale, C) uint8 pixels (scale renders the INR at another resolution)."""
-    header = read_header(data)
+def _output_box(header: Header, scale: float, crop) -> tuple[int, int, int, int]:
+    """(top, left, height, width) in output pixels of `crop` = (left, top, width, height) in the
+    encoded image's pixels (None: the whole image), at `scale`."""
     if not 0 < scale <= MAX_SCALE:
         raise InrError(f"scale {scale} must be in (0, {MAX_SCALE:g}]")
-    height, width = round(header.height * scale), round(header.width * scale)
+    left, top, width, height = (0, 0, header.width, header.height) if crop is None else crop
+    if not (0 <= left and 0 <= top and 0 < width and 0 < height and left + width <= header.width
+            and top + height <= header.height):
+        raise InrError(f"crop {tuple(crop)} (left, top, width, height) is not inside the "
+                       f"{header.width}x{header.height} image")
+    box = [value * scale for value in (top, left, height, width)]
+    if crop is not None and any(abs(value - round(value)) > 1e-9 for value in box[:2]):
+        raise InrError(f"scale {scale} must make the crop's left and top whole numbers of pixels")
+    top, left, height, width = (round(value) for value in box)
     if height < 1 or width < 1 or height * width > MAX_PIXELS:
         raise InrError(f"a {width}x{height} output is outside 1..{MAX_PIXELS} pixels")
+    return top, left, height, width
+
+
+def decode(data: bytes, scale: float = 1.0, crop: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """Decompress a file into (H*scale, W*scale, C) uint8 pixels.
+
+    `scale` renders the INR at another resolution; `crop` = (left, top, width, height), in pixels of
+    the encoded image, renders only that region (then (height*scale, width*scale, C)).
+    """
+    header = read_header(data)
+    box = _output_box(header, scale, crop)
     render = _render_grids if header.method == "meta" else _render_tiled
-    return np.round(render(header, scale, height, width) * 255.0).astype(np.uint8)
+    return np.round(render(header, scale, box) * 255.0).astype(np.uint8)

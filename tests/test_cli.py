@@ -43,6 +43,8 @@ def test_encode_info_decode(small_png, crop, tmp_path):
     assert psnr(crop, read_image(png)) > 18.0
     assert run("decode", str(inr), "-o", str(big), "--scale", "2").returncode == 0
     assert read_image(big).shape == (80, 112, 3)
+    assert run("decode", str(inr), "-o", str(png), "--crop", "8", "4", "20", "10").returncode == 0
+    assert read_image(png).shape == (10, 20, 3)
 
 
 def test_meta_method_from_the_command_line(small_png, crop, tmp_path):

@@ -54,6 +54,26 @@ def test_multi_tile_image_and_scaled_render(sample):
     assert psnr(inrcodec.decode(data), np.round(pooled).astype(np.uint8)) > 25.0
 
 
+def test_a_crop_is_the_same_region_of_the_full_render(sample):
+    data = inrcodec.encode(sample[:96, :160], bpp=2.0,
+                           config=inrcodec.CoinConfig(tile=64, fit=inrcodec.FitConfig(steps=20, batch=256)))
+    for scale in (1, 2, 0.5):
+        full = inrcodec.decode(data, scale=scale)
+        left, top, width, height = 70, 30, 60, 50  # straddles tile borders
+        part = inrcodec.decode(data, scale=scale, crop=(left, top, width, height))
+        y, x = round(top * scale), round(left * scale)
+        np.testing.assert_array_equal(part, full[y:y + round(height * scale), x:x + round(width * scale)])
+
+
+def test_a_crop_outside_the_image_is_refused(small_file):
+    header = inrcodec.read_header(small_file)
+    for crop in ((0, 0, header.width + 1, 1), (-1, 0, 2, 2), (0, 0, 0, 4), (3, 3, header.width, 1)):
+        with pytest.raises(InrError, match="crop"):
+            inrcodec.decode(small_file, crop=crop)
+    with pytest.raises(InrError, match="whole numbers"):
+        inrcodec.decode(small_file, scale=0.5, crop=(1, 0, 4, 4))
+
+
 def test_architecture_shrinks_with_the_budget():
     big = coin.choose_architecture(14745, 512, 768, 3, inrcodec.CoinConfig())
     small = coin.choose_architecture(3000, 512, 768, 3, inrcodec.CoinConfig())

@@ -83,6 +83,14 @@ def test_meta_decodes_at_any_scale(meta_file):
     assert inrcodec.decode(meta_file, scale=0.3).shape == (12, 17, 3)
 
 
+def test_a_meta_crop_is_the_same_region_of_the_full_render(meta_file):
+    for scale in (1, 1.5):
+        full = inrcodec.decode(meta_file, scale=scale)
+        part = inrcodec.decode(meta_file, scale=scale, crop=(10, 4, 30, 20))
+        y, x = round(4 * scale), round(10 * scale)
+        np.testing.assert_allclose(part, full[y:y + round(20 * scale), x:x + round(30 * scale)], atol=1)
+
+
 def test_a_file_for_another_base_is_refused(meta_file):
     reader = bitstream.unpack(meta_file)
     body = bytearray(reader.rest())
