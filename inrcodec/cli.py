@@ -88,7 +88,7 @@ def cmd_encode(args) -> None:
         quality = psnr(pixels, codec.decode(data))
         density = (f", density {stats['density_reached']:.4f} (target {stats['density_target']:.4f})"
                    if "density_target" in stats else "")
-        shape = (f"latent levels from {stats['first_level']}" if "first_level" in stats
+        shape = (f"latent levels from {stats['first_level']} at 1/{stats['downscale']} resolution" if "first_level" in stats
                  else f"SIREN {stats['depth']}x{stats['width']} per {stats['tile']}px tile")
         print(f"{args.input} -> {args.output}: {len(data)} bytes, {len(data) * 8 / (height * width):.4f} bpp "
               f"(cap {args.bpp:g}), PSNR {quality:.2f} dB, {seconds:.1f} s, {shape}{density}")
@@ -120,7 +120,8 @@ def cmd_info(args) -> None:
     print(f"file:         {args.input}, {len(data)} bytes, {len(data) * 8 / pixels:.4f} bpp")
     print(f"image:        {header.width}x{header.height}, {header.channels} channel(s)")
     if header.method == "meta":
-        print(f"method:       meta: latent levels from {layout.first_level}, base {layout.identity.hex()}")
+        print(f"method:       meta: latent levels from {layout.first_level} at 1/{layout.downscale} resolution, "
+              f"base {layout.identity.hex()}")
     else:
         print(f"method:       {header.method}: SIREN {layout.depth}x{layout.width} per {layout.tile}px tile")
     print(f"payload:      {len(header.payload)} bytes, {len(header.models)} tensors")

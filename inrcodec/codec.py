@@ -9,7 +9,7 @@ File body (inside the container of `bitstream`):
 `coin` and `sparse` store a tiled SIREN (layout: tile side | depth | width; tensors: w then b of
 every layer): `coin` every weight, `sparse` a mask on each weight matrix and the surviving weights.
 `meta` stores latent grids for the shipped base (layout: the base's 8-byte identity | first level
-carried; tensors: one masked grid per carried level). Rate control bisects one global rms/step
+carried | downscale; tensors: one masked grid per carried level). Rate control bisects one global rms/step
 ratio for the largest file under the cap.
 """
 
@@ -37,7 +37,7 @@ from .bases import HASH_BYTES, load_base
 from .coin import Architecture, CoinConfig
 from .errors import InrError
 from .latents import LatentConfig
-from .signals import MAX_PIXELS, as_pixels, check_size
+from .signals import MAX_PIXELS, as_pixels, check_size, resize
 from .sparse import SparseConfig
 
 IMAGE = 0  # modality code of images
@@ -56,6 +56,7 @@ class Grids:
     """The layout of a `meta` file."""
     identity: bytes  # identity of the base network the latents are for
     first_level: int  # index of the finest latent level carried; finer levels are all zero
+    downscale: int  # the latents describe the image with its sides divided by this (one of latents.DOWNSCALES)
 
 
 def default_config(method: str):
@@ -71,6 +72,7 @@ def _layout_fields(shape, method: str, layout) -> bytes:
     if isinstance(layout, Grids):
         writer.raw(layout.identity)
         writer.varint(layout.first_level)
+        writer.varint(layout.downscale)
     else:
         for value in (layout.tile, layout.depth, layout.width):
             writer.varint(value)
@@ -147,10 +149,14 @@ def encode_batch(pixels: np.ndarray, bpp: float, config: LatentConfig | None = N
     check_size(height, width)
     budget = _budget(bpp, height, width)
     base = load_base(BASE)
+    downscale = latents.choose_downscale(budget, height, width, base, config)
+    if downscale > 1:
+        coded = latents.coded_size(height, width, downscale)
+        pixels = np.stack([resize(image, *coded) for image in pixels])
     first, grids, masks, fit_stats = latents.fit_batch(pixels, budget, base, config, quiet)
     if stats is not None:
-        stats.update(**fit_stats)
-    fields = _layout_fields((height, width, channels), "meta", Grids(base.identity, first))
+        stats.update(downscale=downscale, **fit_stats)
+    fields = _layout_fields((height, width, channels), "meta", Grids(base.identity, first, downscale))
     files = []
     for b in range(images):
         tensors = [np.asarray(g[b], np.float64) for g in grids]
@@ -186,7 +192,10 @@ def _read_layout(reader: bitstream.Reader, method: str, height: int, width: int,
                            f"base is {base.identity.hex()}: decode it with the inrcodec version that made it")
         if first_level >= len(base.config.strides):
             raise InrError(f"corrupt file: first level {first_level} of {len(base.config.strides)}")
-        return Grids(identity, first_level)
+        downscale = reader.varint(latents.DOWNSCALES[-1], "downscale")
+        if downscale not in latents.DOWNSCALES:
+            raise InrError(f"corrupt file: downscale {downscale}")
+        return Grids(identity, first_level, downscale)
     tile = reader.varint(1 << 16, "tile side")
     depth = reader.varint(MAX_DEPTH, "depth")
     net_width = reader.varint(MAX_WIDTH, "width")
@@ -205,7 +214,8 @@ def tensor_layout(method: str, height: int, width: int, channels: int, layout) -
     Latent grids: one (rows, cols, channels) grid per carried level, all masked.
     """
     if isinstance(layout, Grids):
-        return [(s, True) for s in modulated.grid_shapes(height, width, load_base(BASE).config)[layout.first_level:]]
+        shapes = modulated.grid_shapes(*latents.coded_size(height, width, layout.downscale), load_base(BASE).config)
+        return [(s, True) for s in shapes[layout.first_level:]]
     n_tiles = math.prod(tiles.grid(height, width, layout.tile))
     shapes = [s for fan_in, fan_out in siren.layer_sizes(2, layout.width, layout.depth, channels)
               for s in ((fan_in, fan_out), (fan_out,))]
@@ -320,13 +330,15 @@ def _render_grids(header: Header, scale: float, box: tuple[int, int, int, int]) 
 
     box: (top, left, h, w) in output pixels.
     """
-    base = load_base(BASE)
-    shapes = modulated.grid_shapes(header.height, header.width, base.config)
-    grids = [jnp.zeros(s) for s in shapes[:header.architecture.first_level]]
+    base, layout = load_base(BASE), header.architecture
+    coded_height, coded_width = latents.coded_size(header.height, header.width, layout.downscale)
+    shapes = modulated.grid_shapes(coded_height, coded_width, base.config)
+    grids = [jnp.zeros(s) for s in shapes[:layout.first_level]]
     grids += [jnp.asarray(a) for a in _tensors_from_header(header)]
     top, left, height, width = box
     rows, cols = np.divmod(np.arange(height * width), width)
-    ys, xs = (top + rows + 0.5) / scale, (left + cols + 0.5) / scale
+    ys = (top + rows + 0.5) / scale * (coded_height / header.height)
+    xs = (left + cols + 0.5) / scale * (coded_width / header.width)
     chunk = min(RENDER_CHUNK, 1 << (len(ys) - 1).bit_length())
     ys, xs = (jnp.asarray(np.pad(a, (0, -len(a) % chunk)), jnp.float32) for a in (ys, xs))
     values = np.concatenate([np.asarray(_render_pixels(base.params, grids, ys[i:i + chunk], xs[i:i + chunk],

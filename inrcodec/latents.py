@@ -1,7 +1,9 @@
 """The `meta` method: per-image latent grids on the shipped meta-learned base, L0-gated by a budget.
 
-Plan: from the byte budget, which latent levels the file carries (the finest are dropped when
-their masks would cost more than they bring) and the density d of non-zero latents it can afford.
+Plan: from the byte budget, the resolution the latents describe (the image, or it downscaled 2, 4
+or 8 times when the budget cannot carry every level densely: the decoder renders the coarser
+function at full size), which latent levels the file carries (the finest are dropped when their
+masks would cost more than they bring) and the density d of non-zero latents it can afford.
 Fit, for a batch of same-size images at once (one image is a batch of one):
   0. the meta-learned start: from all-zero grids, a few steps of the inner loop the base was
      meta-trained with (meta-SGD with its learned rates, over every pixel);
@@ -39,20 +41,33 @@ from .sparse import binary_entropy, keep_top
 
 @dataclass(frozen=True)
 class LatentConfig:
-    # Adam on the latents; 16384 random pixels per image per step
     # Adam on the latents, 16384 random pixels per image per step; the learning rate is relative:
     # each level of each image moves at learning_rate x its rms after the meta-learned start
-    # (kodim05 and kodim23 at 0.3 bpp: 0.03 / 0.1 / 0.3 / 1.0 gave 19.4 / 20.9 / 21.5 / 22.1 dB;
-    # 400 steps of 65536 pixels lost 0.5 dB to 1200 of 16384 in the same time)
-    fit: FitConfig = field(default_factory=lambda: FitConfig(steps=1200, batch=16384, learning_rate=1.0))
+    # (kodim05 and kodim23 at 0.3 bpp, every level carried at half resolution: 0.02 / 0.1 / 0.3 / 1.0
+    # gave 23.28 / 23.38 / 23.24 / 21.85 dB; 400 steps of 65536 pixels lost 0.5 dB to 1200 of 16384)
+    fit: FitConfig = field(default_factory=lambda: FitConfig(steps=1200, batch=16384, learning_rate=0.1))
     start_steps: int = 3  # meta-SGD steps of the meta-learned start (as in meta-training)
     # gate learning rate and the density constraint's dual ascent: faster than `sparse`'s, since the
     # latents start fitted and closing a gate costs at once (128 px crop at 1 bpp, 300 gated steps:
     # reached 0.466 for 0.474, where sparse's settings stopped at 0.612)
     gate: GateConfig = field(default_factory=lambda: GateConfig(learning_rate=0.2, dual=DualConfig(step=0.5, penalty=20.0)))
-    bits_per_value: float = 4.0  # planned coded bits per surviving latent (sets the plan and the rounding step; 3 lost 0.5 dB)
+    # planned coded bits per surviving latent (sets the plan and the rounding step): 3 / 4 / 5 gave
+    # 22.42 / 23.38 / 23.26 dB (kodim05 and kodim23 at 0.3 bpp)
+    bits_per_value: float = 4.0
     initial_density: float = 0.95  # P(gate open) at the start of the gated phase
     finish_fraction: float = 0.5  # share of the steps (or seconds) spent on the kept latents after pruning
+    # the latents describe the image downscaled by the smallest of DOWNSCALES whose plan carries every
+    # level at least this dense (mean of kodim05 and kodim23 at 0.6 bpp: 20.24 dB at full resolution,
+    # every level at density 0.25; 24.75 dB at half resolution, every level dense)
+    min_density: float = 0.5
+
+
+DOWNSCALES = (1, 2, 4, 8)  # resolutions the latents may describe, as divisors of the image's sides
+
+
+def coded_size(height: int, width: int, downscale: int) -> tuple[int, int]:
+    """(rows, cols) of the image the latents describe at a downscale factor."""
+    return math.ceil(height / downscale), math.ceil(width / downscale)
 
 
 def header_bytes(levels: int) -> int:
@@ -85,6 +100,19 @@ def plan(budget: int, height: int, width: int, base: Base, config: LatentConfig)
     if density * n < 1:
         raise InrError(f"a budget of {budget} bytes is too small for a {width}x{height} image")
     return first, density
+
+
+def choose_downscale(budget: int, height: int, width: int, base: Base, config: LatentConfig) -> int:
+    """The smallest factor of DOWNSCALES whose plan carries every level at density >= min_density
+    (the largest factor if none does)."""
+    for downscale in DOWNSCALES:
+        try:
+            first, density = plan(budget, *coded_size(height, width, downscale), base, config)
+        except InrError:  # too small a budget here; coarser resolutions have fewer latents
+            continue
+        if first == 0 and density >= config.min_density:
+            return downscale
+    return DOWNSCALES[-1]
 
 
 def _image_steps(latents: list, masks: list, ratio: float) -> list:

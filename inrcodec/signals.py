@@ -78,6 +78,12 @@ def as_pixels(image) -> np.ndarray:
     return pixels
 
 
+def resize(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(H, W, C) uint8 pixels resampled (Lanczos) to (height, width, C): the whole image onto the new grid."""
+    image = Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels)
+    return np.asarray(image.resize((width, height), Image.LANCZOS)).reshape(height, width, pixels.shape[2])
+
+
 def image_to_png_bytes(pixels: np.ndarray) -> bytes:
     """Encode (H, W, C) uint8 pixels as PNG bytes."""
     import io

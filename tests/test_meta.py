@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import math
 
 import jax.numpy as jnp
 import numpy as np
@@ -122,13 +123,28 @@ def test_batched_encoding_gives_one_capped_file_per_image(sample):
 def test_meta_density_target_is_met_and_the_file_keeps_exactly_that_share(sample):
     image = sample[100:228, 200:328]
     stats = {}
-    data = inrcodec.encode(image, bpp=1.0, method="meta", config=dataclasses.replace(
+    data = inrcodec.encode(image, bpp=0.3, method="meta", config=dataclasses.replace(
         FAST_META, fit=dataclasses.replace(FAST_META.fit, steps=1000)), stats=stats)
     assert 0 < stats["density_target"] < 1
     assert abs(stats["density_reached"] - stats["density_target"]) < 0.02  # 500 gated steps
-    header = codec.read_header(data)
-    total = sum(np.prod(s) for s in modulated.grid_shapes(128, 128, bases.load_base().config)[header.architecture.first_level:])
-    assert sum(header.counts) == round(stats["density_target"] * total)
+    layout = codec.read_header(data).architecture
+    assert layout.downscale == stats["downscale"] == 2  # at full resolution every level would be under 0.5
+    shapes = modulated.grid_shapes(64, 64, bases.load_base().config)[layout.first_level:]
+    assert sum(codec.read_header(data).counts) == round(stats["density_target"] * sum(np.prod(s) for s in shapes))
+    out = inrcodec.decode(data)
+    assert out.shape == image.shape and psnr(image, out) > 15.0
+    np.testing.assert_allclose(inrcodec.decode(data, crop=(8, 16, 40, 24)), out[16:40, 8:48], atol=1)
+
+
+def test_the_coded_resolution_is_the_finest_that_carries_every_level_densely():
+    base, config = bases.load_base(), inrcodec.LatentConfig()
+    kodak = [latents.choose_downscale(math.floor(bpp * 512 * 768 / 8), 512, 768, base, config)
+             for bpp in (0.1, 0.3, 2.0)]
+    assert kodak == sorted(kodak, reverse=True) and kodak[-1] == 1 and kodak[0] > 1
+    for bpp, downscale in zip((0.1, 0.3, 2.0), kodak):
+        first, density = latents.plan(math.floor(bpp * 512 * 768 / 8), *latents.coded_size(512, 768, downscale),
+                                      base, config)
+        assert first == 0 and density >= config.min_density
 
 
 def test_inner_loop_improves_on_the_zero_start(crop):
