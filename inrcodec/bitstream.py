@@ -14,7 +14,7 @@ import zlib
 from .errors import InrError
 
 MAGIC = b"IN"
-VERSION = 1
+VERSION = 2  # 2: the `meta` layout carries its downscale factor
 OVERHEAD = len(MAGIC) + 1 + 4  # bytes of every file outside the body
 LOG_STEP_RESOLUTION = 256  # quantization steps are stored as round(256 * log2(step)) in an int16
 
