@@ -25,9 +25,8 @@ def main():
             print(f"| {name} | {cap:g} | {r['n_images'][i]} | {r['bpp'][i]:.4f} | {r['psnr'][i]:.2f} "
                   f"| {r['encoding_time'][i]:.2f} | {r['decoding_time'][i]:.3f} |")
 
-
-    for name in ("sparse", "meta"):
-        rows = [r for r in documents.get(name, {}).get("per_image", []) if "density_target" in r.get("stats", {})]
+    for name in names:
+        rows = [r for r in documents[name]["per_image"] if "density_target" in r.get("stats", {})]
         if not rows:
             continue
         gaps = [abs(r["stats"]["density_reached"] - r["stats"]["density_target"]) for r in rows]
