@@ -106,8 +106,15 @@ def merge_results(path: Path, method: str, rows: list[dict], description: str) -
             results[key].append(float(np.mean([r[key] for r in group])))
     document = {"name": method, "description": description, "results": results, "per_image": per_image}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=1) + "\n")
+    path.write_text(results_json(document))
     return document
+
+
+def results_json(document: dict) -> str:
+    """The results file's text: the summary indented, then one line per image row (compact, diffable)."""
+    head = json.dumps({key: value for key, value in document.items() if key != "per_image"}, indent=1)
+    rows = ",\n  ".join(json.dumps(row) for row in document["per_image"])
+    return f'{head[:-2]},\n "per_image": [\n  {rows}\n ]\n}}\n'
 
 
 def run_bench(folder: str, caps: list[float], methods: list[str], *, limit: int | None, out_dir: str,
