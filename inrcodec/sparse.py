@@ -33,7 +33,7 @@ class SparseConfig:
     dense: CoinConfig = field(default_factory=lambda: CoinConfig(fit=FitConfig(steps=3700)))
     # gated weights per weight of the dense network the same budget would buy; at 0.3 bpp, equal
     # time, 10 Kodak images: 1.5 was 0.08 dB below coin, 1.25 (width 23 for coin's 21) level with it;
-    # at 0.6 bpp, equal time, 10 images: 1.1 was 0.38 dB below 1.25 (README)
+    # at 0.6 bpp 1.1 did better (kodim03, kodim07, fixed steps and equal time: README)
     overparam: float = 1.25
     gate: GateConfig = field(default_factory=GateConfig)  # gate learning rate and dual ascent
     initial_density: float = 0.95  # P(gate open) at the start: train nearly dense, let the constraint prune
