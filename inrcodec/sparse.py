@@ -32,7 +32,8 @@ class SparseConfig:
     # (kodim01 at 0.3 bpp on the 2-core CPU: 4500 steps took 60.6 s, coin's 5000 took 50.0 s)
     dense: CoinConfig = field(default_factory=lambda: CoinConfig(fit=FitConfig(steps=3700)))
     # gated weights per weight of the dense network the same budget would buy; at 0.3 bpp, equal
-    # time, 10 Kodak images: 1.5 was 0.08 dB below coin, 1.25 (width 23 for coin's 21) level with it;
+    # time, 10 Kodak images: 1.5 was 0.08 dB below coin, 1.25 (width 23 for coin's 21) level with it
+    # (0.18 dB below on a machine that fits fewer steps in the time: README);
     # at 0.6 bpp 1.1 did better (kodim03, kodim07, fixed steps and equal time: README)
     overparam: float = 1.25
     gate: GateConfig = field(default_factory=GateConfig)  # gate learning rate and dual ascent
