@@ -152,7 +152,9 @@ def fit_tiles(params, tiles: np.ndarray, valid: np.ndarray, tile: int, bits_per_
 @dataclass(frozen=True)
 class GateConfig:
     learning_rate: float = 0.05  # Adam learning rate of the gates' log_alpha (constant)
-    dual: DualConfig = field(default_factory=lambda: DualConfig(step=0.05, penalty=20.0))  # density constraint's dual ascent
+    # the density constraint's dual ascent; step 0.2 brings kodim07 at 0.3 bpp within 0.0001 of its
+    # target in 500 steps, where 0.05 left it 0.0042 short
+    dual: DualConfig = field(default_factory=lambda: DualConfig(step=0.2, penalty=20.0))
 
 
 def fit_gated_tiles(params, log_alpha, tiles: np.ndarray, valid: np.ndarray, tile: int, target_density: float,
@@ -166,12 +168,17 @@ def fit_gated_tiles(params, log_alpha, tiles: np.ndarray, valid: np.ndarray, til
     that layer's "w". Returns (params, log_alpha, multipliers).
     """
     mse = batch_mse(tiles, valid, tile, config.batch)
+    shapes = [a.shape for a in log_alpha]
+    split_at = np.cumsum([a.size for a in log_alpha])[:-1]
+
+    def unflatten(flat):
+        return [part.reshape(shape) for part, shape in zip(jnp.split(flat, split_at), shapes)]
 
     def loss_fn(x, key, step, total, multipliers):
-        p, la = x
-        keys = jax.random.split(key, len(la) + 1)
-        gated = [{"w": layer["w"] * gates.sample(k, a), "b": layer["b"]} for layer, a, k in zip(p, la, keys[1:])]
-        error = mse(gated, keys[0])
+        p, la = x  # la: every layer's log_alpha in one flat vector, sampled in one call
+        gate_key, pixel_key = jax.random.split(key)
+        gated = [{"w": layer["w"] * z, "b": layer["b"]} for layer, z in zip(p, unflatten(gates.sample(gate_key, la)))]
+        error = mse(gated, pixel_key)
         violation = jnp.stack([gates.expected_density(la) - target_density])
         objective = constrained.lagrangian(jnp.log(error), violation, multipliers, gate.dual)
         multipliers = constrained.dual_update(multipliers, jax.lax.stop_gradient(violation), gate.dual, equality=True)
@@ -179,10 +186,11 @@ def fit_gated_tiles(params, log_alpha, tiles: np.ndarray, valid: np.ndarray, til
 
     def learning_rates(step, total):
         weight_rate = cosine_learning_rate(config.learning_rate, step, total)
-        return (jax.tree.map(lambda _: weight_rate, params), [gate.learning_rate] * len(log_alpha))
+        return (jax.tree.map(lambda _: weight_rate, params), gate.learning_rate)
 
     step_chunk, adam_init = adam_chunks(loss_fn, learning_rates)
-    x = (params, list(log_alpha))
+    x = (params, jnp.concatenate([jnp.ravel(a) for a in log_alpha]))
     carry = (x, adam_init(x), jax.random.PRNGKey(config.seed + 2), constrained.init_multipliers(1, gate.dual))
-    ((params, log_alpha), _, _, multipliers), _ = run_chunks(step_chunk, carry, config, quiet=quiet, desc="fit gated")
+    ((params, flat), _, _, multipliers), _ = run_chunks(step_chunk, carry, config, quiet=quiet, desc="fit gated")
+    log_alpha = unflatten(flat)
     return params, log_alpha, multipliers

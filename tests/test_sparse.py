@@ -56,13 +56,12 @@ def test_lagrangian_meets_the_density_target_on_a_small_image(crop, bpp):
     factor tuned to the problem)."""
     image = crop[:40, :48]
     config = inrcodec.SparseConfig()
-    gated_steps = round(config.dense.fit.steps * (1 - config.finish_fraction))
     arch, target = sparse.plan(math.floor(bpp * 40 * 48 / 8), 40, 48, 3, config)
     values, valid = tiles.split(image.astype(np.float32) / 255.0, arch.tile)
     params = init_params(arch, values, 3, 0)
     log_alpha = [gates.init_log_alpha(layer["w"].shape, max(target, config.initial_density)) for layer in params]
     _, log_alpha, _ = fit_gated_tiles(params, log_alpha, values, valid, arch.tile, target,
-                                      inrcodec.FitConfig(steps=gated_steps, batch=512), config.gate, quiet=True)
+                                      inrcodec.FitConfig(steps=config.gated_steps, batch=512), config.gate, quiet=True)
     assert abs(float(gates.expected_density(log_alpha)) - target) < 0.01
 
 
