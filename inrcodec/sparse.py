@@ -32,11 +32,9 @@ class SparseConfig:
     # as coin's 5000 (kodim03 at 0.3 bpp on the 2-core CPU: 11.6 ms a gated step and 9.3 ms a
     # finishing step at width 23, 8.5 ms a coin step at width 21, 1.5-2.7 s to compile each phase)
     dense: CoinConfig = field(default_factory=lambda: CoinConfig(fit=FitConfig(steps=4250)))
-    # gated weights per weight of the dense network the same budget would buy; at 0.3 bpp, equal
-    # time, 10 Kodak images: 1.5 was 0.08 dB below coin, 1.25 (width 23 for coin's 21) level with it
-    # (0.18 dB below on a machine that fits fewer steps in the time: README);
-    # at 0.6 bpp 1.1 did better (kodim03, kodim07, fixed steps and equal time: README)
-    overparam: float = 1.25
+    # gated weights per weight of the dense network the same budget would buy; None: from the rate
+    # (`overparam_for`)
+    overparam: float | None = None
     gate: GateConfig = field(default_factory=GateConfig)  # gate learning rate and dual ascent
     initial_density: float = 0.95  # P(gate open) at the start: train nearly dense, let the constraint prune
     # steps of the constrained phase, which chooses the mask (at most half the steps, and half the
@@ -51,6 +49,15 @@ def binary_entropy(p: float) -> float:
     return 0.0 if p <= 0 or p >= 1 else -p * math.log2(p) - (1 - p) * math.log2(1 - p)
 
 
+def overparam_for(bpp: float) -> float:
+    """Over-parameterisation for a rate in bits per pixel: 1.25 up to 0.3 bpp, 1.1 from 0.6 bpp,
+    linear in log(bpp) between. At equal time on 10 Kodak images, 1.25 led coin by 0.57 dB at
+    0.15 bpp and 0.12 dB at 0.3 (1.5 had trailed 1.25 at 0.3); at 0.6 bpp 1.25 trailed coin by
+    0.20 dB and 1.1 was level with it (README)."""
+    share = min(1.0, max(0.0, math.log(bpp / 0.3) / math.log(2.0)))
+    return 1.25 - 0.15 * share
+
+
 def plan(budget: int, height: int, width: int, channels: int, config: SparseConfig) -> tuple[Architecture, float]:
     """The gated architecture and the density target its weights must meet to fit the budget.
 
@@ -58,7 +65,8 @@ def plan(budget: int, height: int, width: int, channels: int, config: SparseConf
     `bits_per_value` each. Returns (architecture, d) with d in (0, 1].
     """
     dense = choose_architecture(budget, height, width, channels, config.dense)
-    arch = dataclasses.replace(dense, width=max(dense.width, round(dense.width * math.sqrt(config.overparam))))
+    overparam = config.overparam or overparam_for(budget * 8 / (height * width))
+    arch = dataclasses.replace(dense, width=max(dense.width, round(dense.width * math.sqrt(overparam))))
     n_tiles = math.prod(tiles.grid(height, width, arch.tile))
     sizes = siren.layer_sizes(2, arch.width, arch.depth, channels)
     n_weights = n_tiles * sum(i * o for i, o in sizes)

@@ -53,10 +53,11 @@ def test_dual_update_projects_inequalities_only():
 def test_lagrangian_meets_the_density_target_on_a_small_image(crop, bpp):
     """The gated fit brings expected density from nearly dense to within 1% of the target the
     budget sets, in the default gated phase's steps, with the default dual settings (no penalty
-    factor tuned to the problem)."""
+    factor tuned to the problem). Over-parameterised as at low rates, so that there is something to prune."""
     image = crop[:40, :48]
-    config = inrcodec.SparseConfig()
+    config = inrcodec.SparseConfig(overparam=1.25)
     arch, target = sparse.plan(math.floor(bpp * 40 * 48 / 8), 40, 48, 3, config)
+    assert target < 0.9
     values, valid = tiles.split(image.astype(np.float32) / 255.0, arch.tile)
     params = init_params(arch, values, 3, 0)
     log_alpha = [gates.init_log_alpha(layer["w"].shape, max(target, config.initial_density)) for layer in params]
@@ -80,6 +81,14 @@ def test_plan_density_uses_the_budget():
     _, low = sparse.plan(7000, 512, 768, 3, config)
     _, high = sparse.plan(30000, 512, 768, 3, config)
     assert 0 < low < 1 and 0 < high <= 1
+
+
+def test_overparam_falls_from_low_to_high_rates():
+    assert sparse.overparam_for(0.1) == sparse.overparam_for(0.3) == 1.25
+    assert sparse.overparam_for(0.6) == pytest.approx(1.1) and sparse.overparam_for(2.0) == pytest.approx(1.1)
+    assert 1.1 < sparse.overparam_for(0.45) < 1.25
+    config = inrcodec.SparseConfig()
+    assert sparse.plan(7000, 512, 768, 3, config)[0].width > sparse.plan(7000, 512, 768, 3, inrcodec.SparseConfig(overparam=1.0))[0].width
 
 
 def test_keep_top_keeps_the_asked_fraction_over_all_layers():
