@@ -52,11 +52,16 @@ class Writer:
 
 
 class Reader:
-    """Read fields from a body in the order they were written; any overrun is an InrError."""
+    """Read fields from a body in the order they were written; any overrun is an InrError.
+
+    `fields` lists (start, stop, kind) of every field read so far: where a file's structure lies,
+    for tools such as the fuzzer.
+    """
 
     def __init__(self, data: bytes):
         self.data = memoryview(data)
         self.position = 0
+        self.fields: list[tuple[int, int, str]] = []
 
     def _take(self, n: int) -> memoryview:
         if n < 0 or self.position + n > len(self.data):
@@ -67,7 +72,7 @@ class Reader:
 
     def varint(self, limit: int, what: str) -> int:
         """Read an unsigned varint and refuse it if above `limit` (`what` names it in the error)."""
-        value, shift = 0, 0
+        start, value, shift = self.position, 0, 0
         while True:
             byte = self._take(1)[0]
             value |= (byte & 0x7F) << shift
@@ -76,18 +81,24 @@ class Reader:
                 break
             if shift > 63:
                 raise InrError(f"corrupt file: {what} is not a valid number")
+        self.fields.append((start, self.position, "varint"))
         if value > limit:
             raise InrError(f"corrupt file: {what} = {value} exceeds the limit {limit}")
         return value
 
+    def _field(self, n: int, kind: str) -> memoryview:
+        chunk = self._take(n)
+        self.fields.append((self.position - n, self.position, kind))
+        return chunk
+
     def f16(self) -> float:
-        return struct.unpack("<e", self._take(2))[0]
+        return struct.unpack("<e", self._field(2, "f16"))[0]
 
     def log_step(self) -> float:
-        return 2.0 ** (struct.unpack("<h", self._take(2))[0] / LOG_STEP_RESOLUTION)
+        return 2.0 ** (struct.unpack("<h", self._field(2, "step"))[0] / LOG_STEP_RESOLUTION)
 
     def raw(self, n: int) -> bytes:
-        return bytes(self._take(n))
+        return bytes(self._field(n, "raw"))
 
     def rest(self) -> bytes:
         return self.raw(len(self.data) - self.position)

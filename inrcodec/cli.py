@@ -1,4 +1,4 @@
-"""Command line: inrcodec encode | decode | info | bench.
+"""Command line: inrcodec encode | decode | info | bench | fuzz.
 
 Every error a user can cause is printed as one line on stderr with exit status 1; outputs are
 written to a temporary file beside the target and renamed into place, so a failure leaves none.
@@ -37,14 +37,31 @@ def write_atomic(path: str, data: bytes) -> None:
 
 
 def check_writable(path: str) -> None:
-    """Fail early, before minutes of fitting, if `path` cannot be created."""
+    """Fail early, before minutes of fitting, if `path` cannot be created (tried with a scratch file,
+    which also catches read-only file systems and root's way past permission bits)."""
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise InrError(f"{path}: is a directory")
     if not os.path.isdir(folder):
         raise InrError(f"{path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise InrError(f"{path}: folder {folder} is not writable")
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".inrcodec-"):
+            pass
+    except OSError as err:
+        raise InrError(f"{path}: folder {folder} is not writable ({err.strerror})") from None
+
+
+def refuse_inr_input(path: str) -> None:
+    """Raise a pointer to `decode` if the unreadable image at `path` is in fact an .inr file."""
+    from .bitstream import MAGIC
+
+    try:
+        with open(path, "rb") as handle:
+            is_inr = handle.read(len(MAGIC) + 1)[:len(MAGIC)] == MAGIC
+    except OSError:
+        return  # the reader names the problem
+    if is_inr:
+        raise InrError(f"{path}: this is an inrcodec file, not an image; decode it with `inrcodec decode`")
 
 
 def read_bytes(path: str) -> bytes:
@@ -77,7 +94,11 @@ def cmd_encode(args) -> None:
     from .signals import psnr, read_image
 
     check_writable(args.output)
-    pixels = read_image(args.input)
+    try:
+        pixels = read_image(args.input)
+    except InrError:
+        refuse_inr_input(args.input)
+        raise
     start = time.perf_counter()
     stats = {}
     data = codec.encode(pixels, args.bpp, args.method, method_config(args.method, args), quiet=args.quiet, stats=stats)
@@ -104,7 +125,11 @@ def cmd_decode(args) -> None:
     image_format = Image.registered_extensions().get(extension)
     if image_format is None:
         raise InrError(f"{args.output}: unknown image extension {extension!r} (try .png)")
-    pixels = codec.decode(read_bytes(args.input), scale=args.scale, crop=args.crop)
+    data = read_bytes(args.input)
+    try:
+        pixels = codec.decode(data, scale=args.scale, crop=args.crop)
+    except InrError as err:
+        raise InrError(f"{args.input}: {err}") from None
     buffer = io.BytesIO()
     Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels).save(buffer, format=image_format)
     write_atomic(args.output, buffer.getvalue())
@@ -114,7 +139,10 @@ def cmd_info(args) -> None:
     from .codec import read_header
 
     data = read_bytes(args.input)
-    header = read_header(data)
+    try:
+        header = read_header(data)
+    except InrError as err:
+        raise InrError(f"{args.input}: {err}") from None
     layout = header.architecture
     pixels = header.height * header.width
     print(f"file:         {args.input}, {len(data)} bytes, {len(data) * 8 / pixels:.4f} bpp")
@@ -137,6 +165,21 @@ def cmd_bench(args) -> None:
     configs = {method: method_config(method, args) for method in args.methods}
     run_bench(args.folder, args.bpp, args.methods, limit=args.limit, out_dir=args.out, configs=configs,
               quiet=args.quiet, tag=args.tag, batch=args.batch)
+
+
+def cmd_fuzz(args) -> None:
+    from . import fuzz
+
+    config = fuzz.FuzzConfig(cases=args.cases, seed=args.seed, seconds=args.seconds, memory=args.memory_mb << 20,
+                             workers=args.workers)
+    seeds = fuzz.load_seeds(args.seeds) if args.seeds else None
+    report = fuzz.run(config, seeds, out_dir=os.path.dirname(os.path.abspath(args.out)), quiet=args.quiet)
+    fuzz.write_report(report, args.out)
+    if not args.quiet:
+        print(f"{fuzz.summary(report)} -> {args.out}")
+    failed = sum(report["counts"][outcome] for outcome in ("crash", "hang", "memory"))
+    if failed:
+        raise InrError(f"{failed} cases crashed, hung or ran over memory; see {args.out}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -180,6 +223,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--tag", default="", help="suffix of the result files' names, e.g. an equal-time setting")
     fitting_options(bench)
     bench.set_defaults(run=cmd_bench)
+
+    fuzz = commands.add_parser("fuzz", help="decode mutated files under a watchdog and report what happened")
+    fuzz.add_argument("--cases", type=int, default=2000, help="files to try (default: 2000)")
+    fuzz.add_argument("--seed", type=int, default=0, help="seed of the mutations (default: 0)")
+    fuzz.add_argument("--seeds", help="folder of seed files (made there first if it does not exist; "
+                                      "default: fresh seeds from the encoder)")
+    fuzz.add_argument("--workers", type=int, default=1, help="decoding processes side by side (default: 1)")
+    fuzz.add_argument("--seconds", type=float, default=10.0, help="time limit of one decode (default: 10)")
+    fuzz.add_argument("--memory-mb", type=int, default=2048, help="memory limit of a decoding process (default: 2048)")
+    fuzz.add_argument("--out", default="experiments/results/fuzz/report.json", help="report file (JSON)")
+    fuzz.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    fuzz.set_defaults(run=cmd_fuzz)
     return parser
 
 

@@ -11,9 +11,19 @@ every layer): `coin` every weight, `sparse` a mask on each weight matrix and the
 `meta` stores latent grids for the shipped base (layout: the base's 8-byte identity | first level
 carried | downscale; tensors: one masked grid per carried level). Rate control bisects one global rms/step
 ratio for the largest file under the cap.
+
+Limits a file of n bytes must keep (the decoder refuses a file that breaks one before allocating
+anything; the encoder refuses a cap it could only meet by breaking one):
+- a tile side is at most TILE_FLOOR or twice the image's longer side, whichever is larger;
+- it declares at most MAX_VALUES_PER_BYTE * n values (network weights or latents) in all;
+- rendering it at scale 1 takes at most MAX_MACS_PER_BYTE * n multiply-adds (output pixels x the
+  network's multiply-adds per pixel), so decoding time grows with the file, not with what it claims;
+- every dequantized value is at most MAX_ABS_VALUE in magnitude, so rendering stays finite; a
+  rendered value that is not finite anyway is refused, never cast to a pixel.
+A decode then holds the network, the output as float32 and one render chunk of at most
+RENDER_FLOATS activations: about 17 bytes per output pixel and channel, plus the network.
 """
 
-import functools
 import math
 from dataclasses import dataclass
 
@@ -43,9 +53,18 @@ from .sparse import SparseConfig
 IMAGE = 0  # modality code of images
 METHODS = {"coin": 0, "sparse": 1, "meta": 2}  # method name -> code in the file
 MAX_SCALE = 16.0  # largest --scale a decode may ask for
+MAX_BPP = 64.0  # largest cap in bits per pixel (8-bit RGB itself takes 24)
 MAX_DEPTH = 32  # most sine layers a file may declare
+TILE_FLOOR = 1024  # a tile side may be up to this or twice the image's longer side, whichever is larger
 MAX_WIDTH = 1024  # widest network a file may declare
 MIN_RATIO, MAX_RATIO = 0.25, 4096.0  # search range of the rms/step ratio of every tensor
+# Decoding cost per byte of file. Legitimate files use far less: coin about 0.84 x tile^2
+# multiply-adds per byte at scale 1 (55k at 256 px tiles), meta about 31k / bpp; values per byte
+# about 1 (coin), 3 (sparse), 1 / bpp (meta).
+MAX_VALUES_PER_BYTE = 256
+MAX_MACS_PER_BYTE = 1 << 22
+MAX_ABS_VALUE = float(1 << 16)  # largest magnitude of a dequantized value
+RENDER_FLOATS = 1 << 22  # activations of one compiled render call (16 MB a layer)
 
 
 BASE = "image"  # the shipped base network of the `meta` method
@@ -86,6 +105,8 @@ def _write_file(fields: bytes, tensors: list[np.ndarray], masks: list, ratio: fl
     symbols, models = [], []
     for tensor, mask in zip(tensors, masks):
         kept = tensor.ravel() if mask is None else tensor[mask]
+        if not np.all(np.abs(kept) <= MAX_ABS_VALUE / 4):  # also false for NaN; rounding adds < 3x
+            raise InrError("the fit diverged: a fitted value is not finite or out of range (try another --seed)")
         if mask is not None:
             writer.varint(int(mask.sum()))
             symbols.append(mask.ravel().astype(np.int32))
@@ -124,13 +145,19 @@ def encode(image, bpp: float, method: str = "coin", config=None, quiet: bool = T
     fields = _layout_fields(pixels.shape, method, arch)
     _, data = ratecontrol.largest_fitting(
         lambda ratio: _write_file(fields, tensors, masks, ratio), budget, MIN_RATIO, MAX_RATIO)
+    return _checked(data)
+
+
+def _checked(data: bytes) -> bytes:
+    """An encoded file, once the decoder's header checks accept it (no file is made that cannot be read)."""
+    read_header(data)
     return data
 
 
 def _budget(bpp: float, height: int, width: int) -> int:
     """The byte cap of an image at `bpp` bits per pixel."""
-    if not (isinstance(bpp, (int, float)) and math.isfinite(bpp) and bpp > 0):
-        raise InrError(f"bpp must be a positive number, got {bpp!r}")
+    if not (isinstance(bpp, (int, float)) and 0 < bpp <= MAX_BPP):  # also false for NaN
+        raise InrError(f"bpp must be a number in (0, {MAX_BPP:g}], got {bpp!r}")
     return math.floor(bpp * height * width / 8)
 
 
@@ -150,6 +177,7 @@ def encode_batch(pixels: np.ndarray, bpp: float, config: LatentConfig | None = N
     budget = _budget(bpp, height, width)
     base = load_base(BASE)
     downscale = latents.choose_downscale(budget, height, width, base, config)
+    check_cost("meta", height, width, channels, Grids(base.identity, 0, downscale), budget)  # before fitting
     if downscale > 1:
         coded = latents.coded_size(height, width, downscale)
         pixels = np.stack([resize(image, *coded) for image in pixels])
@@ -163,7 +191,7 @@ def encode_batch(pixels: np.ndarray, bpp: float, config: LatentConfig | None = N
         image_masks = [m[b] for m in masks]
         _, data = ratecontrol.largest_fitting(
             lambda ratio: _write_file(fields, tensors, image_masks, ratio), budget, MIN_RATIO, MAX_RATIO)
-        files.append(data)
+        files.append(_checked(data))
     return files
 
 
@@ -201,10 +229,25 @@ def _read_layout(reader: bitstream.Reader, method: str, height: int, width: int,
     net_width = reader.varint(MAX_WIDTH, "width")
     if tile < 1 or depth < 1 or net_width < 1:
         raise InrError("corrupt file: empty network")
-    n_tiles = math.prod(tiles.grid(height, width, tile))
-    if n_tiles * siren.count_params(2, net_width, depth, channels) > 16 * MAX_PIXELS:
-        raise InrError("corrupt file: the network it declares is implausibly large")
+    if tile > max(TILE_FLOOR, 2 * max(height, width)):
+        raise InrError(f"corrupt file: a {tile} px tile for a {width}x{height} image")
     return Architecture(tile, depth, net_width)
+
+
+def check_cost(method: str, height: int, width: int, channels: int, layout, n_bytes: int) -> None:
+    """Refuse a file of `n_bytes` whose values or rendering work exceed the per-byte limits."""
+    if method == "meta":
+        shapes = modulated.grid_shapes(*latents.coded_size(height, width, layout.downscale), load_base(BASE).config)
+        values = sum(math.prod(s) for s in shapes[layout.first_level:])
+        macs = height * width * modulated.macs_per_pixel(load_base(BASE).config)
+    else:
+        values = math.prod(tiles.grid(height, width, layout.tile)) * siren.count_params(
+            2, layout.width, layout.depth, channels)
+        macs = height * width * sum(i * o for i, o in siren.layer_sizes(2, layout.width, layout.depth, channels))
+    if values > MAX_VALUES_PER_BYTE * n_bytes or macs > MAX_MACS_PER_BYTE * n_bytes:
+        raise InrError(f"{n_bytes} bytes are too few for a {width}x{height} {method} file of {values} values and "
+                       f"{macs:.3g} multiply-adds to render (at most {MAX_VALUES_PER_BYTE} values and "
+                       f"{MAX_MACS_PER_BYTE:.3g} multiply-adds per byte)")
 
 
 def tensor_layout(method: str, height: int, width: int, channels: int, layout) -> list[tuple[tuple, bool]]:
@@ -224,7 +267,13 @@ def tensor_layout(method: str, height: int, width: int, channels: int, layout) -
 
 def read_header(data: bytes) -> Header:
     """Parse and validate a file up to its payload; raises InrError on anything inconsistent."""
-    reader = bitstream.unpack(bytes(data))
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InrError(f"expected the bytes of an .inr file, got {type(data).__name__}")
+    return parse_header(bitstream.unpack(bytes(data)), len(data))
+
+
+def parse_header(reader: bitstream.Reader, n_bytes: int) -> Header:
+    """`read_header` on the body of an unpacked file of `n_bytes` bytes (its reader then lists the fields)."""
     if reader.varint(255, "modality") != IMAGE:
         raise InrError("this file holds a modality this version cannot decode")
     method_code = reader.varint(255, "method")
@@ -239,11 +288,14 @@ def read_header(data: bytes) -> Header:
     if channels not in (1, 3):
         raise InrError(f"corrupt file: {channels} channels")
     layout = _read_layout(reader, method, height, width, channels)
+    check_cost(method, height, width, channels, layout, n_bytes)
     counts, models, steps = [], [], []
     for shape, masked in tensor_layout(method, height, width, channels, layout):
         counts.append(reader.varint(math.prod(shape), "kept values") if masked else None)
         steps.append(reader.log_step())
         models.append(entropy.read_model(reader))
+        if models[-1].bound * steps[-1] > MAX_ABS_VALUE:
+            raise InrError(f"corrupt file: values up to {models[-1].bound * steps[-1]:.3g} exceed {MAX_ABS_VALUE:g}")
     return Header(method, height, width, channels, layout, counts, models, steps, reader.rest())
 
 
@@ -286,14 +338,22 @@ def _tensors_from_header(header: Header) -> list[np.ndarray]:
 
 @jax.jit
 def _render_group(params, coords):
-    """Evaluate a group of tiles at shared coords (N, 2): (tiles, N, C) values in [0, 1]."""
-    return jnp.clip(jax.vmap(siren.siren_apply, in_axes=(0, None))(params, coords) + 0.5, 0.0, 1.0)
+    """Evaluate a group of tiles at shared coords (N, 2): (tiles, N, C) centred values (0 is mid-grey)."""
+    return jax.vmap(siren.siren_apply, in_axes=(0, None))(params, coords)
+
+
+def _chunks(count: int, size: int) -> list[np.ndarray]:
+    """Indices 0..count-1 in chunks of `size`, the last padded by repeating its final index, so every
+    chunk has one shape (one compiled render serves them all)."""
+    size = min(size, count)
+    return [np.minimum(np.arange(start, start + size), count - 1) for start in range(0, count, size)]
 
 
 def _render_tiled(header: Header, scale: float, box: tuple[int, int, int, int]) -> np.ndarray:
-    """(h, w, C) values in [0, 1] of a tiled SIREN file rendered at `scale` over `box`.
+    """(h, w, C) centred values of a tiled SIREN file rendered at `scale` over `box`.
 
-    box: (top, left, h, w) in output pixels; only the tiles it touches are rendered.
+    box: (top, left, h, w) in output pixels; only the box's pixels are rendered, tiles that share
+    which part of themselves the box covers in one call.
     """
     arch = header.architecture
     side = arch.tile * scale
@@ -301,32 +361,36 @@ def _render_tiled(header: Header, scale: float, box: tuple[int, int, int, int]) 
         raise InrError(f"scale {scale} must make scale x {arch.tile} (the tile side) a whole number")
     side = int(round(side))
     top, left, height, width = box
-    cols = tiles.grid(header.height, header.width, arch.tile)[1]
-    row_range = range(top // side, -(-(top + height) // side))
-    col_range = range(left // side, -(-(left + width) // side))
-    chosen = np.array([r * cols + c for r in row_range for c in col_range])
-    arrays = [jnp.asarray(a) for a in _tensors_from_header(header)]
-    params = [{"w": w[chosen], "b": b[chosen]} for w, b in zip(arrays[0::2], arrays[1::2])]
-    coords = jnp.asarray(tiles.pixel_centres(side))
-    group = max(1, (1 << 20) // (side * side))
-    renders = [np.asarray(_render_group(jax.tree.map(lambda x: x[i:i + group], params), coords))
-               for i in range(0, len(chosen), group)]
-    canvas = tiles.merge(np.concatenate(renders), len(row_range), len(col_range), len(row_range) * side,
-                         len(col_range) * side)
-    top, left = top - row_range.start * side, left - col_range.start * side
-    return canvas[top:top + height, left:left + width]
+    tile_cols = tiles.grid(header.height, header.width, arch.tile)[1]
+    arrays = _tensors_from_header(header)
+    out = np.empty((height, width, header.channels), np.float32)
+    for (y0, y1), rows in tiles.spans(top, height, side).items():
+        for (x0, x1), cols in tiles.spans(left, width, side).items():
+            chosen = np.array([r * tile_cols + c for r in rows for c in cols])
+            coords = tiles.pixel_centres(side, range(y0, y1), range(x0, x1))
+            coord_chunks = _chunks(len(coords), max(1, RENDER_FLOATS // arch.width))
+            group_chunks = _chunks(len(chosen), max(1, RENDER_FLOATS // (len(coord_chunks[0]) * arch.width)))
+            values = np.empty((len(chosen), len(coords), header.channels), np.float32)
+            for group in group_chunks:
+                params = [{"w": w[chosen[group]], "b": b[chosen[group]]} for w, b in zip(arrays[0::2], arrays[1::2])]
+                for part in coord_chunks:
+                    values[group[:, None], part] = np.asarray(_render_group(params, coords[part]))
+            blocks = values.reshape(len(rows), len(cols), y1 - y0, x1 - x0, header.channels)
+            for i, r in enumerate(rows):
+                for j, c in enumerate(cols):
+                    y, x = r * side + y0 - top, c * side + x0 - left
+                    out[y:y + y1 - y0, x:x + x1 - x0] = blocks[i, j]
+    return out
 
 
 RENDER_CHUNK = 1 << 16  # pixels per compiled render call of a `meta` file
 
 
-@functools.partial(jax.jit, static_argnums=(4,))
-def _render_pixels(params, grids, ys, xs, config):
-    return jnp.clip(modulated.render(params, grids, ys, xs, config) + 0.5, 0.0, 1.0)
+_render_pixels = jax.jit(modulated.render, static_argnums=(4,))
 
 
 def _render_grids(header: Header, scale: float, box: tuple[int, int, int, int]) -> np.ndarray:
-    """(h, w, C) values in [0, 1] of a `meta` file rendered at `scale` (any scale) over `box`.
+    """(h, w, C) centred values of a `meta` file rendered at `scale` (any scale) over `box`.
 
     box: (top, left, h, w) in output pixels.
     """
@@ -376,4 +440,7 @@ def decode(data: bytes, scale: float = 1.0, crop: tuple[int, int, int, int] | No
     header = read_header(data)
     box = _output_box(header, scale, crop)
     render = _render_grids if header.method == "meta" else _render_tiled
-    return np.round(render(header, scale, box) * 255.0).astype(np.uint8)
+    values = render(header, scale, box)
+    if not np.all(np.isfinite(values)):
+        raise InrError("corrupt file: it renders to values that are not finite")
+    return np.round(np.clip(values + 0.5, 0.0, 1.0) * 255.0).astype(np.uint8)

@@ -15,7 +15,9 @@ MIN_WIDTH = 6  # narrowest network the architecture search accepts
 
 @dataclass(frozen=True)
 class CoinConfig:
-    tile: int = 256  # tile side in pixels: each tile is fitted by its own SIREN (doubled if the budget is small)
+    # tile side in pixels: each tile is fitted by its own SIREN (doubled if the budget is small);
+    # a file's tile is at most max(codec.TILE_FLOOR, 2 x the longer side)
+    tile: int = 256
     depth: int = 5  # sine layers per SIREN (reduced if the budget is small)
     bits_per_value: float = 9.5  # planned coded bits per weight: sets the network's size from the budget
     max_width: int = 96  # widest SIREN considered, bounding compute at large budgets

@@ -114,7 +114,10 @@ def encode(arrays: list[np.ndarray], models: list) -> bytes:
 
 
 def decode(data: bytes, models: list, sizes: list[int]) -> list[np.ndarray]:
-    """Inverse of `encode`: flat int32 arrays of the given sizes, in the order they were encoded."""
+    """Inverse of `encode`: flat int32 arrays of the given sizes, in the order they were encoded.
+
+    The stream must be used up exactly: a payload longer than its arrays need is refused.
+    """
     if len(data) % 4:
         raise InrError("corrupt file: entropy-coded payload is not a whole number of words")
     coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, np.uint32).copy())
@@ -127,4 +130,6 @@ def decode(data: bytes, models: list, sizes: list[int]) -> list[np.ndarray]:
                 out.append(np.full(size, model.constant, np.int32))
     except (ValueError, RuntimeError, AssertionError) as err:
         raise InrError(f"corrupt file: entropy decoding failed ({err})") from None
+    if not coder.is_empty():
+        raise InrError("corrupt file: the payload holds more data than its tensors use")
     return out

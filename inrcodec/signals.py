@@ -2,10 +2,12 @@
 
 Conversion rules on reading: palette images become RGB (RGBA if they carry transparency); an
 alpha channel is composited over white; 16-bit samples are scaled to 8 bits (round(v / 257));
-1-bit images become 8-bit grayscale; CMYK and YCbCr become RGB. Float images are refused.
+1-bit images become 8-bit grayscale; CMYK and YCbCr become RGB. Float images and images of several
+frames (animations) are refused, and so is any image over MAX_PIXELS before its pixels are read.
 """
 
 import os
+import warnings
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -46,15 +48,24 @@ def _to_uint8(image: Image.Image) -> np.ndarray:
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file into (H, W, C) uint8 pixels, C = 1 (grayscale) or 3 (RGB)."""
     try:
-        with Image.open(path) as image:
-            check_size(image.height, image.width)
-            image.load()
-            return _to_uint8(image)
+        if os.path.isfile(path) and os.path.getsize(path) == 0:
+            raise InrError(f"{path}: empty file")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # over MAX_PIXELS anyway
+            with Image.open(path) as image:
+                check_size(image.height, image.width)
+                if getattr(image, "n_frames", 1) > 1:
+                    raise InrError(f"{path}: an animation of {image.n_frames} frames; inrcodec codes still "
+                                   f"images (save one frame as a PNG first)")
+                image.load()
+                return _to_uint8(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise InrError(f"{path}: image too large ({err})") from None
     except FileNotFoundError:
         raise InrError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise InrError(f"{path}: is a directory") from None
-    except (UnidentifiedImageError, Image.DecompressionBombError, SyntaxError, ValueError) as err:
+    except (UnidentifiedImageError, SyntaxError, ValueError) as err:
         raise InrError(f"{path}: not a readable image ({err})") from None
     except OSError as err:
         raise InrError(f"{path}: cannot read image ({err.strerror or err})") from None

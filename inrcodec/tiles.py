@@ -1,4 +1,4 @@
-"""Cutting an image into square tiles (one small network each) and putting renders back together.
+"""Cutting an image into square tiles (one small network each), and finding which tiles a region touches.
 
 A tile of side T covers T x T pixels; the grid is ceil(H/T) x ceil(W/T), so edge tiles may reach
 past the image. Inside a tile, pixel (i, j) sits at coordinates (-1 + (2i+1)/T, -1 + (2j+1)/T).
@@ -14,11 +14,24 @@ def grid(height: int, width: int, tile: int) -> tuple[int, int]:
     return math.ceil(height / tile), math.ceil(width / tile)
 
 
-def pixel_centres(side: int) -> np.ndarray:
-    """(side*side, 2) float32 coordinates of a side x side grid of pixel centres in [-1, 1]^2, row-major."""
-    axis = -1.0 + (2.0 * np.arange(side) + 1.0) / side
-    yy, xx = np.meshgrid(axis, axis, indexing="ij")
+def pixel_centres(side: int, rows: range | None = None, cols: range | None = None) -> np.ndarray:
+    """(len(rows)*len(cols), 2) float32 coordinates in [-1, 1]^2 of the centres of pixels `rows` x
+    `cols` (default: all) of a side x side tile, row-major."""
+    def axis(pixels):
+        return -1.0 + (2.0 * np.arange(pixels.start, pixels.stop) + 1.0) / side
+    yy, xx = np.meshgrid(axis(rows or range(side)), axis(cols or range(side)), indexing="ij")
     return np.stack([yy.ravel(), xx.ravel()], axis=-1).astype(np.float32)
+
+
+def spans(start: int, length: int, side: int) -> dict[tuple[int, int], list[int]]:
+    """The tiles of side `side` along one axis that pixels start..start+length-1 touch, grouped by the
+    part of the tile those pixels cover: {(first, stop) pixel range inside the tile: [tile indices]}."""
+    groups = {}
+    for index in range(start // side, -(-(start + length) // side)):
+        origin = index * side
+        part = (max(start, origin) - origin, min(start + length, origin + side) - origin)
+        groups.setdefault(part, []).append(index)
+    return groups
 
 
 def split(values: np.ndarray, tile: int) -> tuple[np.ndarray, np.ndarray]:
@@ -35,14 +48,3 @@ def split(values: np.ndarray, tile: int) -> tuple[np.ndarray, np.ndarray]:
     valid = np.array([[min(tile, height - r * tile), min(tile, width - c * tile)]
                       for r in range(rows) for c in range(cols)], dtype=np.int32)
     return tiles.reshape(rows * cols, tile * tile, channels), valid
-
-
-def merge(tiles: np.ndarray, rows: int, cols: int, height: int, width: int) -> np.ndarray:
-    """Inverse of `split`: renders (rows*cols, S*S, C) of S x S samples per tile -> (height, width, C).
-
-    `height` and `width` are the output size, at most rows*S and cols*S (the rest is cropped).
-    """
-    channels = tiles.shape[-1]
-    side = int(round(tiles.shape[1] ** 0.5))
-    canvas = tiles.reshape(rows, cols, side, side, channels).transpose(0, 2, 1, 3, 4)
-    return canvas.reshape(rows * side, cols * side, channels)[:height, :width]

@@ -22,6 +22,10 @@ def meta_file(crop) -> bytes:
     return inrcodec.encode(crop, bpp=2.0, method="meta", config=FAST_META)
 
 
+def test_meta_encoding_is_deterministic(meta_file, crop):
+    assert meta_file == inrcodec.encode(crop, bpp=2.0, method="meta", config=FAST_META)
+
+
 def test_bilinear_read_is_exact_at_cell_centres_and_linear_between():
     grid = jnp.arange(12.0).reshape(3, 4, 1)
     stride = 4

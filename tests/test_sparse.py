@@ -98,10 +98,11 @@ def test_keep_top_keeps_the_asked_fraction_over_all_layers():
     assert masks[0].sum() == 10 - masks[1].sum()
 
 
-def test_sparse_file_round_trip_under_cap(crop):
+def test_sparse_file_round_trip_under_cap_and_deterministic(crop):
     fit = inrcodec.FitConfig(steps=100, batch=512)
     config = inrcodec.SparseConfig(dense=inrcodec.CoinConfig(fit=fit))
     data = inrcodec.encode(crop, bpp=2.0, method="sparse", config=config)
+    assert data == inrcodec.encode(crop, bpp=2.0, method="sparse", config=config)
     assert 0.9 * 2.0 * crop.shape[0] * crop.shape[1] / 8 <= len(data) <= 2.0 * crop.shape[0] * crop.shape[1] / 8
     header = inrcodec.read_header(data)
     assert header.method == "sparse" and all(c is not None for c in header.counts[0::2])

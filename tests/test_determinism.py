@@ -1,0 +1,29 @@
+"""Determinism across processes: one file gives one image wherever it is decoded.
+
+(One image and one seed give one file: each method's tests check it, beside its fixture.)
+"""
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import inrcodec
+
+SEEDS = Path(__file__).parent / "fuzz_seeds"
+DIGESTS = """
+import hashlib, sys
+import inrcodec
+for path in sys.argv[1:]:
+    with open(path, "rb") as handle:
+        print(hashlib.sha256(inrcodec.decode(handle.read()).tobytes()).hexdigest())
+"""
+
+
+def test_a_file_decodes_to_identical_bytes_in_separate_processes():
+    paths = sorted(str(p) for p in SEEDS.glob("*.inr"))
+    assert {inrcodec.read_header(Path(p).read_bytes()).method for p in paths} == set(inrcodec.METHODS)
+    runs = [subprocess.run([sys.executable, "-c", DIGESTS, *paths], capture_output=True, text=True, timeout=300,
+                           check=True).stdout.split() for _ in range(2)]
+    here = [hashlib.sha256(inrcodec.decode(Path(p).read_bytes()).tobytes()).hexdigest() for p in paths]
+    assert runs[0] == runs[1] == here and len(here) == len(paths)
