@@ -443,4 +443,7 @@ def decode(data: bytes, scale: float = 1.0, crop: tuple[int, int, int, int] | No
     values = render(header, scale, box)
     if not np.all(np.isfinite(values)):
         raise InrError("corrupt file: it renders to values that are not finite")
-    return np.round(np.clip(values + 0.5, 0.0, 1.0) * 255.0).astype(np.uint8)
+    values += 0.5  # in place: a decode holds one float32 copy of its output
+    np.clip(values, 0.0, 1.0, out=values)
+    values *= 255.0
+    return np.round(values, out=values).astype(np.uint8)

@@ -72,7 +72,10 @@ def seed_makers() -> dict:
         "coin-tiles": lambda: codec.encode(_test_image(40, 56, 3), 1.5, "coin", dataclasses.replace(coin, tile=16)),
         "sparse-rgb": lambda: codec.encode(_test_image(24, 32, 3), 2.0, "sparse",
                                            SparseConfig(dense=coin, gated_steps=10)),
+        "sparse-gray": lambda: codec.encode(_test_image(28, 20, 1), 3.0, "sparse",
+                                            SparseConfig(dense=coin, gated_steps=10)),
         "meta-rgb": lambda: codec.encode(_test_image(32, 32, 3), 2.0, "meta", LatentConfig(fit=fit)),
+        "meta-gray": lambda: codec.encode(_test_image(24, 40, 1), 1.0, "meta", LatentConfig(fit=fit)),
         "meta-downscaled": lambda: codec.encode(_test_image(64, 48, 3), 0.25, "meta", LatentConfig(fit=fit)),
     }
 
