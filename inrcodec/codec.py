@@ -20,8 +20,8 @@ anything; the encoder refuses a cap it could only meet by breaking one):
   network's multiply-adds per pixel), so decoding time grows with the file, not with what it claims;
 - every dequantized value is at most MAX_ABS_VALUE in magnitude, so rendering stays finite; a
   rendered value that is not finite anyway is refused, never cast to a pixel.
-A decode then holds the network, the output as float32 and one render chunk of at most
-RENDER_FLOATS activations: about 17 bytes per output pixel and channel, plus the network.
+A decode holds the network, its output as float32 (written in place, chunk by chunk) and one render
+chunk (of at most RENDER_FLOATS activations for a tiled network, RENDER_CHUNK pixels for latents).
 """
 
 import math
@@ -366,20 +366,18 @@ def _render_tiled(header: Header, scale: float, box: tuple[int, int, int, int]) 
     out = np.empty((height, width, header.channels), np.float32)
     for (y0, y1), rows in tiles.spans(top, height, side).items():
         for (x0, x1), cols in tiles.spans(left, width, side).items():
-            chosen = np.array([r * tile_cols + c for r in rows for c in cols])
             coords = tiles.pixel_centres(side, range(y0, y1), range(x0, x1))
+            dy, dx = np.divmod(np.arange(len(coords)), x1 - x0)  # each coordinate's place in the tile's part
+            origins = [(r * side + y0 - top, c * side + x0 - left, r * tile_cols + c) for r in rows for c in cols]
             coord_chunks = _chunks(len(coords), max(1, RENDER_FLOATS // arch.width))
-            group_chunks = _chunks(len(chosen), max(1, RENDER_FLOATS // (len(coord_chunks[0]) * arch.width)))
-            values = np.empty((len(chosen), len(coords), header.channels), np.float32)
-            for group in group_chunks:
-                params = [{"w": w[chosen[group]], "b": b[chosen[group]]} for w, b in zip(arrays[0::2], arrays[1::2])]
+            for group in _chunks(len(origins), max(1, RENDER_FLOATS // (len(coord_chunks[0]) * arch.width))):
+                chosen = [origins[k][2] for k in group]
+                params = [{"w": w[chosen], "b": b[chosen]} for w, b in zip(arrays[0::2], arrays[1::2])]
                 for part in coord_chunks:
-                    values[group[:, None], part] = np.asarray(_render_group(params, coords[part]))
-            blocks = values.reshape(len(rows), len(cols), y1 - y0, x1 - x0, header.channels)
-            for i, r in enumerate(rows):
-                for j, c in enumerate(cols):
-                    y, x = r * side + y0 - top, c * side + x0 - left
-                    out[y:y + y1 - y0, x:x + x1 - x0] = blocks[i, j]
+                    rendered = np.asarray(_render_group(params, coords[part]))
+                    for k, values in zip(group, rendered):
+                        y, x, _ = origins[k]
+                        out[y + dy[part], x + dx[part]] = values
     return out
 
 
@@ -400,16 +398,16 @@ def _render_grids(header: Header, scale: float, box: tuple[int, int, int, int]) 
     grids = [jnp.zeros(s) for s in shapes[:layout.first_level]]
     grids += [jnp.asarray(a) for a in _tensors_from_header(header)]
     top, left, height, width = box
-    rows, cols = np.divmod(np.arange(height * width), width)
-    ys = (top + rows + 0.5) / scale * (coded_height / header.height)
-    xs = (left + cols + 0.5) / scale * (coded_width / header.width)
-    chunk = min(RENDER_CHUNK, 1 << (len(ys) - 1).bit_length())
-    ys, xs = (jnp.asarray(np.pad(a, (0, -len(a) % chunk)), jnp.float32) for a in (ys, xs))
-    values = np.concatenate([np.asarray(_render_pixels(base.params, grids, ys[i:i + chunk], xs[i:i + chunk],
-                                                       base.config))
-                             for i in range(0, len(ys), chunk)])[:height * width]
-    values = values.reshape(height, width, -1)
-    return values.mean(axis=-1, keepdims=True) if header.channels == 1 else values
+    out = np.empty((height * width, header.channels), np.float32)
+    chunk = min(RENDER_CHUNK, 1 << (len(out) - 1).bit_length())
+    for start in range(0, len(out), chunk):
+        rows, cols = np.divmod(np.arange(start, start + chunk), width)  # past the end: padding, dropped
+        ys = (top + rows + 0.5) / scale * (coded_height / header.height)
+        xs = (left + cols + 0.5) / scale * (coded_width / header.width)
+        values = np.asarray(_render_pixels(base.params, grids, ys.astype(np.float32), xs.astype(np.float32),
+                                           base.config))[:len(out) - start]
+        out[start:start + chunk] = values.mean(axis=-1, keepdims=True) if header.channels == 1 else values
+    return out.reshape(height, width, header.channels)
 
 
 def _output_box(header: Header, scale: float, crop) -> tuple[int, int, int, int]:
