@@ -120,9 +120,9 @@ def decode(data: bytes, models: list, sizes: list[int]) -> list[np.ndarray]:
     """
     if len(data) % 4:
         raise InrError("corrupt file: entropy-coded payload is not a whole number of words")
-    coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, np.uint32).copy())
     out = []
     try:
+        coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, np.uint32).copy())
         for model, size in zip(models, sizes):
             if model.constant is None:
                 out.append(np.asarray(coder.decode(model.constriction_model(), size), np.int32))

@@ -137,6 +137,7 @@ MUTATIONS = {  # kind -> weight: header fields most, where the structure is
     "insert": 1,  # 1-8 random bytes inserted
     "delete": 1,  # 1-8 bytes deleted
     "splice": 1,  # the start of this file's body, the end of another's
+    "tail": 1,  # the body's last 1-8 bytes (the payload's last words) zeroed or random
     "truncate": 1,  # the file cut short, checksum not recomputed
     "random": 1,  # a random body of up to twice the length
     "raw": 1,  # bits flipped, checksum not recomputed
@@ -174,6 +175,9 @@ def mutate(rng: np.random.Generator, kind: str, data: bytes, fields: list, other
     elif kind == "delete":
         at = position()
         del body[at:at + int(rng.integers(1, 9))]
+    elif kind == "tail":
+        count = int(rng.integers(1, 9))
+        body[-count:] = bytes(count) if rng.random() < 0.5 else rng.bytes(count)
     elif kind == "splice":
         donor = other[len(bitstream.MAGIC) + 1:-4]
         body = body[:position(1)] + donor[int(rng.integers(0, len(donor) + 1)):]

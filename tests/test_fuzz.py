@@ -113,6 +113,13 @@ def test_a_payload_longer_than_its_tensors_need_is_refused(coin_file):
         inrcodec.decode(bitstream.pack(body + bytes([1, 0, 0, 0])))
 
 
+def test_a_payload_ending_in_a_zero_word_is_refused(coin_file):
+    """Found by the coverage-guided fuzzer: constriction refuses such data when the coder is built."""
+    body = coin_file[len(bitstream.MAGIC) + 1:-4]
+    with pytest.raises(InrError, match="entropy decoding failed"):
+        inrcodec.decode(bitstream.pack(body[:-4] + bytes(4)))
+
+
 def test_a_render_that_is_not_finite_is_refused(coin_file, monkeypatch):
     monkeypatch.setattr(codec, "_render_tiled", lambda header, scale, box: np.full((*box[2:], 3), np.nan, np.float32))
     with pytest.raises(InrError, match="not finite"):
