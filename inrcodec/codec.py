@@ -342,10 +342,10 @@ def _render_group(params, coords):
     return jax.vmap(siren.siren_apply, in_axes=(0, None))(params, coords)
 
 
-def _chunks(count: int, size: int) -> list[np.ndarray]:
-    """Indices 0..count-1 in chunks of `size`, the last padded by repeating its final index, so every
-    chunk has one shape (one compiled render serves them all)."""
-    size = min(size, count)
+def _chunks(count: int, limit: int) -> list[np.ndarray]:
+    """Indices 0..count-1 in chunks of one power-of-two length (at most `limit`, unless 1), the last
+    padded by repeating its final index: few distinct shapes, so few compiled renders, serve any file."""
+    size = min(1 << max(0, limit.bit_length() - 1), 1 << (count - 1).bit_length())
     return [np.minimum(np.arange(start, start + size), count - 1) for start in range(0, count, size)]
 
 

@@ -25,6 +25,7 @@ import resource
 import sys
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -186,7 +187,8 @@ def mutate(rng: np.random.Generator, kind: str, data: bytes, fields: list, other
     return bitstream.pack(bytes(body))
 
 
-def make_case(config: FuzzConfig, index: int, seeds: dict[str, bytes], fields: dict[str, list]) -> tuple[str, str, bytes]:
+def make_case(config: FuzzConfig, index: int, seeds: dict[str, bytes],
+              fields: dict[str, list]) -> tuple[str, str, bytes]:
     """(seed name, mutation kind, file) of case `index`."""
     rng = np.random.default_rng([config.seed, index])
     names = sorted(seeds)
@@ -214,8 +216,6 @@ def _expected_shape(data: bytes) -> tuple | None:
 
 def _worker(connection, target: str) -> None:
     """Decode each file received; answer (outcome, detail, peak resident bytes)."""
-    import warnings
-
     warnings.simplefilter("error", RuntimeWarning)  # NaN casts and overflows are faults, not noise
     decode = _resolve(target)
     while True:
@@ -223,10 +223,11 @@ def _worker(connection, target: str) -> None:
         try:
             pixels = decode(data)
             shape = _expected_shape(data)
-            if not (isinstance(pixels, np.ndarray) and pixels.dtype == np.uint8 and pixels.shape == shape):
-                outcome, detail = "crash", f"output {getattr(pixels, 'dtype', type(pixels))} {getattr(pixels, 'shape', '')}, header says {shape}"
-            else:
+            if isinstance(pixels, np.ndarray) and pixels.dtype == np.uint8 and pixels.shape == shape:
                 outcome, detail = "decoded", ""
+            else:
+                outcome, detail = "crash", f"output {getattr(pixels, 'dtype', type(pixels))} " \
+                                           f"{getattr(pixels, 'shape', '')}, header says {shape}"
         except InrError as err:
             outcome, detail = "refused", str(err)
         except BaseException as err:  # noqa: BLE001 - every other exception is what the fuzzer looks for
@@ -300,7 +301,7 @@ def run(config: FuzzConfig = FuzzConfig(), seeds: dict[str, bytes] | None = None
     start = time.perf_counter()
     seeds = make_seeds() if seeds is None else seeds
     fields = {name: header_fields(data) for name, data in seeds.items()}
-    counts = {outcome: 0 for outcome in OUTCOMES}
+    counts = dict.fromkeys(OUTCOMES, 0)
     by_kind = {kind: dict.fromkeys(OUTCOMES, 0) for kind in MUTATIONS}
     by_seed = {name: dict.fromkeys(OUTCOMES, 0) for name in seeds}
     failures, slowest, peak = [], 0.0, 0

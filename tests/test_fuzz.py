@@ -71,8 +71,8 @@ def _rewritten(data: bytes, **layout) -> bytes:
     codec.parse_header(reader, len(data))
     layout_end = reader.fields[7][1]  # modality, method, height, width, channels, tile, depth, width
     shape = (layout.pop("height", header.height), layout.pop("width", header.width), header.channels)
-    arch = header.architecture
-    arch = Architecture(layout.get("tile", arch.tile), layout.get("depth", arch.depth), layout.get("net_width", arch.width))
+    old = header.architecture
+    arch = Architecture(layout.get("tile", old.tile), layout.get("depth", old.depth), layout.get("net_width", old.width))
     body = data[len(bitstream.MAGIC) + 1:-4]
     return bitstream.pack(codec._layout_fields(shape, header.method, arch) + body[layout_end:])
 
