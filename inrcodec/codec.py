@@ -25,6 +25,7 @@ chunk (of at most RENDER_FLOATS activations for a tiled network, RENDER_CHUNK pi
 """
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import jax
@@ -156,7 +157,7 @@ def _checked(data: bytes) -> bytes:
 
 def _budget(bpp: float, height: int, width: int) -> int:
     """The byte cap of an image at `bpp` bits per pixel."""
-    if not (isinstance(bpp, (int, float)) and 0 < bpp <= MAX_BPP):  # also false for NaN
+    if not (isinstance(bpp, numbers.Real) and 0 < bpp <= MAX_BPP):  # also false for NaN
         raise InrError(f"bpp must be a number in (0, {MAX_BPP:g}], got {bpp!r}")
     return math.floor(bpp * height * width / 8)
 
@@ -169,7 +170,7 @@ def encode_batch(pixels: np.ndarray, bpp: float, config: LatentConfig | None = N
     (densities averaged over the batch).
     """
     pixels = np.asarray(pixels)
-    if pixels.ndim != 4 or pixels.dtype != np.uint8 or pixels.shape[-1] not in (1, 3):
+    if pixels.ndim != 4 or pixels.dtype != np.uint8 or pixels.shape[-1] not in (1, 3) or len(pixels) == 0:
         raise InrError(f"expected (B, H, W, 1 or 3) uint8 images, got {pixels.dtype} {pixels.shape}")
     config = config or LatentConfig()
     images, height, width, channels = pixels.shape
@@ -413,8 +414,11 @@ def _render_grids(header: Header, scale: float, box: tuple[int, int, int, int]) 
 def _output_box(header: Header, scale: float, crop) -> tuple[int, int, int, int]:
     """(top, left, height, width) in output pixels of `crop` = (left, top, width, height) in the
     encoded image's pixels (None: the whole image), at `scale`."""
-    if not 0 < scale <= MAX_SCALE:
-        raise InrError(f"scale {scale} must be in (0, {MAX_SCALE:g}]")
+    if not (isinstance(scale, numbers.Real) and 0 < scale <= MAX_SCALE):
+        raise InrError(f"scale {scale!r} must be a number in (0, {MAX_SCALE:g}]")
+    if crop is not None and not (len(np.shape(crop)) == 1 and len(crop) == 4
+                                 and all(isinstance(v, numbers.Real) for v in crop)):
+        raise InrError(f"crop {crop!r} must be four numbers: left, top, width, height")
     left, top, width, height = (0, 0, header.width, header.height) if crop is None else crop
     if not (0 <= left and 0 <= top and 0 < width and 0 < height and left + width <= header.width
             and top + height <= header.height):

@@ -18,8 +18,9 @@ def pixel_centres(side: int, rows: range | None = None, cols: range | None = Non
     """(len(rows)*len(cols), 2) float32 coordinates in [-1, 1]^2 of the centres of pixels `rows` x
     `cols` (default: all) of a side x side tile, row-major."""
     def axis(pixels):
+        pixels = range(side) if pixels is None else pixels
         return -1.0 + (2.0 * np.arange(pixels.start, pixels.stop) + 1.0) / side
-    yy, xx = np.meshgrid(axis(rows or range(side)), axis(cols or range(side)), indexing="ij")
+    yy, xx = np.meshgrid(axis(rows), axis(cols), indexing="ij")
     return np.stack([yy.ravel(), xx.ravel()], axis=-1).astype(np.float32)
 
 

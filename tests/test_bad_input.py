@@ -124,3 +124,22 @@ def test_the_readme_table_lists_exactly_these_cases():
     table = README.read_text().split("<!-- bad-input table -->")[1].split("\n\n")[0]
     rows = re.findall(r"^\| ([^|]+?) \|", table, re.MULTILINE)
     assert rows[1:] == list(CASES)  # after the header row
+
+
+def test_the_python_api_refuses_malformed_arguments_with_its_own_error(inputs):
+    data = (inputs / "ok.inr").read_bytes()
+    calls = [
+        lambda: inrcodec.decode("not bytes"),
+        lambda: inrcodec.decode(data, scale="2"),
+        lambda: inrcodec.decode(data, scale=None),
+        lambda: inrcodec.decode(data, crop=(1, 2, 3)),
+        lambda: inrcodec.decode(data, crop="abcd"),
+        lambda: inrcodec.encode(RGB.astype(np.float32), bpp=1.0),
+        lambda: inrcodec.encode(RGB, bpp=None),
+        lambda: inrcodec.encode_batch(RGB[None, :0], 1.0),
+        lambda: inrcodec.encode_batch(RGB[None][:0], 1.0),  # no images
+    ]
+    for call in calls:
+        with pytest.raises(inrcodec.InrError):
+            call()
+    assert inrcodec.decode(data, scale=np.float32(2), crop=np.array([0, 0, 4, 4])).shape == (8, 8, 3)
