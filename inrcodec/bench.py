@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from . import baselines, codec
 from .errors import InrError
+from .progress import progress
 from .signals import psnr, read_image
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".webp"}
@@ -132,19 +132,21 @@ def run_bench(folder: str, caps: list[float], methods: list[str], *, limit: int 
     documents = {}
     tasks = [(images[i:i + (batch if method == "meta" else 1)], cap, method)
              for method in methods for cap in caps for i in range(0, len(images), batch if method == "meta" else 1)]
-    for group, cap, method in tqdm(tasks, desc="bench", disable=quiet, unit="task"):
-        try:
-            pixels = [p for _, p in group]
-            measured = (measure_batch(pixels, cap, configs.get(method), quiet=True) if len(group) > 1 else
-                        [measure(pixels[0], cap, method, configs.get(method), quiet=True)])
-        except InrError as err:  # e.g. a cap below a baseline's smallest file: reported, not averaged
-            tqdm.write(f"{method} on {group[0][0]} at {cap:g} bpp: {err}")
-            continue
-        rows = [{"image": name, "target_bpp": cap, **row} for (name, _), row in zip(group, measured)]
-        description = (f"{'inrcodec ' + method if method in codec.METHODS else method + ' (Pillow)'} "
-                       f"on {dataset}, bpp caps; measured on {machine}")
-        documents[method] = merge_results(Path(out_dir) / dataset / f"{method}{tag}.json", method + tag, rows,
-                                          description)
+    with progress(len(tasks), "bench", unit="task", quiet=quiet) as bar:
+        for group, cap, method in tasks:
+            try:
+                pixels = [p for _, p in group]
+                measured = (measure_batch(pixels, cap, configs.get(method), quiet=True) if len(group) > 1 else
+                            [measure(pixels[0], cap, method, configs.get(method), quiet=True)])
+            except InrError as err:  # e.g. a cap below a baseline's smallest file: reported, not averaged
+                bar.write(f"{method} on {group[0][0]} at {cap:g} bpp: {err}")
+            else:
+                rows = [{"image": name, "target_bpp": cap, **row} for (name, _), row in zip(group, measured)]
+                description = (f"{'inrcodec ' + method if method in codec.METHODS else method + ' (Pillow)'} "
+                               f"on {dataset}, bpp caps; measured on {machine}")
+                documents[method] = merge_results(Path(out_dir) / dataset / f"{method}{tag}.json", method + tag,
+                                                  rows, description)
+            bar.update()
     print(f"{'method':10s} {'cap':>6s} {'n':>3s} {'bpp':>7s} {'PSNR':>7s} {'enc s':>7s} {'dec s':>7s}")
     for method, document in documents.items():
         r = document["results"]

@@ -12,9 +12,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from tqdm.auto import tqdm
 
 from . import constrained, gates, quantize
+from .progress import progress
 from .constrained import DualConfig
 from .siren import tiled_apply
 from .tiles import pixel_centres
@@ -51,7 +51,7 @@ def run_chunks(step_chunk, carry, config: FitConfig, *, quiet: bool, desc: str):
     start_time = time.perf_counter()
     first_done = None  # when the first (compiling) chunk finished
     done = 0
-    with tqdm(total=total, desc=desc, disable=quiet, unit="step", leave=False) as bar:
+    with progress(total, desc, unit="step", quiet=quiet, leave=False) as bar:
         while done < total:
             carry, loss = step_chunk(carry, jnp.int32(done), jnp.int32(total))
             loss = float(loss)

@@ -22,17 +22,16 @@ import multiprocessing
 import os
 import platform
 import resource
-import sys
 import threading
 import time
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from . import bitstream
 from .errors import InrError
+from .progress import progress
 
 OUTCOMES = ("refused", "decoded", "crash", "hang", "memory")
 TARGET = "inrcodec.codec:decode"  # the function under test: bytes -> (H, W, C) uint8
@@ -306,9 +305,7 @@ def run(config: FuzzConfig = FuzzConfig(), seeds: dict[str, bytes] | None = None
     by_seed = {name: dict.fromkeys(OUTCOMES, 0) for name in seeds}
     failures, slowest, peak = [], 0.0, 0
     lock, next_case = threading.Lock(), iter(range(config.cases))
-    interactive = sys.stderr.isatty()
-    bar = tqdm(total=config.cases, desc="fuzz", unit="case", disable=quiet,
-               mininterval=0.5 if interactive else 60.0)
+    bar = progress(config.cases, "fuzz", unit="case", quiet=quiet)
 
     def drive() -> None:
         nonlocal slowest, peak

@@ -22,9 +22,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from PIL import Image
-from tqdm.auto import tqdm
 
 from .modulated import BaseConfig, grid_shapes, init_base, render
+from .progress import progress
 
 
 @dataclass(frozen=True)
@@ -192,7 +192,7 @@ def train(config: MetaConfig, data_dir: Path, workdir: Path, quiet: bool = False
     step = make_step(config, optimizer)
     params, opt_state = state["params"], state["opt_state"]
     started = run_started = time.perf_counter()
-    with tqdm(total=config.steps, initial=state["step"], disable=quiet, desc="meta-train", unit="step") as bar:
+    with progress(config.steps, "meta-train", unit="step", quiet=quiet, initial=state["step"]) as bar:
         while state["step"] < config.steps:
             if config.seconds is not None and time.perf_counter() - run_started > config.seconds:
                 break
