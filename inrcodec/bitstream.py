@@ -110,6 +110,12 @@ def pack(body: bytes) -> bytes:
     return head + struct.pack("<I", zlib.crc32(head))
 
 
+def is_container(data: bytes) -> bool:
+    """Whether `data` is a whole .inr file of any version: magic bytes and a matching CRC32."""
+    return (len(data) >= OVERHEAD and data[:len(MAGIC)] == MAGIC
+            and zlib.crc32(data[:-4]) == struct.unpack("<I", data[-4:])[0])
+
+
 def unpack(data: bytes) -> Reader:
     """Check magic, version and CRC32 of a complete file; return a Reader over its body."""
     if len(data) < len(MAGIC) or data[:len(MAGIC)] != MAGIC:

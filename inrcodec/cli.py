@@ -14,7 +14,7 @@ import time
 
 from .errors import InrError
 
-USAGE_ERROR = 2  # exit status for a malformed command line (argparse's own)
+MAX_PROBE_BYTES = 1 << 26  # most bytes read to tell whether an unreadable image is an .inr file
 
 
 def write_atomic(path: str, data: bytes) -> None:
@@ -53,14 +53,14 @@ def check_writable(path: str) -> None:
 
 def refuse_inr_input(path: str) -> None:
     """Raise a pointer to `decode` if the unreadable image at `path` is in fact an .inr file."""
-    from .bitstream import MAGIC
+    from .bitstream import is_container
 
     try:
         with open(path, "rb") as handle:
-            is_inr = handle.read(len(MAGIC) + 1)[:len(MAGIC)] == MAGIC
+            data = handle.read(MAX_PROBE_BYTES)
     except OSError:
-        return  # the reader names the problem
-    if is_inr:
+        return  # the image reader has named the problem
+    if is_container(data):
         raise InrError(f"{path}: this is an inrcodec file, not an image; decode it with `inrcodec decode`")
 
 

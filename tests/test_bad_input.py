@@ -34,6 +34,7 @@ def _inputs(folder: Path) -> None:
     Image.fromarray(RGB).save(folder / "ok.png")
     (folder / "empty.png").write_bytes(b"")
     (folder / "text.png").write_text("hello, not an image\n")
+    (folder / "IN.png").write_text("INSTALL notes, not an image\n")
     (folder / "truncated.png").write_bytes((folder / "ok.png").read_bytes()[:300])
     Image.fromarray(RGB[:1, :1]).save(folder / "one.png")
     Image.fromarray((RGB[..., 0].astype(np.uint16) * 257)).save(folder / "sixteen.png")
@@ -62,6 +63,8 @@ ENCODE = ["encode", "-q", "--steps", "5"]
 CASES = {
     "an empty file": (ENCODE + ["{d}/empty.png", "-o", "{d}/out.inr", "--bpp", "1"], "empty file"),
     "text named .png": (ENCODE + ["{d}/text.png", "-o", "{d}/out.inr", "--bpp", "1"], "not a readable image"),
+    "text starting like an .inr file": (ENCODE + ["{d}/IN.png", "-o", "{d}/out.inr", "--bpp", "1"],
+                                        "not a readable image"),
     "a truncated PNG": (ENCODE + ["{d}/truncated.png", "-o", "{d}/out.inr", "--bpp", "1"], "truncated"),
     "a 1x1 image": (ENCODE + ["{d}/one.png", "-o", "{d}/out.inr", "--bpp", "1"], "too small"),
     "a 16-bit PNG": (ENCODE + ["{d}/sixteen.png", "-o", "{d}/out.inr", "--bpp", "2"], 1),
