@@ -238,13 +238,14 @@ def _read_layout(reader: bitstream.Reader, method: str, height: int, width: int,
 def check_cost(method: str, height: int, width: int, channels: int, layout, n_bytes: int) -> None:
     """Refuse a file of `n_bytes` whose values or rendering work exceed the per-byte limits."""
     if method == "meta":
-        shapes = modulated.grid_shapes(*latents.coded_size(height, width, layout.downscale), load_base(BASE).config)
+        base_config = load_base(BASE).config
+        shapes = modulated.grid_shapes(*latents.coded_size(height, width, layout.downscale), base_config)
         values = sum(math.prod(s) for s in shapes[layout.first_level:])
-        macs = height * width * modulated.macs_per_pixel(load_base(BASE).config)
+        macs = height * width * modulated.macs_per_pixel(base_config)
     else:
-        values = math.prod(tiles.grid(height, width, layout.tile)) * siren.count_params(
-            2, layout.width, layout.depth, channels)
-        macs = height * width * sum(i * o for i, o in siren.layer_sizes(2, layout.width, layout.depth, channels))
+        network = (2, layout.width, layout.depth, channels)
+        values = math.prod(tiles.grid(height, width, layout.tile)) * siren.count_params(*network)
+        macs = height * width * siren.count_macs(*network)
     if values > MAX_VALUES_PER_BYTE * n_bytes or macs > MAX_MACS_PER_BYTE * n_bytes:
         raise InrError(f"{n_bytes} bytes are too few for a {width}x{height} {method} file of {values} values and "
                        f"{macs:.3g} multiply-adds to render (at most {MAX_VALUES_PER_BYTE} values and "

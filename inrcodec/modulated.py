@@ -89,5 +89,5 @@ def periodic(ys: jax.Array, xs: jax.Array, period: float) -> jax.Array:
 
 def macs_per_pixel(config: BaseConfig) -> int:
     """Multiply-accumulates to render one pixel: interpolation, modulation map and SIREN."""
-    net = sum(i * o for i, o in siren.layer_sizes(4, config.width, config.depth, config.out_channels))
+    net = siren.count_macs(4, config.width, config.depth, config.out_channels)
     return 4 * config.features + config.features * config.depth * config.width + net

@@ -24,6 +24,11 @@ def count_params(in_dim: int, width: int, depth: int, out_dim: int) -> int:
     return sum(i * o + o for i, o in layer_sizes(in_dim, width, depth, out_dim))
 
 
+def count_macs(in_dim: int, width: int, depth: int, out_dim: int) -> int:
+    """Multiply-accumulates of one SIREN evaluation (its weight matrices' sizes)."""
+    return sum(i * o for i, o in layer_sizes(in_dim, width, depth, out_dim))
+
+
 def init_siren(key: jax.Array, in_dim: int, width: int, depth: int, out_dim: int) -> list[dict]:
     """SIREN initialisation: first layer U(±1/fan_in), later layers U(±sqrt(6/fan_in)/omega0)."""
     params = []
