@@ -240,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    from .compile_cache import enable_compilation_cache  # imports JAX: not before --help
+
+    enable_compilation_cache()
     try:
         args.run(args)
     except InrError as err:

@@ -38,8 +38,8 @@ def cosine_learning_rate(peak: float, step: jax.Array, total: jax.Array) -> jax.
     return peak * (0.05 + 0.95 * 0.5 * (1.0 + jnp.cos(jnp.pi * progress)))
 
 
-def run_chunks(step_chunk, carry, config: FitConfig, *, quiet: bool, desc: str):
-    """Call `step_chunk(carry, start, total) -> (carry, mean loss)`, CHUNK steps a call, until done.
+def run_chunks(step_chunk, carry, data, config: FitConfig, *, quiet: bool, desc: str):
+    """Call `step_chunk(carry, start, total, data) -> (carry, mean loss)`, CHUNK steps a call, until done.
 
     `total` is config.steps rounded up to whole chunks, or fewer when config.seconds would run out
     first: after every chunk it is re-estimated from the mean duration of the chunks after the
@@ -53,7 +53,7 @@ def run_chunks(step_chunk, carry, config: FitConfig, *, quiet: bool, desc: str):
     done = 0
     with progress(total, desc, unit="step", quiet=quiet, leave=False) as bar:
         while done < total:
-            carry, loss = step_chunk(carry, jnp.int32(done), jnp.int32(total))
+            carry, loss = step_chunk(carry, jnp.int32(done), jnp.int32(total), data)
             loss = float(loss)
             done += CHUNK
             now = time.perf_counter()
@@ -76,42 +76,45 @@ def phase_config(config: FitConfig, share: float, qat_fraction: float, seconds: 
                                seconds=seconds)
 
 
-def batch_mse(tiles: np.ndarray, valid: np.ndarray, tile: int, batch: int):
-    """A function (params, key) -> MSE of a tiled SIREN on `batch` random in-image pixels per tile.
+def tile_data(tiles: np.ndarray, valid: np.ndarray, tile: int) -> dict:
+    """What `batch_mse` reads, as arrays passed to the compiled step (not baked into it, so one
+    compiled step serves every image of a shape): {"centres": (T*T, 2), "targets": (n_tiles, T*T, C)
+    centred, "valid": (n_tiles, 2)}. tiles: values in [0, 1]; valid: rows/cols of each tile inside the image."""
+    return {"centres": jnp.asarray(pixel_centres(tile)), "targets": jnp.asarray(tiles, jnp.float32) - 0.5,
+            "valid": jnp.asarray(valid)}
 
-    tiles: (n_tiles, T*T, C) values in [0, 1]; valid: (n_tiles, 2) rows/cols of each tile inside the image.
-    """
-    centres = jnp.asarray(pixel_centres(tile))
-    targets = jnp.asarray(tiles, jnp.float32) - 0.5
-    valid = jnp.asarray(valid)
 
-    def mse(params, key):
-        u = jax.random.uniform(key, (targets.shape[0], batch, 2))
-        rc = jnp.floor(u * valid[:, None, :]).astype(jnp.int32)
-        index = rc[..., 0] * tile + rc[..., 1]
-        batch_targets = jnp.take_along_axis(targets, index[..., None], axis=1)
-        return jnp.mean(jnp.square(tiled_apply(params, centres[index]) - batch_targets))
-
-    return mse
+def batch_mse(params, key, data: dict, batch: int) -> jax.Array:
+    """MSE of a tiled SIREN on `batch` random in-image pixels per tile of `data` (see `tile_data`)."""
+    targets, valid = data["targets"], data["valid"]
+    tile = round(targets.shape[1] ** 0.5)
+    u = jax.random.uniform(key, (targets.shape[0], batch, 2))
+    rc = jnp.floor(u * valid[:, None, :]).astype(jnp.int32)
+    index = rc[..., 0] * tile + rc[..., 1]
+    batch_targets = jnp.take_along_axis(targets, index[..., None], axis=1)
+    return jnp.mean(jnp.square(tiled_apply(params, data["centres"][index]) - batch_targets))
 
 
 def adam_chunks(loss_fn, learning_rates):
-    """A jitted `step_chunk(carry, start, total)` running CHUNK Adam steps on loss_fn(x, key, step, total, aux).
+    """A jitted `step_chunk(carry, start, total, data)` running CHUNK Adam steps on
+    loss_fn(x, key, step, total, aux, data).
 
     carry = (x, adam state, key, aux); loss_fn returns (loss, (reported loss, new aux)), where aux
-    is state updated outside the gradient (such as Lagrange multipliers). `learning_rates(step,
-    total)` gives a pytree of learning rates shaped like x.
+    is state updated outside the gradient (such as Lagrange multipliers); data is a pytree of the
+    signal's arrays, an argument rather than a constant so that the compiled step is the same for
+    every signal of a shape (and found in the persistent compilation cache). `learning_rates(step,
+    total, data)` gives a pytree of learning rates shaped like x.
     """
     adam = optax.scale_by_adam()
 
     @jax.jit
-    def step_chunk(carry, start, total):
+    def step_chunk(carry, start, total, data):
         def one_step(carry, step):
             x, adam_state, key, aux = carry
             key, sub = jax.random.split(key)
-            grads, (loss, aux) = jax.grad(loss_fn, has_aux=True)(x, sub, step, total, aux)
+            grads, (loss, aux) = jax.grad(loss_fn, has_aux=True)(x, sub, step, total, aux, data)
             updates, adam_state = adam.update(grads, adam_state)
-            x = jax.tree.map(lambda w, u, r: w - r * u, x, updates, learning_rates(step, total))
+            x = jax.tree.map(lambda w, u, r: w - r * u, x, updates, learning_rates(step, total, data))
             return (x, adam_state, key, aux), loss
 
         carry, losses = jax.lax.scan(one_step, carry, start + jnp.arange(CHUNK))
@@ -128,24 +131,24 @@ def fit_tiles(params, tiles: np.ndarray, valid: np.ndarray, tile: int, bits_per_
     bits_per_value sets the quantization-aware phase's step (`quantize.ratio_for_bits`); mask, if
     given, is a pytree of 0/1 arrays like params: masked-out values stay zero. Returns fitted params.
     """
-    mse = batch_mse(tiles, valid, tile, config.batch)
     ratio = quantize.ratio_for_bits(bits_per_value)
     mask = mask if mask is not None else jax.tree.map(jnp.ones_like, params)
+    data = {**tile_data(tiles, valid, tile), "mask": mask}
 
-    def loss_fn(p, key, step, total, aux):
-        p = jax.tree.map(jnp.multiply, p, mask)
-        quantized = quantize.fake_quantize(p, quantize.steps_for_ratio(p, ratio, mask))
+    def loss_fn(p, key, step, total, aux, data):
+        p = jax.tree.map(jnp.multiply, p, data["mask"])
+        quantized = quantize.fake_quantize(p, quantize.steps_for_ratio(p, ratio, data["mask"]))
         qat = step >= total * (1.0 - config.qat_fraction)
-        loss = mse(jax.tree.map(lambda a, b: jnp.where(qat, a, b), quantized, p), key)
+        loss = batch_mse(jax.tree.map(lambda a, b: jnp.where(qat, a, b), quantized, p), key, data, config.batch)
         return loss, (loss, aux)
 
-    def learning_rates(step, total):
+    def learning_rates(step, total, data):
         rate = cosine_learning_rate(config.learning_rate, step, total)
-        return jax.tree.map(lambda _: rate, params)
+        return jax.tree.map(lambda _: rate, data["mask"])
 
     step_chunk, adam_init = adam_chunks(loss_fn, learning_rates)
     carry = (params, adam_init(params), jax.random.PRNGKey(config.seed + 1), ())
-    (params, _, _, _), _ = run_chunks(step_chunk, carry, config, quiet=quiet, desc="fit")
+    (params, _, _, _), _ = run_chunks(step_chunk, carry, data, config, quiet=quiet, desc="fit")
     return jax.tree.map(jnp.multiply, params, mask)
 
 
@@ -167,30 +170,30 @@ def fit_gated_tiles(params, log_alpha, tiles: np.ndarray, valid: np.ndarray, til
     distortion), which an inequality would accept. log_alpha: one array per layer shaped like
     that layer's "w". Returns (params, log_alpha, multipliers).
     """
-    mse = batch_mse(tiles, valid, tile, config.batch)
+    data = {**tile_data(tiles, valid, tile), "target_density": jnp.float32(target_density)}
     shapes = [a.shape for a in log_alpha]
     split_at = np.cumsum([a.size for a in log_alpha])[:-1]
 
     def unflatten(flat):
         return [part.reshape(shape) for part, shape in zip(jnp.split(flat, split_at), shapes)]
 
-    def loss_fn(x, key, step, total, multipliers):
+    def loss_fn(x, key, step, total, multipliers, data):
         p, la = x  # la: every layer's log_alpha in one flat vector, sampled in one call
         gate_key, pixel_key = jax.random.split(key)
         gated = [{"w": layer["w"] * z, "b": layer["b"]} for layer, z in zip(p, unflatten(gates.sample(gate_key, la)))]
-        error = mse(gated, pixel_key)
-        violation = jnp.stack([gates.expected_density(la) - target_density])
+        error = batch_mse(gated, pixel_key, data, config.batch)
+        violation = jnp.stack([gates.expected_density(la) - data["target_density"]])
         objective = constrained.lagrangian(jnp.log(error), violation, multipliers, gate.dual)
         multipliers = constrained.dual_update(multipliers, jax.lax.stop_gradient(violation), gate.dual, equality=True)
         return objective, (error, multipliers)
 
-    def learning_rates(step, total):
+    def learning_rates(step, total, data):
         weight_rate = cosine_learning_rate(config.learning_rate, step, total)
         return (jax.tree.map(lambda _: weight_rate, params), gate.learning_rate)
 
     step_chunk, adam_init = adam_chunks(loss_fn, learning_rates)
     x = (params, jnp.concatenate([jnp.ravel(a) for a in log_alpha]))
     carry = (x, adam_init(x), jax.random.PRNGKey(config.seed + 2), constrained.init_multipliers(1, gate.dual))
-    ((params, flat), _, _, multipliers), _ = run_chunks(step_chunk, carry, config, quiet=quiet, desc="fit gated")
+    ((params, flat), _, _, multipliers), _ = run_chunks(step_chunk, carry, data, config, quiet=quiet, desc="fit gated")
     log_alpha = unflatten(flat)
     return params, log_alpha, multipliers

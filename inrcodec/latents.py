@@ -14,6 +14,7 @@ Fit, for a batch of same-size images at once (one image is a batch of one):
 The file then holds each level's mask (Bernoulli-coded) and its surviving quantized values.
 """
 
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -125,42 +126,33 @@ _image_densities = jax.vmap(gates.expected_density)
 """Expected density of each image's gates over all its levels: list of (B, ...) log_alpha -> (B,)."""
 
 
-def batch_error(base: Base, targets: jax.Array, width: int, first: int, batch: int):
-    """A function (kept latents, key) -> (B,) MSE of each image on `batch` random pixels shared by all
-    (on every pixel if the images have no more than `batch`).
+def batch_error(base_params, kept: list, key, targets: jax.Array, width: int, first: int, batch: int,
+                config) -> jax.Array:
+    """(B,) MSE of each image on `batch` random pixels shared by all (every pixel if the images have
+    no more than `batch`).
 
-    targets: (B, H*W, 3) centred values; kept latents: levels first.. with a leading image axis.
+    targets: (B, H*W, 3) centred values; kept: levels first.. with a leading image axis.
     """
-    shapes = grid_shapes(targets.shape[1] // width, width, base.config)
-    images = targets.shape[0]
+    shapes = grid_shapes(targets.shape[1] // width, width, config)
+    images, n_pixels = targets.shape[:2]
     dropped = [jnp.zeros((images, *s)) for s in shapes[:first]]
-    render_all = jax.vmap(render, in_axes=(None, 0, None, None, None))
-
-    def error(kept, key):
-        n_pixels = targets.shape[1]
-        index = jnp.arange(n_pixels) if batch >= n_pixels else jax.random.randint(key, (batch,), 0, n_pixels)
-        ys, xs = (index // width).astype(jnp.float32) + 0.5, (index % width).astype(jnp.float32) + 0.5
-        values = render_all(base.params, dropped + list(kept), ys, xs, base.config)
-        return jnp.mean(jnp.square(values - targets[:, index]), axis=(1, 2))
-
-    return error
+    index = jnp.arange(n_pixels) if batch >= n_pixels else jax.random.randint(key, (batch,), 0, n_pixels)
+    ys, xs = (index // width).astype(jnp.float32) + 0.5, (index % width).astype(jnp.float32) + 0.5
+    values = jax.vmap(render, in_axes=(None, 0, None, None, None))(base_params, dropped + list(kept), ys, xs, config)
+    return jnp.mean(jnp.square(values - targets[:, index]), axis=(1, 2))
 
 
-def meta_start(base: Base, targets: jax.Array, width: int, first: int, steps: int) -> list:
+@functools.partial(jax.jit, static_argnums=(3, 4, 5, 6, 7))
+def meta_start(base_params, log_lrs, targets: jax.Array, height: int, width: int, first: int, steps: int,
+               config) -> list:
     """The meta-learned start: `steps` meta-SGD steps over all pixels from zero grids.
 
     targets: (B, H*W, 3) centred values. Returns the carried levels' grids, each (B, rows, cols, c).
     """
-    height = targets.shape[1] // width
-    shapes = grid_shapes(height, width, base.config)
+    shapes = grid_shapes(height, width, config)
     ys, xs = pixel_positions(height, width)
-
-    @jax.jit
-    def start(targets, ys, xs):
-        return jax.vmap(lambda t: adapt(base.params, base.log_lrs, ys, xs, t, shapes, steps, base.config,
-                                        first_level=first)[first:])(targets)
-
-    return list(start(targets, ys, xs))
+    return jax.vmap(lambda t: adapt(base_params, log_lrs, ys, xs, t, shapes, steps, config,
+                                    first_level=first)[first:])(targets)
 
 
 def fit_batch(pixels: np.ndarray, budget: int, base: Base, config: LatentConfig, quiet: bool):
@@ -175,53 +167,58 @@ def fit_batch(pixels: np.ndarray, budget: int, base: Base, config: LatentConfig,
     if channels == 1:
         targets = jnp.repeat(targets, 3, axis=-1)
     fit = config.fit
-    error = batch_error(base, targets, width, first, fit.batch)
     shapes = grid_shapes(height, width, base.config)[first:]
     start = time.perf_counter()
-    latents = meta_start(base, targets, width, first, config.start_steps)
-    rates = [fit.learning_rate * jax.vmap(quantize.rms)(z)[:, None, None, None] + 1e-6 for z in latents]
+    latents = list(meta_start(base.params, base.log_lrs, targets, height, width, first, config.start_steps,
+                              base.config))
+    # the signal's arrays, passed to the compiled steps as arguments (one compiled step per shape)
+    data = {"base": base.params, "targets": targets, "density": jnp.float32(density),
+            "rates": [fit.learning_rate * jax.vmap(quantize.rms)(z)[:, None, None, None] + 1e-6 for z in latents]}
     log_alpha = [gates.init_log_alpha((images, *s), max(density, config.initial_density)) for s in shapes]
 
-    def gated_loss(x, key, step, total, multipliers):
+    def error(kept, key, data):
+        return batch_error(data["base"], kept, key, data["targets"], width, first, fit.batch, base.config)
+
+    def gated_loss(x, key, step, total, multipliers, data):
         z, la = x
         keys = jax.random.split(key, len(la) + 1)
-        mse = error([zi * gates.sample(k, a) for zi, a, k in zip(z, la, keys[1:])], keys[0])
-        violations = _image_densities(la) - density
+        mse = error([zi * gates.sample(k, a) for zi, a, k in zip(z, la, keys[1:])], keys[0], data)
+        violations = _image_densities(la) - data["density"]
         objective = constrained.lagrangian(jnp.sum(jnp.log(mse)), violations, multipliers, config.gate.dual)
         multipliers = constrained.dual_update(multipliers, jax.lax.stop_gradient(violations), config.gate.dual,
                                               equality=True)
         return objective, (jnp.mean(mse), multipliers)
 
-    def gated_rates(step, total):
-        return [cosine_learning_rate(r, step, total) for r in rates], [config.gate.learning_rate] * len(shapes)
+    def gated_rates(step, total, data):
+        return [cosine_learning_rate(r, step, total) for r in data["rates"]], [config.gate.learning_rate] * len(shapes)
 
     gated_config = phase_config(fit, 1 - config.finish_fraction, 0.0, fit.seconds and fit.seconds * (1 - config.finish_fraction))
     step_chunk, adam_init = adam_chunks(gated_loss, gated_rates)
     x = (latents, log_alpha)
     carry = (x, adam_init(x), jax.random.PRNGKey(fit.seed + 2), constrained.init_multipliers(images, config.gate.dual))
-    ((latents, log_alpha), _, _, _), _ = run_chunks(step_chunk, carry, gated_config, quiet=quiet, desc="fit gated")
+    ((latents, log_alpha), _, _, _), _ = run_chunks(step_chunk, carry, data, gated_config, quiet=quiet, desc="fit gated")
     reached = float(jnp.mean(_image_densities(log_alpha)))
 
     per_image = [keep_top([a[b] for a in log_alpha], density) for b in range(images)]
     masks = [np.stack([m[level] for m in per_image]) for level in range(len(shapes))]
-    mask_arrays = [jnp.asarray(m, jnp.float32) for m in masks]
+    data["masks"] = [jnp.asarray(m, jnp.float32) for m in masks]
     latents = [z * gates.deterministic(a) for z, a in zip(latents, log_alpha)]
     ratio = quantize.ratio_for_bits(config.bits_per_value)
     left = fit.seconds and max(1.0, fit.seconds - (time.perf_counter() - start))
     finish_config = phase_config(fit, config.finish_fraction, min(1.0, fit.qat_fraction / config.finish_fraction), left)
 
-    def finish_loss(z, key, step, total, aux):
-        z = [zi * m for zi, m in zip(z, mask_arrays)]
-        quantized = quantize.fake_quantize(z, _image_steps(z, mask_arrays, ratio))
+    def finish_loss(z, key, step, total, aux, data):
+        z = [zi * m for zi, m in zip(z, data["masks"])]
+        quantized = quantize.fake_quantize(z, _image_steps(z, data["masks"], ratio))
         qat = step >= total * (1.0 - finish_config.qat_fraction)
-        mse = error([jnp.where(qat, q, zi) for q, zi in zip(quantized, z)], key)
+        mse = error([jnp.where(qat, q, zi) for q, zi in zip(quantized, z)], key, data)
         return jnp.sum(mse), (jnp.mean(mse), aux)
 
-    def finish_rates(step, total):
-        return [cosine_learning_rate(r, step, total) for r in rates]
+    def finish_rates(step, total, data):
+        return [cosine_learning_rate(r, step, total) for r in data["rates"]]
 
     step_chunk, adam_init = adam_chunks(finish_loss, finish_rates)
     carry = (latents, adam_init(latents), jax.random.PRNGKey(fit.seed + 3), ())
-    (latents, _, _, _), _ = run_chunks(step_chunk, carry, finish_config, quiet=quiet, desc="fit")
-    latents = [np.asarray(z * m) for z, m in zip(latents, mask_arrays)]
+    (latents, _, _, _), _ = run_chunks(step_chunk, carry, data, finish_config, quiet=quiet, desc="fit")
+    latents = [np.asarray(z * m) for z, m in zip(latents, data["masks"])]
     return first, latents, masks, {"first_level": first, "density_target": density, "density_reached": reached}

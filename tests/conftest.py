@@ -13,6 +13,17 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 FAST = inrcodec.CoinConfig(fit=inrcodec.FitConfig(steps=50, batch=512))  # seconds, not minutes
 
 
+@pytest.fixture(scope="session", autouse=True)
+def compilation_cache(tmp_path_factory):
+    """A fresh persistent compilation cache for the session (and the command lines it starts), as the
+    command line uses one: programs compiled by one test are reused by the next."""
+    folder = tmp_path_factory.mktemp("xla")
+    inrcodec.enable_compilation_cache(folder)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("INRCODEC_CACHE", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def fast() -> inrcodec.CoinConfig:
     """A fitting configuration for tests: few steps, small batches."""
