@@ -80,7 +80,7 @@ def method_config(method: str, args):
 
     if method not in METHODS:
         return None
-    config = default_config(method)
+    config = default_config(method, args.effort)
     dense = getattr(config, "dense", config)
     fit = dataclasses.replace(dense.fit, seed=args.seed,
                               steps=args.steps if args.steps is not None else dense.fit.steps,
@@ -188,7 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def fitting_options(sub):
         sub.add_argument("--method", default="coin", help="coding method: coin, sparse or meta (default: coin)")
-        sub.add_argument("--steps", type=int, help="fitting steps (default: the method's)")
+        sub.add_argument("--effort", type=int, default=7, choices=range(1, 10), metavar="1..9",
+                         help="encoding effort, as cjxl's: 1 fastest, 9 best (default: 7)")
+        sub.add_argument("--steps", type=int, help="fitting steps (default: the method's at the chosen effort)")
         sub.add_argument("--seconds", type=float, help="wall-clock limit on fitting, per image")
         sub.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
         sub.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summaries")

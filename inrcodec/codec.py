@@ -46,6 +46,7 @@ from . import (
 )
 from .bases import HASH_BYTES, load_base
 from .coin import Architecture, CoinConfig
+from .effort import DEFAULT_EFFORT, apply_effort, check_effort
 from .errors import InrError
 from .latents import LatentConfig
 from .signals import MAX_PIXELS, as_pixels, check_size, resize
@@ -79,9 +80,9 @@ class Grids:
     downscale: int  # the latents describe the image with its sides divided by this (one of latents.DOWNSCALES)
 
 
-def default_config(method: str):
-    """The default configuration object of a method."""
-    return {"sparse": SparseConfig, "meta": LatentConfig}.get(method, CoinConfig)()
+def default_config(method: str, effort: int = DEFAULT_EFFORT):
+    """The default configuration object of a method, its steps scaled for `effort` (1..9)."""
+    return apply_effort({"sparse": SparseConfig, "meta": LatentConfig}.get(method, CoinConfig)(), effort)
 
 
 def _layout_fields(shape, method: str, layout) -> bytes:
@@ -121,22 +122,24 @@ def _write_file(fields: bytes, tensors: list[np.ndarray], masks: list, ratio: fl
     return bitstream.pack(bytes(writer.buffer))
 
 
-def encode(image, bpp: float, method: str = "coin", config=None, quiet: bool = True, stats: dict | None = None) -> bytes:
+def encode(image, bpp: float, method: str = "coin", config=None, quiet: bool = True, stats: dict | None = None,
+           effort: int = DEFAULT_EFFORT) -> bytes:
     """Compress an image (path, PIL image or (H, W[, C]) uint8 array) into at most floor(bpp*H*W/8) bytes.
 
     `config` is the method's configuration (CoinConfig, SparseConfig or LatentConfig); None for its
-    defaults. `stats`, if given, is filled with what the fit did: architecture, and for `sparse`
+    defaults at `effort` (1..9, see `effort`). `stats`, if given, is filled with what the fit did: architecture, and for `sparse`
     and `meta` the density target and the expected density reached.
     """
     if method not in METHODS:
         raise InrError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    config = config or default_config(method, check_effort(effort))
     pixels = as_pixels(image)
     if method == "meta":
         return encode_batch(pixels[None], bpp, config, quiet, stats)[0]
     height, width, _ = pixels.shape
     budget = _budget(bpp, height, width)
     fit_image = sparse.fit_image if method == "sparse" else coin.fit_image
-    arch, params, weight_masks, method_stats = fit_image(pixels, budget, config or default_config(method), quiet)
+    arch, params, weight_masks, method_stats = fit_image(pixels, budget, config, quiet)
     if stats is not None:
         stats.update(tile=arch.tile, depth=arch.depth, width=arch.width, **method_stats)
     tensors, masks = [], []
@@ -163,16 +166,16 @@ def _budget(bpp: float, height: int, width: int) -> int:
 
 
 def encode_batch(pixels: np.ndarray, bpp: float, config: LatentConfig | None = None, quiet: bool = True,
-                 stats: dict | None = None) -> list[bytes]:
+                 stats: dict | None = None, effort: int = DEFAULT_EFFORT) -> list[bytes]:
     """Compress (B, H, W, C) uint8 images of one size with the `meta` method, fitting all at once.
 
-    Returns one file per image, each at most floor(bpp*H*W/8) bytes. `stats` as for `encode`
-    (densities averaged over the batch).
+    Returns one file per image, each at most floor(bpp*H*W/8) bytes. `config` and `effort` as for
+    `encode`; `stats` too (densities averaged over the batch).
     """
     pixels = np.asarray(pixels)
     if pixels.ndim != 4 or pixels.dtype != np.uint8 or pixels.shape[-1] not in (1, 3) or len(pixels) == 0:
         raise InrError(f"expected (B, H, W, 1 or 3) uint8 images, got {pixels.dtype} {pixels.shape}")
-    config = config or LatentConfig()
+    config = config or default_config("meta", check_effort(effort))
     images, height, width, channels = pixels.shape
     check_size(height, width)
     budget = _budget(bpp, height, width)

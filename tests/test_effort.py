@@ -1,0 +1,29 @@
+"""Effort presets: steps scale with the effort, bad efforts are refused, every effort makes a valid file."""
+
+import pytest
+
+import inrcodec
+from inrcodec import effort
+
+
+@pytest.mark.parametrize("method", ["coin", "sparse", "meta"])
+def test_steps_grow_with_effort_and_the_default_is_the_configured_one(method):
+    configs = [inrcodec.default_config(method, e) for e in range(1, 10)]
+    dense = [getattr(c, "dense", c).fit.steps for c in configs]
+    assert dense == sorted(dense) and len(set(dense)) == 9
+    base = {"coin": inrcodec.CoinConfig, "sparse": inrcodec.SparseConfig, "meta": inrcodec.LatentConfig}[method]()
+    assert configs[effort.DEFAULT_EFFORT - 1] == base
+    if method == "sparse":
+        assert configs[0].gated_steps < configs[-1].gated_steps
+
+
+@pytest.mark.parametrize("bad", [0, 10, -1, 5.0, "5", True, None])
+def test_bad_efforts_are_refused(bad, crop):
+    with pytest.raises(inrcodec.InrError, match="effort"):
+        inrcodec.encode(crop, 1.0, effort=bad)
+
+
+def test_the_lowest_effort_makes_a_file_within_the_cap(crop):
+    data = inrcodec.encode(crop, 2.0, effort=1)
+    assert len(data) <= 2.0 * crop.shape[0] * crop.shape[1] / 8
+    assert inrcodec.decode(data).shape == crop.shape
