@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 
+from .effort import DEFAULT_EFFORT, STEP_SHARES
 from .errors import InrError
 
 MAX_PROBE_BYTES = 1 << 26  # most bytes read to tell whether an unreadable image is an .inr file
@@ -188,8 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def fitting_options(sub):
         sub.add_argument("--method", default="coin", help="coding method: coin, sparse or meta (default: coin)")
-        sub.add_argument("--effort", type=int, default=7, choices=range(1, 10), metavar="1..9",
-                         help="encoding effort, as cjxl's: 1 fastest, 9 best (default: 7)")
+        sub.add_argument("--effort", type=int, default=DEFAULT_EFFORT, choices=sorted(STEP_SHARES), metavar="1..9",
+                         help=f"encoding effort, as cjxl's: 1 fastest, 9 best (default: {DEFAULT_EFFORT})")
         sub.add_argument("--steps", type=int, help="fitting steps (default: the method's at the chosen effort)")
         sub.add_argument("--seconds", type=float, help="wall-clock limit on fitting, per image")
         sub.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")

@@ -46,7 +46,7 @@ from . import (
 )
 from .bases import HASH_BYTES, load_base
 from .coin import Architecture, CoinConfig
-from .effort import DEFAULT_EFFORT, apply_effort, check_effort
+from .effort import DEFAULT_EFFORT, apply_effort
 from .errors import InrError
 from .latents import LatentConfig
 from .signals import MAX_PIXELS, as_pixels, check_size, resize
@@ -127,12 +127,12 @@ def encode(image, bpp: float, method: str = "coin", config=None, quiet: bool = T
     """Compress an image (path, PIL image or (H, W[, C]) uint8 array) into at most floor(bpp*H*W/8) bytes.
 
     `config` is the method's configuration (CoinConfig, SparseConfig or LatentConfig); None for its
-    defaults at `effort` (1..9, see `effort`). `stats`, if given, is filled with what the fit did: architecture, and for `sparse`
-    and `meta` the density target and the expected density reached.
+    defaults at `effort` (1..9, see `effort`). `stats`, if given, is filled with what the fit did:
+    architecture, and for `sparse` and `meta` the density target and the expected density reached.
     """
     if method not in METHODS:
         raise InrError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    config = config or default_config(method, check_effort(effort))
+    config = config or default_config(method, effort)  # default_config checks the effort
     pixels = as_pixels(image)
     if method == "meta":
         return encode_batch(pixels[None], bpp, config, quiet, stats)[0]
@@ -175,7 +175,7 @@ def encode_batch(pixels: np.ndarray, bpp: float, config: LatentConfig | None = N
     pixels = np.asarray(pixels)
     if pixels.ndim != 4 or pixels.dtype != np.uint8 or pixels.shape[-1] not in (1, 3) or len(pixels) == 0:
         raise InrError(f"expected (B, H, W, 1 or 3) uint8 images, got {pixels.dtype} {pixels.shape}")
-    config = config or default_config("meta", check_effort(effort))
+    config = config or default_config("meta", effort)
     images, height, width, channels = pixels.shape
     check_size(height, width)
     budget = _budget(bpp, height, width)

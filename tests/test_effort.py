@@ -21,6 +21,8 @@ def test_steps_grow_with_effort_and_the_default_is_the_configured_one(method):
 def test_bad_efforts_are_refused(bad, crop):
     with pytest.raises(inrcodec.InrError, match="effort"):
         inrcodec.encode(crop, 1.0, effort=bad)
+    with pytest.raises(inrcodec.InrError, match="effort"):
+        inrcodec.encode_batch(crop[None], 1.0, effort=bad)
 
 
 def test_the_lowest_effort_makes_a_file_within_the_cap(crop):
