@@ -35,6 +35,10 @@ class Writer:
             if not value:
                 return
 
+    def signed(self, value: int) -> None:
+        """A signed integer as the varint of its zigzag code (0, -1, 1, -2, ... -> 0, 1, 2, 3, ...)."""
+        self.varint(2 * value if value >= 0 else -2 * value - 1)
+
     def f16(self, value: float) -> float:
         """Store as IEEE half precision; returns the stored value, which both sides must use."""
         packed = struct.pack("<e", value)
@@ -85,6 +89,11 @@ class Reader:
         if value > limit:
             raise InrError(f"corrupt file: {what} = {value} exceeds the limit {limit}")
         return value
+
+    def signed(self, limit: int, what: str) -> int:
+        """Read a `Writer.signed` integer and refuse it if its magnitude is above `limit`."""
+        code = self.varint(2 * limit + 1, what)
+        return code >> 1 if code % 2 == 0 else -(code >> 1) - 1
 
     def _field(self, n: int, kind: str) -> memoryview:
         chunk = self._take(n)

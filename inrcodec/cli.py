@@ -83,6 +83,8 @@ def method_config(method: str, args):
         return None
     config = default_config(method, args.effort)
     dense = getattr(config, "dense", config)
+    if not hasattr(dense, "fit"):  # pyramid: no network fit, only its own steps
+        return config if args.steps is None else dataclasses.replace(config, steps=args.steps)
     fit = dataclasses.replace(dense.fit, seed=args.seed,
                               steps=args.steps if args.steps is not None else dense.fit.steps,
                               seconds=args.seconds)

@@ -35,9 +35,11 @@ import numpy as np
 from . import (
     bitstream,
     coin,
+    context,
     entropy,
     latents,
     modulated,
+    pyramid,
     quantize,
     ratecontrol,
     siren,
@@ -49,21 +51,24 @@ from .coin import Architecture, CoinConfig
 from .effort import DEFAULT_EFFORT, apply_effort
 from .errors import InrError
 from .latents import LatentConfig
+from .pyramid_fit import PyramidConfig, fit_pyramid
 from .signals import MAX_PIXELS, as_pixels, check_size, resize
 from .sparse import SparseConfig
 
 IMAGE = 0  # modality code of images
-METHODS = {"coin": 0, "sparse": 1, "meta": 2}  # method name -> code in the file
+METHODS = {"coin": 0, "sparse": 1, "meta": 2, "pyramid": 3}  # method name -> code in the file
 MAX_SCALE = 16.0  # largest --scale a decode may ask for
 MAX_BPP = 64.0  # largest cap in bits per pixel (8-bit RGB itself takes 24)
 MAX_DEPTH = 32  # most sine layers a file may declare
 TILE_FLOOR = 1024  # a tile side may be up to this or twice the image's longer side, whichever is larger
 MAX_WIDTH = 1024  # widest network a file may declare
 MIN_RATIO, MAX_RATIO = 0.25, 4096.0  # search range of the rms/step ratio of every tensor
+MIN_FINENESS, MAX_FINENESS = 0.5, 4096.0  # search range of 1 / the global step of `pyramid`
 # Decoding cost per byte of file. Legitimate files use far less: coin about 0.84 x tile^2
 # multiply-adds per byte at scale 1 (55k at 256 px tiles), meta about 31k / bpp; values per byte
 # about 1 (coin), 3 (sparse), 1 / bpp (meta).
 MAX_VALUES_PER_BYTE = 256
+PYRAMID_VALUES_PER_BYTE = 4096  # the same for `pyramid` (mostly zeros: about 36 values a byte at 0.3 bpp)
 MAX_MACS_PER_BYTE = 1 << 22
 MAX_ABS_VALUE = float(1 << 16)  # largest magnitude of a dequantized value
 RENDER_FLOATS = 1 << 22  # activations of one compiled render call (16 MB a layer)
@@ -80,9 +85,18 @@ class Grids:
     downscale: int  # the latents describe the image with its sides divided by this (one of latents.DOWNSCALES)
 
 
+@dataclass(frozen=True)
+class Pyramid:
+    """The layout of a `pyramid` file."""
+    step: float  # global quantization step G (see `pyramid.level_steps`), as stored
+    bounds: tuple  # per grid channel in coding order: largest |integer| (0: all zero, not coded)
+    params: np.ndarray  # (channels in coding order, context.N_PARAMS) int context-model parameters
+
+
 def default_config(method: str, effort: int = DEFAULT_EFFORT):
     """The default configuration object of a method, its steps scaled for `effort` (1..9)."""
-    return apply_effort({"sparse": SparseConfig, "meta": LatentConfig}.get(method, CoinConfig)(), effort)
+    configs = {"sparse": SparseConfig, "meta": LatentConfig, "pyramid": PyramidConfig}
+    return apply_effort(configs.get(method, CoinConfig)(), effort)
 
 
 def _layout_fields(shape, method: str, layout) -> bytes:
@@ -94,7 +108,7 @@ def _layout_fields(shape, method: str, layout) -> bytes:
         writer.raw(layout.identity)
         writer.varint(layout.first_level)
         writer.varint(layout.downscale)
-    else:
+    elif layout is not None:
         for value in (layout.tile, layout.depth, layout.width):
             writer.varint(value)
     return bytes(writer.buffer)
@@ -138,6 +152,8 @@ def encode(image, bpp: float, method: str = "coin", config=None, quiet: bool = T
         return encode_batch(pixels[None], bpp, config, quiet, stats)[0]
     height, width, _ = pixels.shape
     budget = _budget(bpp, height, width)
+    if method == "pyramid":
+        return _encode_pyramid(pixels, budget, config, quiet, stats)
     fit_image = sparse.fit_image if method == "sparse" else coin.fit_image
     arch, params, weight_masks, method_stats = fit_image(pixels, budget, config, quiet)
     if stats is not None:
@@ -149,6 +165,38 @@ def encode(image, bpp: float, method: str = "coin", config=None, quiet: bool = T
     fields = _layout_fields(pixels.shape, method, arch)
     _, data = ratecontrol.largest_fitting(
         lambda ratio: _write_file(fields, tensors, masks, ratio), budget, MIN_RATIO, MAX_RATIO)
+    return _checked(data)
+
+
+def _pyramid_file(shape: tuple, step: float, grids: list[np.ndarray], params: np.ndarray) -> bytes:
+    """A whole `pyramid` file: layout fields, global step, per grid channel its bound and context
+    parameters (none when the bound is 0), then the context-coded integers."""
+    writer = bitstream.Writer()
+    writer.raw(_layout_fields(shape, "pyramid", None))
+    writer.log_step(step)
+    bounds = [int(np.abs(plane).max(initial=0)) for plane, _ in context.channel_planes(grids)]
+    for bound, plane_params in zip(bounds, params):
+        writer.varint(bound)
+        for value in plane_params[:context.N_PARAMS if bound else 0]:
+            writer.signed(int(value))
+    writer.raw(context.encode(grids, params, bounds))
+    return bitstream.pack(bytes(writer.buffer))
+
+
+def _encode_pyramid(pixels: np.ndarray, budget: int, config: PyramidConfig, quiet: bool, stats: dict | None) -> bytes:
+    """The largest `pyramid` file under `budget` bytes: rate control bisects the global step."""
+    height, width, channels = pixels.shape
+    check_cost("pyramid", height, width, channels, None, budget)
+
+    def make_file(fineness: float) -> bytes:
+        step = 2.0 ** (round(bitstream.LOG_STEP_RESOLUTION * math.log2(1.0 / fineness)) / bitstream.LOG_STEP_RESOLUTION)
+        grids, params = fit_pyramid(pixels, step, config)
+        return _pyramid_file(pixels.shape, step, grids, params)
+
+    fineness, data = ratecontrol.largest_fitting(make_file, budget, MIN_FINENESS, MAX_FINENESS,
+                                                 config.search_iterations)
+    if stats is not None:
+        stats.update(step=1.0 / fineness)
     return _checked(data)
 
 
@@ -238,9 +286,30 @@ def _read_layout(reader: bitstream.Reader, method: str, height: int, width: int,
     return Architecture(tile, depth, net_width)
 
 
+def _read_pyramid_layout(reader: bitstream.Reader, height: int, width: int, channels: int) -> Pyramid:
+    """The global step and, per grid channel, its bound and context parameters, validated."""
+    step = reader.log_step()
+    shapes = pyramid.grid_shapes(height, width, channels)
+    level_steps = [s for shape, s in zip(shapes, pyramid.level_steps(step)) for _ in range(shape[-1])][::-1]
+    bounds, params = [], []
+    for level_step in level_steps:  # in coding order, coarsest level first
+        bounds.append(reader.varint(entropy.MAX_BOUND, "symbol range"))
+        if bounds[-1] * level_step > MAX_ABS_VALUE:
+            raise InrError(f"corrupt file: values up to {bounds[-1] * level_step:.3g} exceed {MAX_ABS_VALUE:g}")
+        limit = round(context.MAX_PARAM * context.PARAM_RESOLUTION)
+        params.append([reader.signed(limit, "context parameter") for _ in range(context.N_PARAMS if bounds[-1] else 0)]
+                      or [0] * context.N_PARAMS)
+    return Pyramid(step, tuple(bounds), np.array(params, np.int64))
+
+
 def check_cost(method: str, height: int, width: int, channels: int, layout, n_bytes: int) -> None:
     """Refuse a file of `n_bytes` whose values or rendering work exceed the per-byte limits."""
-    if method == "meta":
+    values_per_byte = MAX_VALUES_PER_BYTE
+    if method == "pyramid":
+        values_per_byte = PYRAMID_VALUES_PER_BYTE
+        values = sum(math.prod(s) for s in pyramid.grid_shapes(height, width, channels))
+        macs = height * width * pyramid.MACS_PER_PIXEL
+    elif method == "meta":
         base_config = load_base(BASE).config
         shapes = modulated.grid_shapes(*latents.coded_size(height, width, layout.downscale), base_config)
         values = sum(math.prod(s) for s in shapes[layout.first_level:])
@@ -249,9 +318,9 @@ def check_cost(method: str, height: int, width: int, channels: int, layout, n_by
         network = (2, layout.width, layout.depth, channels)
         values = math.prod(tiles.grid(height, width, layout.tile)) * siren.count_params(*network)
         macs = height * width * siren.count_macs(*network)
-    if values > MAX_VALUES_PER_BYTE * n_bytes or macs > MAX_MACS_PER_BYTE * n_bytes:
+    if values > values_per_byte * n_bytes or macs > MAX_MACS_PER_BYTE * n_bytes:
         raise InrError(f"{n_bytes} bytes are too few for a {width}x{height} {method} file of {values} values and "
-                       f"{macs:.3g} multiply-adds to render (at most {MAX_VALUES_PER_BYTE} values and "
+                       f"{macs:.3g} multiply-adds to render (at most {values_per_byte} values and "
                        f"{MAX_MACS_PER_BYTE:.3g} multiply-adds per byte)")
 
 
@@ -292,6 +361,10 @@ def parse_header(reader: bitstream.Reader, n_bytes: int) -> Header:
     check_size(height, width)
     if channels not in (1, 3):
         raise InrError(f"corrupt file: {channels} channels")
+    if method == "pyramid":
+        check_cost(method, height, width, channels, None, n_bytes)
+        layout = _read_pyramid_layout(reader, height, width, channels)
+        return Header(method, height, width, channels, layout, [], [], [], reader.rest())
     layout = _read_layout(reader, method, height, width, channels)
     check_cost(method, height, width, channels, layout, n_bytes)
     counts, models, steps = [], [], []
@@ -415,6 +488,14 @@ def _render_grids(header: Header, scale: float, box: tuple[int, int, int, int]) 
     return out.reshape(height, width, header.channels)
 
 
+def _render_pyramid(header: Header, scale: float, box: tuple[int, int, int, int]) -> np.ndarray:
+    """(h, w, C) centred values of a `pyramid` file rendered at `scale` (any scale) over `box`."""
+    layout = header.architecture
+    shapes = pyramid.grid_shapes(header.height, header.width, header.channels)
+    grids = context.decode(header.payload, shapes, layout.params, list(layout.bounds))
+    return pyramid.to_rgb(pyramid.render_ycbcr(grids, layout.step, scale, box), header.channels)
+
+
 def _output_box(header: Header, scale: float, crop) -> tuple[int, int, int, int]:
     """(top, left, height, width) in output pixels of `crop` = (left, top, width, height) in the
     encoded image's pixels (None: the whole image), at `scale`."""
@@ -445,7 +526,7 @@ def decode(data: bytes, scale: float = 1.0, crop: tuple[int, int, int, int] | No
     """
     header = read_header(data)
     box = _output_box(header, scale, crop)
-    render = _render_grids if header.method == "meta" else _render_tiled
+    render = {"meta": _render_grids, "pyramid": _render_pyramid}.get(header.method, _render_tiled)
     values = render(header, scale, box)
     if not np.all(np.isfinite(values)):
         raise InrError("corrupt file: it renders to values that are not finite")

@@ -27,9 +27,11 @@ def _scaled(fit, share: float):
 
 
 def apply_effort(config, effort: int):
-    """`config` (CoinConfig, SparseConfig or LatentConfig) with its steps scaled for `effort`."""
+    """`config` (CoinConfig, SparseConfig, LatentConfig or PyramidConfig) with its steps scaled for `effort`."""
     share = STEP_SHARES[check_effort(effort)]
     if hasattr(config, "dense"):  # SparseConfig: a dense fit with a gated phase first
         dense = dataclasses.replace(config.dense, fit=_scaled(config.dense.fit, share))
         return dataclasses.replace(config, dense=dense, gated_steps=max(1, round(config.gated_steps * share)))
-    return dataclasses.replace(config, fit=_scaled(config.fit, share))
+    if hasattr(config, "fit"):
+        return dataclasses.replace(config, fit=_scaled(config.fit, share))
+    return _scaled(config, share)  # PyramidConfig: the steps of its own fits

@@ -1,0 +1,190 @@
+"""The context entropy model of latent pyramids: a Laplace per integer, predicted from decoded context.
+
+Levels are coded coarsest first, channels in order, each grid channel (a plane) in three phases:
+the cells at (even row, even col), then (odd, odd), then the rest. Every integer y of phase f gets
+a quantized Laplace(mu, b):
+
+    log b = a[f, 0] + a[f, 1] * log(1 + |p|) + a[f, 2] * log(1 + n_abs),    mu = a[f, 3] * n_mean
+
+where p is the parent level's same channel cubic-interpolated to this cell (0 at the coarsest level
+or where the parent lacks the channel) and n_mean, n_abs the mean and mean magnitude of the
+already-decoded cells among its 8 neighbours (the diagonal ones in phase 1, the 4 nearest in phase
+2; 0 in phase 0). The (3, 4) numbers a of each plane are fitted by the encoder on the grids' code
+length and stored as multiples of 1 / PARAM_RESOLUTION; both sides compute every mu and b from the
+stored numbers and the integers in float64 NumPy with the same elementwise operations. log b is
+clipped to [LOG_SCALE_MIN, LOG_SCALE_MAX].
+"""
+
+import math
+from functools import partial
+
+import constriction
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from .errors import InrError
+from .pyramid import cell_positions, interpolate_axis
+
+PHASES = 3  # coding phases of a plane
+PHASE_PARAMS = 4  # parameters per phase
+N_PARAMS = PHASES * PHASE_PARAMS  # stored parameters per plane
+PARAM_RESOLUTION = 32  # stored parameters are integers / 32
+MAX_PARAM = 16.0  # largest |a| a file may store
+LOG_SCALE_MIN, LOG_SCALE_MAX = -3.0, 8.0  # clip of log b
+INITIAL_PARAMS = (0.0, 0.5, 0.5, 0.0)  # where the encoder's fit starts, every phase
+FIT_LEARNING_RATE = 0.1  # Adam learning rate of the encoder's fit
+NEIGHBOURS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]  # offsets of the 8 neighbours
+
+
+def parent_values(parent: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
+    """(rows, cols) float64: a parent grid channel (half resolution) interpolated at this level's cells."""
+    if parent is None:
+        return np.zeros(shape)
+    rows = interpolate_axis(parent.astype(np.float64), cell_positions(0, shape[0], 2.0, 1), 0)
+    return interpolate_axis(rows, cell_positions(0, shape[1], 2.0, 1), 1)
+
+
+def phase_of(shape: tuple[int, int]) -> np.ndarray:
+    """(rows, cols) int: the coding phase of every cell (0, 1 or 2)."""
+    rows, cols = np.arange(shape[0])[:, None] % 2, np.arange(shape[1])[None] % 2
+    return np.where(rows == cols, rows, 2)
+
+
+def _laplace(xp, a, log_parent, n_abs, n_mean):
+    """(mu, b) from one phase's parameters a (4,) and the features."""
+    log_b = a[0] + a[1] * log_parent + a[2] * xp.log1p(n_abs)
+    return a[3] * n_mean, xp.exp(xp.clip(log_b, LOG_SCALE_MIN, LOG_SCALE_MAX))
+
+
+def phase_laplace(plane: np.ndarray, parent: np.ndarray, phases: np.ndarray, phase: int,
+                  params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Float64 (mu, b) of the cells of `phase` in row-major order, from the plane's earlier phases.
+
+    plane: (rows, cols) integers, only its cells of earlier phases are read; params: (N_PARAMS,) ints.
+    """
+    rows, cols = np.nonzero(phases == phase)
+    decoded = np.pad(phases < phase, 1)
+    values = np.pad(np.where(phases < phase, plane, 0).astype(np.float64), 1)
+    count = total = magnitude = 0.0
+    for dy, dx in NEIGHBOURS:
+        count = count + decoded[rows + 1 + dy, cols + 1 + dx]
+        value = values[rows + 1 + dy, cols + 1 + dx]
+        total, magnitude = total + value, magnitude + np.abs(value)
+    count = np.maximum(count, 1.0)
+    a = params.reshape(PHASES, PHASE_PARAMS)[phase] / PARAM_RESOLUTION
+    return _laplace(np, a, np.log1p(np.abs(parent[rows, cols])), magnitude / count, total / count)
+
+
+def laplace_bits(y, mu, b):
+    """Ideal bits (jax) of integers y under a Laplace(mu, b) integrated over [y - 1/2, y + 1/2]."""
+    d = jnp.abs(y - mu)
+    far, near = jnp.maximum(d, 0.5), jnp.minimum(d, 0.5)
+    log_far = -(far - 0.5) / b + jnp.log(-jnp.expm1(-1.0 / b)) + math.log(0.5)
+    log_near = jnp.log(jnp.maximum(1 - 0.5 * jnp.exp(-(0.5 - near) / b) - 0.5 * jnp.exp(-(0.5 + near) / b), 1e-12))
+    return -jnp.maximum(jnp.where(d >= 0.5, log_far, log_near), math.log(1e-9)) / math.log(2)
+
+
+def channel_planes(grids: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(plane, interpolated parent) of every grid channel, in coding order (coarsest level first)."""
+    planes = []
+    for k in reversed(range(len(grids))):
+        for c in range(grids[k].shape[-1]):
+            parent = grids[k + 1][..., c] if k + 1 < len(grids) and c < grids[k + 1].shape[-1] else None
+            planes.append((grids[k][..., c], parent_values(parent, grids[k].shape[:2])))
+    return planes
+
+
+def _grid_features(plane, phases, phase):
+    """jax: (n_abs, n_mean) of every cell over its neighbours of phases before `phase`."""
+    decoded = jnp.pad(phases < phase, 1).astype(plane.dtype)
+    values = jnp.pad(jnp.where(phases < phase, plane, 0.0), 1)
+    rows, cols = plane.shape
+    count = total = magnitude = 0.0
+    for dy, dx in NEIGHBOURS:
+        count = count + decoded[1 + dy:1 + dy + rows, 1 + dx:1 + dx + cols]
+        value = values[1 + dy:1 + dy + rows, 1 + dx:1 + dx + cols]
+        total, magnitude = total + value, magnitude + jnp.abs(value)
+    count = jnp.maximum(count, 1.0)
+    return magnitude / count, total / count
+
+
+@partial(jax.jit, static_argnums=(2,))
+def _fit(planes, parents, steps: int):
+    """Adam on the total code length: (n_planes, N_PARAMS) parameters."""
+    phase_maps = [jnp.asarray(phase_of(p.shape)) for p in planes]
+    features = [[_grid_features(p, m, f) for f in range(PHASES)] for p, m in zip(planes, phase_maps)]
+
+    def bits(params):
+        total = 0.0
+        for a, plane, parent, phases, plane_features in zip(params, planes, parents, phase_maps, features):
+            log_parent = jnp.log1p(jnp.abs(parent))
+            for f, (n_abs, n_mean) in enumerate(plane_features):
+                mu, b = _laplace(jnp, a[f * PHASE_PARAMS:(f + 1) * PHASE_PARAMS], log_parent, n_abs, n_mean)
+                total = total + jnp.sum(jnp.where(phases == f, laplace_bits(plane, mu, b), 0.0))
+        return total
+
+    adam = optax.adam(FIT_LEARNING_RATE)
+    params = jnp.tile(jnp.asarray(INITIAL_PARAMS * PHASES, jnp.float32), (len(planes), 1))
+
+    def step(_, carry):
+        params, state = carry
+        updates, state = adam.update(jax.grad(bits)(params), state)
+        return optax.apply_updates(params, updates), state
+
+    return jax.lax.fori_loop(0, steps, step, (params, adam.init(params)))[0]
+
+
+def fit_params(grids: list[np.ndarray], steps: int) -> np.ndarray:
+    """(n_planes, N_PARAMS) int parameters (units of 1 / PARAM_RESOLUTION) fitted to the grids' code
+    length by `steps` Adam steps."""
+    planes = channel_planes(grids)
+    fitted = _fit([jnp.asarray(p, jnp.float32) for p, _ in planes], [jnp.asarray(q, jnp.float32) for _, q in planes],
+                  steps)
+    limit = MAX_PARAM * PARAM_RESOLUTION
+    return np.clip(np.round(np.asarray(fitted, np.float64) * PARAM_RESOLUTION), -limit, limit).astype(np.int64)
+
+
+def encode(grids: list[np.ndarray], params: np.ndarray, bounds: list[int]) -> bytes:
+    """ANS-code the grids' integers under the context model; bounds: max |value| per plane."""
+    coded = []
+    for (plane, parent), a, bound in zip(channel_planes(grids), params, bounds):
+        if bound == 0:
+            continue
+        phases = phase_of(plane.shape)
+        family = constriction.stream.model.QuantizedLaplace(-bound, bound)
+        for phase in range(PHASES):
+            mu, b = phase_laplace(plane, parent, phases, phase, a)
+            coded.append((plane[phases == phase].astype(np.int32), family, mu, b))
+    coder = constriction.stream.stack.AnsCoder()
+    for symbols, family, mu, b in reversed(coded):
+        coder.encode_reverse(symbols, family, mu, b)
+    return coder.get_compressed().tobytes()
+
+
+def decode(data: bytes, shapes: list[tuple[int, int, int]], params: np.ndarray, bounds: list[int]) -> list[np.ndarray]:
+    """Inverse of `encode`: int32 grids of `shapes` (finest first). The payload must be used up exactly."""
+    if len(data) % 4:
+        raise InrError("corrupt file: entropy-coded payload is not a whole number of words")
+    grids = [np.zeros(s, np.int32) for s in shapes]
+    planes = iter(zip(params, bounds))
+    try:
+        coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, np.uint32).copy())
+        for k in reversed(range(len(shapes))):
+            for c in range(shapes[k][-1]):
+                a, bound = next(planes)
+                if bound == 0:
+                    continue
+                has_parent = k + 1 < len(shapes) and c < shapes[k + 1][-1]
+                parent = parent_values(grids[k + 1][..., c] if has_parent else None, shapes[k][:2])
+                plane, phases = grids[k][..., c], phase_of(shapes[k][:2])
+                family = constriction.stream.model.QuantizedLaplace(-bound, bound)
+                for phase in range(PHASES):
+                    mu, b = phase_laplace(plane, parent, phases, phase, a)
+                    plane[phases == phase] = coder.decode(family, mu, b)
+    except (ValueError, RuntimeError, AssertionError) as err:
+        raise InrError(f"corrupt file: entropy decoding failed ({err})") from None
+    if not coder.is_empty():
+        raise InrError("corrupt file: the payload holds more data than its grids use")
+    return grids
