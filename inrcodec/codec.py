@@ -39,6 +39,7 @@ from . import (
     entropy,
     latents,
     modulated,
+    postfilter,
     pyramid,
     quantize,
     ratecontrol,
@@ -91,6 +92,7 @@ class Pyramid:
     step: float  # global quantization step G (see `pyramid.level_steps`), as stored
     bounds: tuple  # per grid channel in coding order: largest |integer| (0: all zero, not coded)
     params: np.ndarray  # (channels in coding order, context.N_PARAMS) int context-model parameters
+    filter: np.ndarray  # (image channels, post-filter taps) int post-filter weights
 
 
 def default_config(method: str, effort: int = DEFAULT_EFFORT):
@@ -168,9 +170,10 @@ def encode(image, bpp: float, method: str = "coin", config=None, quiet: bool = T
     return _checked(data)
 
 
-def _pyramid_file(shape: tuple, step: float, grids: list[np.ndarray], params: np.ndarray) -> bytes:
+def _pyramid_file(shape: tuple, step: float, grids: list[np.ndarray], params: np.ndarray,
+                  weights: np.ndarray) -> bytes:
     """A whole `pyramid` file: layout fields, global step, per grid channel its bound and context
-    parameters (none when the bound is 0), then the context-coded integers."""
+    parameters (none when the bound is 0), the post-filter's weights, then the context-coded integers."""
     writer = bitstream.Writer()
     writer.raw(_layout_fields(shape, "pyramid", None))
     writer.log_step(step)
@@ -179,6 +182,8 @@ def _pyramid_file(shape: tuple, step: float, grids: list[np.ndarray], params: np
         writer.varint(bound)
         for value in plane_params[:context.N_PARAMS if bound else 0]:
             writer.signed(int(value))
+    for value in weights.ravel():
+        writer.signed(int(value))
     writer.raw(context.encode(grids, params, bounds))
     return bitstream.pack(bytes(writer.buffer))
 
@@ -190,8 +195,7 @@ def _encode_pyramid(pixels: np.ndarray, budget: int, config: PyramidConfig, quie
 
     def make_file(fineness: float) -> bytes:
         step = 2.0 ** (round(bitstream.LOG_STEP_RESOLUTION * math.log2(1.0 / fineness)) / bitstream.LOG_STEP_RESOLUTION)
-        grids, params = fit_pyramid(pixels, step, config)
-        return _pyramid_file(pixels.shape, step, grids, params)
+        return _pyramid_file(pixels.shape, step, *fit_pyramid(pixels, step, config))
 
     fineness, data = ratecontrol.largest_fitting(make_file, budget, MIN_FINENESS, MAX_FINENESS,
                                                  config.search_iterations)
@@ -299,7 +303,9 @@ def _read_pyramid_layout(reader: bitstream.Reader, height: int, width: int, chan
         limit = round(context.MAX_PARAM * context.PARAM_RESOLUTION)
         params.append([reader.signed(limit, "context parameter") for _ in range(context.N_PARAMS if bounds[-1] else 0)]
                       or [0] * context.N_PARAMS)
-    return Pyramid(step, tuple(bounds), np.array(params, np.int64))
+    limit = round(postfilter.MAX_WEIGHT * postfilter.RESOLUTION)
+    weights = [[reader.signed(limit, "filter weight") for _ in postfilter.OFFSETS] for _ in range(channels)]
+    return Pyramid(step, tuple(bounds), np.array(params, np.int64), np.array(weights, np.int64))
 
 
 def check_cost(method: str, height: int, width: int, channels: int, layout, n_bytes: int) -> None:
@@ -493,7 +499,15 @@ def _render_pyramid(header: Header, scale: float, box: tuple[int, int, int, int]
     layout = header.architecture
     shapes = pyramid.grid_shapes(header.height, header.width, header.channels)
     grids = context.decode(header.payload, shapes, layout.params, list(layout.bounds))
-    return pyramid.to_rgb(pyramid.render_ycbcr(grids, layout.step, scale, box), header.channels)
+    top, left, height, width = box
+    margin = postfilter.RADIUS * round(scale)  # the filter's reach, inside the whole output's extent
+    first = (max(0, top - margin), max(0, left - margin))
+    last = (min(round(header.height * scale), top + height + margin), min(round(header.width * scale), left + width + margin))
+    field = pyramid.render_ycbcr(grids, layout.step, scale, (*first, last[0] - first[0], last[1] - first[1]))
+    filtered = postfilter.apply(field[..., :header.channels], layout.filter, scale)
+    ycbcr = np.zeros((height, width, 3), np.float32)
+    ycbcr[..., :header.channels] = filtered[top - first[0]:top - first[0] + height, left - first[1]:left - first[1] + width]
+    return pyramid.to_rgb(ycbcr, header.channels)
 
 
 def _output_box(header: Header, scale: float, crop) -> tuple[int, int, int, int]:

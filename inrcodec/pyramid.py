@@ -102,6 +102,12 @@ def render_ycbcr(grids: list[np.ndarray], step: float, scale: float, box: tuple[
     return out
 
 
+def to_ycbcr(pixels: np.ndarray) -> np.ndarray:
+    """(H, W, C) uint8 pixels as (H, W, C) float32 centred YCbCr (a grayscale image: its luma)."""
+    centred = pixels.astype(np.float32) / 255.0 - 0.5
+    return centred @ RGB_TO_YCBCR.T.astype(np.float32) if pixels.shape[-1] == 3 else centred
+
+
 def to_rgb(ycbcr: np.ndarray, channels: int) -> np.ndarray:
     """Centred YCbCr (h, w, 3) to centred RGB (h, w, channels), float32, in place where possible."""
     if channels == 1:
@@ -117,17 +123,18 @@ def area_average(values: np.ndarray, stride: int) -> np.ndarray:
     return padded.reshape(rows, stride, cols, stride, c).mean(axis=(1, 3))
 
 
-def analyse(pixels: np.ndarray, step: float) -> list[np.ndarray]:
-    """Integer grids (int32, finest first) of (H, W, C) uint8 pixels at the global step `step`."""
+def analyse(pixels: np.ndarray, step: float) -> tuple[list[np.ndarray], np.ndarray]:
+    """Integer grids (int32, finest first) of (H, W, C) uint8 pixels at the global step `step`, and
+    the finest level's values before rounding (in its steps)."""
     height, width, channels = pixels.shape
-    centred = pixels.astype(np.float32) / 255.0 - 0.5
-    residual = centred @ RGB_TO_YCBCR.T.astype(np.float32) if channels == 3 else centred
+    residual = to_ycbcr(pixels)
     grids = [None] * len(STRIDES)
     for k, (stride, c, level_step) in reversed(list(enumerate(zip(STRIDES, level_channels(channels),
                                                                    level_steps(step))))):
-        grids[k] = np.round(area_average(residual[..., :c], stride) / level_step).astype(np.int32)
+        unrounded = area_average(residual[..., :c], stride) / level_step
+        grids[k] = np.round(unrounded).astype(np.int32)
         residual[..., :c] -= level_values(grids[k], stride, level_step, 1.0, (0, 0, height, width))
-    return grids
+    return grids, unrounded
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -1,0 +1,54 @@
+"""A per-image Wiener filter on the rendered field: the last, linear layer of the `pyramid` synthesis.
+
+Each YCbCr channel v of the field becomes v(x) + sum_k w_k * (v(x + o_k) - v(x)) over the offsets
+o_k of a diamond of radius RADIUS (in pixels of the encoded image, edges extended). The encoder
+finds the weights by least squares against the original image and stores them as integers /
+RESOLUTION; the decoder renders the field with a margin and filters it. At another scale the
+offsets are multiplied by the scale rounded to a whole number (below 0.5 there is no filter).
+"""
+
+import numpy as np
+
+RADIUS = 3  # the diamond's radius in pixels
+OFFSETS = [(dy, dx) for dy in range(-RADIUS, RADIUS + 1) for dx in range(-RADIUS, RADIUS + 1)
+           if 0 < abs(dy) + abs(dx) <= RADIUS]  # the 24 taps besides the centre
+RESOLUTION = 1024  # stored weights are integers / 1024
+RIDGE = 1e-3  # Tikhonov term of the least squares, relative to the mean energy of a tap's differences
+MAX_WEIGHT = 4.0  # largest |weight| a file may store
+
+
+def _differences(values: np.ndarray, spacing: int) -> list[np.ndarray]:
+    """v(x + o_k * spacing) - v(x) for every offset, (h, w) each, edges extended."""
+    margin = RADIUS * spacing
+    padded = np.pad(values, margin, mode="edge")
+    height, width = values.shape
+    return [padded[margin + dy * spacing:margin + dy * spacing + height,
+                   margin + dx * spacing:margin + dx * spacing + width] - values for dy, dx in OFFSETS]
+
+
+def fit(rendered: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(channels, taps) int weights minimising the squared error of filtered (H, W, c) `rendered`
+    against `target` (both centred YCbCr), with a small ridge term so that a smooth channel (whose
+    differences are nearly collinear) gets small weights rather than huge cancelling ones."""
+    weights = []
+    for c in range(rendered.shape[-1]):
+        features = np.stack(_differences(rendered[..., c].astype(np.float64), 1), axis=-1).reshape(-1, len(OFFSETS))
+        error = (target[..., c] - rendered[..., c]).astype(np.float64).ravel()
+        gram = features.T @ features
+        gram += np.eye(len(OFFSETS)) * (RIDGE * np.trace(gram) / len(OFFSETS) + 1e-12)
+        solution = np.linalg.solve(gram, features.T @ error)
+        weights.append(np.clip(np.round(solution * RESOLUTION), -MAX_WEIGHT * RESOLUTION, MAX_WEIGHT * RESOLUTION))
+    return np.array(weights, np.int64)
+
+
+def apply(rendered: np.ndarray, weights: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """Filtered (h, w, c) float32 values; weights (c, taps) as stored."""
+    spacing = round(scale)
+    if spacing == 0:
+        return rendered
+    out = rendered.copy()
+    for c, channel_weights in enumerate(weights):
+        for weight, difference in zip(channel_weights, _differences(rendered[..., c], spacing)):
+            if weight:
+                out[..., c] += np.float32(weight / RESOLUTION) * difference
+    return out
