@@ -2,17 +2,19 @@
 
 Levels are coded coarsest first, channels in order, each grid channel (a plane) in three phases:
 the cells at (even row, even col), then (odd, odd), then the rest. Every integer y of phase f gets
-a quantized Laplace(mu, b):
+a quantized Laplace(mu, b) from the six numbers a = a[f]:
 
-    log b = a[f, 0] + a[f, 1] * log(1 + |p|) + a[f, 2] * log(1 + n_abs),    mu = a[f, 3] * n_mean
+    log b = a0 + a1 * log(1 + |p|) + a2 * log(1 + p_abs) + a3 * log(1 + n_abs)
+    mu    = a4 * n_mean + a5 * p
 
-where p is the parent level's same channel cubic-interpolated to this cell (0 at the coarsest level
-or where the parent lacks the channel) and n_mean, n_abs the mean and mean magnitude of the
-already-decoded cells among its 8 neighbours (the diagonal ones in phase 1, the 4 nearest in phase
-2; 0 in phase 0). The (3, 4) numbers a of each plane are fitted by the encoder on the grids' code
-length and stored as multiples of 1 / PARAM_RESOLUTION; both sides compute every mu and b from the
-stored numbers and the integers in float64 NumPy with the same elementwise operations. log b is
-clipped to [LOG_SCALE_MIN, LOG_SCALE_MAX].
+where p is the parent level's same channel cubic-interpolated to this cell and p_abs the mean
+magnitude of the parent's 3 x 3 cells around, interpolated likewise (both 0 at the coarsest level
+or where the parent lacks the channel); n_mean and n_abs are the mean and mean magnitude of the
+already-decoded cells among the cell's 8 neighbours (the diagonal ones in phase 1, the 4 nearest in
+phase 2, none in phase 0, whose a3 and a4 are therefore 0 and not stored). The encoder fits each
+plane's numbers to the grids' code length and stores them as multiples of 1 / PARAM_RESOLUTION;
+both sides compute every mu and b from the stored numbers and the integers in float64 NumPy with
+the same elementwise operations. log b is clipped to [LOG_SCALE_MIN, LOG_SCALE_MAX].
 """
 
 import math
@@ -28,22 +30,39 @@ from .errors import InrError
 from .pyramid import cell_positions, interpolate_axis
 
 PHASES = 3  # coding phases of a plane
-PHASE_PARAMS = 4  # parameters per phase
-N_PARAMS = PHASES * PHASE_PARAMS  # stored parameters per plane
-PARAM_RESOLUTION = 32  # stored parameters are integers / 32
+PHASE_PARAMS = 6  # a0..a5 per phase
+STORED = [(0, 1, 2, 5), tuple(range(PHASE_PARAMS)), tuple(range(PHASE_PARAMS))]  # which a each phase stores
+N_PARAMS = sum(len(kept) for kept in STORED)  # stored parameters per plane
+PARAM_RESOLUTION = 16  # stored parameters are integers / 16
 MAX_PARAM = 16.0  # largest |a| a file may store
 LOG_SCALE_MIN, LOG_SCALE_MAX = -3.0, 8.0  # clip of log b
-INITIAL_PARAMS = (0.0, 0.5, 0.5, 0.0)  # where the encoder's fit starts, every phase
+INITIAL_PARAMS = (0.0, 0.5, 0.0, 0.5, 0.0, 0.0)  # where the encoder's fit starts, every phase
 FIT_LEARNING_RATE = 0.1  # Adam learning rate of the encoder's fit
 NEIGHBOURS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]  # offsets of the 8 neighbours
 
 
-def parent_values(parent: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
-    """(rows, cols) float64: a parent grid channel (half resolution) interpolated at this level's cells."""
+def parent_context(parent: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
+    """(2, rows, cols) float64 p and p_abs of a level's cells from its parent plane (half resolution)."""
     if parent is None:
-        return np.zeros(shape)
-    rows = interpolate_axis(parent.astype(np.float64), cell_positions(0, shape[0], 2.0, 1), 0)
-    return interpolate_axis(rows, cell_positions(0, shape[1], 2.0, 1), 1)
+        return np.zeros((2, *shape))
+    padded = np.pad(np.abs(parent.astype(np.float64)), 1, mode="edge")
+    rows, cols = parent.shape
+    activity = sum(padded[1 + dy:1 + dy + rows, 1 + dx:1 + dx + cols] for dy in (-1, 0, 1) for dx in (-1, 0, 1)) / 9.0
+    out = []
+    for values in (parent.astype(np.float64), activity):
+        values = interpolate_axis(values, cell_positions(0, shape[0], 2.0, 1), 0)
+        out.append(interpolate_axis(values, cell_positions(0, shape[1], 2.0, 1), 1))
+    return np.stack(out)
+
+
+def unpack_params(stored: np.ndarray) -> np.ndarray:
+    """(PHASES, PHASE_PARAMS) float parameters of a plane from its (N_PARAMS,) stored integers."""
+    full = np.zeros((PHASES, PHASE_PARAMS))
+    values = iter(np.asarray(stored, np.float64) / PARAM_RESOLUTION)
+    for phase, kept in enumerate(STORED):
+        for index in kept:
+            full[phase, index] = next(values)
+    return full
 
 
 def phase_of(shape: tuple[int, int]) -> np.ndarray:
@@ -52,17 +71,18 @@ def phase_of(shape: tuple[int, int]) -> np.ndarray:
     return np.where(rows == cols, rows, 2)
 
 
-def _laplace(xp, a, log_parent, n_abs, n_mean):
-    """(mu, b) from one phase's parameters a (4,) and the features."""
-    log_b = a[0] + a[1] * log_parent + a[2] * xp.log1p(n_abs)
-    return a[3] * n_mean, xp.exp(xp.clip(log_b, LOG_SCALE_MIN, LOG_SCALE_MAX))
+def _laplace(xp, a, parent, n_abs, n_mean):
+    """(mu, b) from one phase's parameters a (6,), parent context (2, ...) and neighbour features."""
+    log_b = a[0] + a[1] * xp.log1p(xp.abs(parent[0])) + a[2] * xp.log1p(parent[1]) + a[3] * xp.log1p(n_abs)
+    return a[4] * n_mean + a[5] * parent[0], xp.exp(xp.clip(log_b, LOG_SCALE_MIN, LOG_SCALE_MAX))
 
 
 def phase_laplace(plane: np.ndarray, parent: np.ndarray, phases: np.ndarray, phase: int,
                   params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Float64 (mu, b) of the cells of `phase` in row-major order, from the plane's earlier phases.
 
-    plane: (rows, cols) integers, only its cells of earlier phases are read; params: (N_PARAMS,) ints.
+    plane: (rows, cols) integers, only its cells of earlier phases are read; parent: (2, rows, cols)
+    from `parent_context`; params: the plane's (N_PARAMS,) stored integers.
     """
     rows, cols = np.nonzero(phases == phase)
     decoded = np.pad(phases < phase, 1)
@@ -73,8 +93,7 @@ def phase_laplace(plane: np.ndarray, parent: np.ndarray, phases: np.ndarray, pha
         value = values[rows + 1 + dy, cols + 1 + dx]
         total, magnitude = total + value, magnitude + np.abs(value)
     count = np.maximum(count, 1.0)
-    a = params.reshape(PHASES, PHASE_PARAMS)[phase] / PARAM_RESOLUTION
-    return _laplace(np, a, np.log1p(np.abs(parent[rows, cols])), magnitude / count, total / count)
+    return _laplace(np, unpack_params(params)[phase], parent[:, rows, cols], magnitude / count, total / count)
 
 
 def laplace_bits(y, mu, b):
@@ -87,12 +106,12 @@ def laplace_bits(y, mu, b):
 
 
 def channel_planes(grids: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(plane, interpolated parent) of every grid channel, in coding order (coarsest level first)."""
+    """(plane, its `parent_context`) of every grid channel, in coding order (coarsest level first)."""
     planes = []
     for k in reversed(range(len(grids))):
         for c in range(grids[k].shape[-1]):
             parent = grids[k + 1][..., c] if k + 1 < len(grids) and c < grids[k + 1].shape[-1] else None
-            planes.append((grids[k][..., c], parent_values(parent, grids[k].shape[:2])))
+            planes.append((grids[k][..., c], parent_context(parent, grids[k].shape[:2])))
     return planes
 
 
@@ -112,21 +131,20 @@ def _grid_features(plane, phases, phase):
 
 @partial(jax.jit, static_argnums=(2,))
 def _fit(planes, parents, steps: int):
-    """Adam on the total code length: (n_planes, N_PARAMS) parameters."""
+    """Adam on the total code length: (n_planes, PHASES, PHASE_PARAMS) parameters."""
     phase_maps = [jnp.asarray(phase_of(p.shape)) for p in planes]
     features = [[_grid_features(p, m, f) for f in range(PHASES)] for p, m in zip(planes, phase_maps)]
 
     def bits(params):
         total = 0.0
         for a, plane, parent, phases, plane_features in zip(params, planes, parents, phase_maps, features):
-            log_parent = jnp.log1p(jnp.abs(parent))
             for f, (n_abs, n_mean) in enumerate(plane_features):
-                mu, b = _laplace(jnp, a[f * PHASE_PARAMS:(f + 1) * PHASE_PARAMS], log_parent, n_abs, n_mean)
+                mu, b = _laplace(jnp, a[f], parent, n_abs, n_mean)
                 total = total + jnp.sum(jnp.where(phases == f, laplace_bits(plane, mu, b), 0.0))
         return total
 
     adam = optax.adam(FIT_LEARNING_RATE)
-    params = jnp.tile(jnp.asarray(INITIAL_PARAMS * PHASES, jnp.float32), (len(planes), 1))
+    params = jnp.tile(jnp.asarray(INITIAL_PARAMS, jnp.float32), (len(planes), PHASES, 1))
 
     def step(_, carry):
         params, state = carry
@@ -143,7 +161,9 @@ def fit_params(grids: list[np.ndarray], steps: int) -> np.ndarray:
     fitted = _fit([jnp.asarray(p, jnp.float32) for p, _ in planes], [jnp.asarray(q, jnp.float32) for _, q in planes],
                   steps)
     limit = MAX_PARAM * PARAM_RESOLUTION
-    return np.clip(np.round(np.asarray(fitted, np.float64) * PARAM_RESOLUTION), -limit, limit).astype(np.int64)
+    fitted = np.clip(np.round(np.asarray(fitted, np.float64) * PARAM_RESOLUTION), -limit, limit).astype(np.int64)
+    return np.array([[plane[phase, index] for phase, kept in enumerate(STORED) for index in kept] for plane in fitted],
+                    np.int64).reshape(len(planes), N_PARAMS)
 
 
 def encode(grids: list[np.ndarray], params: np.ndarray, bounds: list[int]) -> bytes:
@@ -177,7 +197,7 @@ def decode(data: bytes, shapes: list[tuple[int, int, int]], params: np.ndarray, 
                 if bound == 0:
                     continue
                 has_parent = k + 1 < len(shapes) and c < shapes[k + 1][-1]
-                parent = parent_values(grids[k + 1][..., c] if has_parent else None, shapes[k][:2])
+                parent = parent_context(grids[k + 1][..., c] if has_parent else None, shapes[k][:2])
                 plane, phases = grids[k][..., c], phase_of(shapes[k][:2])
                 family = constriction.stream.model.QuantizedLaplace(-bound, bound)
                 for phase in range(PHASES):

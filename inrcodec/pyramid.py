@@ -123,18 +123,22 @@ def area_average(values: np.ndarray, stride: int) -> np.ndarray:
     return padded.reshape(rows, stride, cols, stride, c).mean(axis=(1, 3))
 
 
-def analyse(pixels: np.ndarray, step: float) -> tuple[list[np.ndarray], np.ndarray]:
-    """Integer grids (int32, finest first) of (H, W, C) uint8 pixels at the global step `step`, and
-    the finest level's values before rounding (in its steps)."""
+def analyse(pixels: np.ndarray, step: float, rounder=None) -> list[np.ndarray]:
+    """Integer grids (int32, finest first) of (H, W, C) uint8 pixels at the global step `step`.
+
+    Each level, coarsest first, is the area average of what the coarser levels leave, in its steps,
+    rounded by `rounder(k, values, grids)` (grids: the list being filled, coarser levels done) or,
+    without one, to the nearest integer.
+    """
     height, width, channels = pixels.shape
     residual = to_ycbcr(pixels)
     grids = [None] * len(STRIDES)
     for k, (stride, c, level_step) in reversed(list(enumerate(zip(STRIDES, level_channels(channels),
                                                                    level_steps(step))))):
-        unrounded = area_average(residual[..., :c], stride) / level_step
-        grids[k] = np.round(unrounded).astype(np.int32)
+        values = area_average(residual[..., :c], stride) / level_step
+        grids[k] = (np.round(values) if rounder is None else rounder(k, values, grids)).astype(np.int32)
         residual[..., :c] -= level_values(grids[k], stride, level_step, 1.0, (0, 0, height, width))
-    return grids, unrounded
+    return grids
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

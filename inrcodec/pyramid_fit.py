@@ -4,6 +4,7 @@
 """
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -21,11 +22,15 @@ def fit_pyramid(pixels: np.ndarray, step: float,
                 config: PyramidConfig) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """What a `pyramid` file of (H, W, C) uint8 pixels at the global quantization step `step` holds:
     int32 grids (finest first), (planes in coding order, context.N_PARAMS) int context parameters
-    and (C, taps) int post-filter weights."""
-    grids, unrounded = pyramid.analyse(pixels, step)
+    and (C, taps) int post-filter weights.
+
+    Grids rounded to the nearest integer give a first context model; with it (when rd_slope > 0)
+    the grids are analysed again, rounded for rate and distortion, and the model refitted.
+    """
+    grids = pyramid.analyse(pixels, step)
     params = context.fit_params(grids, config.steps)
     if config.rd_slope > 0:
-        grids[0] = rd_round(grids, unrounded, params[-grids[0].shape[-1]:], config.rd_slope)
+        grids = pyramid.analyse(pixels, step, partial(rd_round, params=params, rd_slope=config.rd_slope))
         params = context.fit_params(grids, config.steps)
     height, width, channels = pixels.shape
     rendered = pyramid.render_ycbcr(grids, step, 1.0, (0, 0, height, width))[..., :channels]
@@ -33,21 +38,23 @@ def fit_pyramid(pixels: np.ndarray, step: float,
     return grids, params, weights
 
 
-def rd_round(grids: list[np.ndarray], unrounded: np.ndarray, params: np.ndarray, rd_slope: float) -> np.ndarray:
-    """The finest grid re-rounded cell by cell to the cheaper of its rounding and the next integer
-    towards zero, by squared error (in steps) + rd_slope * bits under the context model of `params`
-    (each cell's context taken from the grids as they are). Its cells are single pixels, so the
-    squared error of a cell is exact."""
-    finest = grids[0].copy()
-    planes = context.channel_planes(grids)[-finest.shape[-1]:]
-    for c, ((plane, parent), plane_params) in enumerate(zip(planes, params)):
-        phases = context.phase_of(plane.shape)
+def rd_round(k: int, values: np.ndarray, grids: list, params: np.ndarray, rd_slope: float) -> np.ndarray:
+    """Level k's (rows, cols, c) `values` (in its steps) rounded cell by cell, phase by phase as the
+    decoder reads them, to the cheaper of the nearest integer and the next one towards zero, by
+    squared error (in steps) + rd_slope * bits under the context model of `params` (all planes', in
+    coding order). With equal-slope steps a step of error weighs the same at every level; at the
+    finest level (single pixels) the squared error is exact, at coarser ones it ignores overlap."""
+    rounded = np.round(values)
+    first_plane = sum(g.shape[-1] for g in grids[k + 1:])  # coding order: coarser levels first
+    for c in range(values.shape[-1]):
+        has_parent = k + 1 < len(grids) and c < grids[k + 1].shape[-1]
+        parent = context.parent_context(grids[k + 1][..., c] if has_parent else None, values.shape[:2])
+        plane, phases = rounded[..., c], context.phase_of(values.shape[:2])
         for phase in range(context.PHASES):
             cells = phases == phase
-            mu, b = context.phase_laplace(plane, parent, phases, phase, plane_params)
-            value, target = plane[cells], unrounded[..., c][cells]
+            mu, b = context.phase_laplace(plane, parent, phases, phase, params[first_plane + c])
+            value, target = plane[cells], values[..., c][cells]
             lower = value - np.sign(value)
             cost = lambda v: (target - v) ** 2 + rd_slope * np.asarray(context.laplace_bits(v, mu, b))
-            finest[..., c][cells] = np.where(cost(lower) < cost(value), lower, value)
-    return finest
-
+            plane[cells] = np.where(cost(lower) < cost(value), lower, value)
+    return rounded
