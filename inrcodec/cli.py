@@ -113,6 +113,7 @@ def cmd_encode(args) -> None:
         density = (f", density {stats['density_reached']:.4f} (target {stats['density_target']:.4f})"
                    if "density_target" in stats else "")
         shape = (f"latent levels from {stats['first_level']} at 1/{stats['downscale']} resolution" if "first_level" in stats
+                 else f"latent pyramid at step {stats['step']:.4f}, {stats['files']} files tried" if "step" in stats
                  else f"SIREN {stats['depth']}x{stats['width']} per {stats['tile']}px tile")
         print(f"{args.input} -> {args.output}: {len(data)} bytes, {len(data) * 8 / (height * width):.4f} bpp "
               f"(cap {args.bpp:g}), PSNR {quality:.2f} dB, {seconds:.1f} s, {shape}{density}")

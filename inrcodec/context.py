@@ -52,6 +52,7 @@ def parent_context(parent: np.ndarray | None, shape: tuple[int, int]) -> np.ndar
     for values in (parent.astype(np.float64), activity):
         values = interpolate_axis(values, cell_positions(0, shape[0], 2.0, 1), 0)
         out.append(interpolate_axis(values, cell_positions(0, shape[1], 2.0, 1), 1))
+    out[1] = np.maximum(out[1], 0.0)  # the cubic's overshoot must not make a magnitude negative
     return np.stack(out)
 
 
@@ -71,18 +72,18 @@ def phase_of(shape: tuple[int, int]) -> np.ndarray:
     return np.where(rows == cols, rows, 2)
 
 
-def _laplace(xp, a, parent, n_abs, n_mean):
-    """(mu, b) from one phase's parameters a (6,), parent context (2, ...) and neighbour features."""
-    log_b = a[0] + a[1] * xp.log1p(xp.abs(parent[0])) + a[2] * xp.log1p(parent[1]) + a[3] * xp.log1p(n_abs)
-    return a[4] * n_mean + a[5] * parent[0], xp.exp(xp.clip(log_b, LOG_SCALE_MIN, LOG_SCALE_MAX))
+def _laplace(xp, a, features):
+    """(mu, b) of cells from their phase's parameters a (..., 6) and `phase_features` (5, ...)."""
+    log_b = a[..., 0] + a[..., 1] * features[0] + a[..., 2] * features[1] + a[..., 3] * features[2]
+    return a[..., 4] * features[3] + a[..., 5] * features[4], xp.exp(xp.clip(log_b, LOG_SCALE_MIN, LOG_SCALE_MAX))
 
 
-def phase_laplace(plane: np.ndarray, parent: np.ndarray, phases: np.ndarray, phase: int,
-                  params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Float64 (mu, b) of the cells of `phase` in row-major order, from the plane's earlier phases.
+def phase_features(plane: np.ndarray, parent: np.ndarray, phases: np.ndarray, phase: int) -> np.ndarray:
+    """(5, n) float64 features of the n cells of `phase` in row-major order: log(1 + |p|),
+    log(1 + p_abs), log(1 + n_abs), n_mean, p.
 
     plane: (rows, cols) integers, only its cells of earlier phases are read; parent: (2, rows, cols)
-    from `parent_context`; params: the plane's (N_PARAMS,) stored integers.
+    from `parent_context`.
     """
     rows, cols = np.nonzero(phases == phase)
     decoded = np.pad(phases < phase, 1)
@@ -93,16 +94,24 @@ def phase_laplace(plane: np.ndarray, parent: np.ndarray, phases: np.ndarray, pha
         value = values[rows + 1 + dy, cols + 1 + dx]
         total, magnitude = total + value, magnitude + np.abs(value)
     count = np.maximum(count, 1.0)
-    return _laplace(np, unpack_params(params)[phase], parent[:, rows, cols], magnitude / count, total / count)
+    p, p_abs = parent[:, rows, cols]
+    return np.stack([np.log1p(np.abs(p)), np.log1p(p_abs), np.log1p(magnitude / count), total / count, p])
 
 
-def laplace_bits(y, mu, b):
-    """Ideal bits (jax) of integers y under a Laplace(mu, b) integrated over [y - 1/2, y + 1/2]."""
-    d = jnp.abs(y - mu)
-    far, near = jnp.maximum(d, 0.5), jnp.minimum(d, 0.5)
-    log_far = -(far - 0.5) / b + jnp.log(-jnp.expm1(-1.0 / b)) + math.log(0.5)
-    log_near = jnp.log(jnp.maximum(1 - 0.5 * jnp.exp(-(0.5 - near) / b) - 0.5 * jnp.exp(-(0.5 + near) / b), 1e-12))
-    return -jnp.maximum(jnp.where(d >= 0.5, log_far, log_near), math.log(1e-9)) / math.log(2)
+def phase_laplace(plane: np.ndarray, parent: np.ndarray, phases: np.ndarray, phase: int,
+                  params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Float64 (mu, b) of the cells of `phase` (as for `phase_features`); params: the plane's
+    (N_PARAMS,) stored integers."""
+    return _laplace(np, unpack_params(params)[phase], phase_features(plane, parent, phases, phase))
+
+
+def laplace_bits(xp, y, mu, b):
+    """Ideal bits of integers y under a Laplace(mu, b) integrated over [y - 1/2, y + 1/2] (xp: numpy or jax.numpy)."""
+    d = xp.abs(y - mu)
+    far, near = xp.maximum(d, 0.5), xp.minimum(d, 0.5)
+    log_far = -(far - 0.5) / b + xp.log(-xp.expm1(-1.0 / b)) + math.log(0.5)
+    log_near = xp.log(xp.maximum(1 - 0.5 * xp.exp(-(0.5 - near) / b) - 0.5 * xp.exp(-(0.5 + near) / b), 1e-12))
+    return -xp.maximum(xp.where(d >= 0.5, log_far, log_near), math.log(1e-9)) / math.log(2)
 
 
 def channel_planes(grids: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -115,53 +124,52 @@ def channel_planes(grids: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray
     return planes
 
 
-def _grid_features(plane, phases, phase):
-    """jax: (n_abs, n_mean) of every cell over its neighbours of phases before `phase`."""
-    decoded = jnp.pad(phases < phase, 1).astype(plane.dtype)
-    values = jnp.pad(jnp.where(phases < phase, plane, 0.0), 1)
-    rows, cols = plane.shape
-    count = total = magnitude = 0.0
-    for dy, dx in NEIGHBOURS:
-        count = count + decoded[1 + dy:1 + dy + rows, 1 + dx:1 + dx + cols]
-        value = values[1 + dy:1 + dy + rows, 1 + dx:1 + dx + cols]
-        total, magnitude = total + value, magnitude + jnp.abs(value)
-    count = jnp.maximum(count, 1.0)
-    return magnitude / count, total / count
+@partial(jax.jit, static_argnums=(3, 4))
+def _fit(symbols, features, initial, sizes: tuple, steps: int):
+    """Adam on the code length of `symbols` (n,) whose cells have `features` (5, n) and come in
+    consecutive groups of `sizes` (one per plane and phase): (groups, PHASE_PARAMS) parameters
+    from `initial`. (Each group is its own slice: a gather of per-cell parameters would make the
+    gradient a scatter, slow on CPUs.)"""
 
-
-@partial(jax.jit, static_argnums=(2,))
-def _fit(planes, parents, steps: int):
-    """Adam on the total code length: (n_planes, PHASES, PHASE_PARAMS) parameters."""
-    phase_maps = [jnp.asarray(phase_of(p.shape)) for p in planes]
-    features = [[_grid_features(p, m, f) for f in range(PHASES)] for p, m in zip(planes, phase_maps)]
+    ends = np.cumsum(sizes)
 
     def bits(params):
         total = 0.0
-        for a, plane, parent, phases, plane_features in zip(params, planes, parents, phase_maps, features):
-            for f, (n_abs, n_mean) in enumerate(plane_features):
-                mu, b = _laplace(jnp, a[f], parent, n_abs, n_mean)
-                total = total + jnp.sum(jnp.where(phases == f, laplace_bits(plane, mu, b), 0.0))
+        for a, start, end in zip(params, ends - np.asarray(sizes), ends):
+            mu, b = _laplace(jnp, a, features[:, start:end])
+            total = total + jnp.sum(laplace_bits(jnp, symbols[start:end], mu, b))
         return total
 
     adam = optax.adam(FIT_LEARNING_RATE)
-    params = jnp.tile(jnp.asarray(INITIAL_PARAMS, jnp.float32), (len(planes), PHASES, 1))
 
     def step(_, carry):
         params, state = carry
         updates, state = adam.update(jax.grad(bits)(params), state)
         return optax.apply_updates(params, updates), state
 
-    return jax.lax.fori_loop(0, steps, step, (params, adam.init(params)))[0]
+    return jax.lax.fori_loop(0, steps, step, (initial, adam.init(initial)))[0]
 
 
-def fit_params(grids: list[np.ndarray], steps: int) -> np.ndarray:
+def fit_params(grids: list[np.ndarray], steps: int, start: np.ndarray | None = None) -> np.ndarray:
     """(n_planes, N_PARAMS) int parameters (units of 1 / PARAM_RESOLUTION) fitted to the grids' code
-    length by `steps` Adam steps."""
+    length by `steps` Adam steps, from stored parameters `start` (None: INITIAL_PARAMS)."""
     planes = channel_planes(grids)
-    fitted = _fit([jnp.asarray(p, jnp.float32) for p, _ in planes], [jnp.asarray(q, jnp.float32) for _, q in planes],
-                  steps)
+    symbols, features = [], []
+    for plane, parent in planes:
+        phases = phase_of(plane.shape)
+        for phase in range(PHASES):
+            symbols.append(plane[phases == phase])
+            features.append(phase_features(plane, parent, phases, phase))
+    initial = (np.tile(INITIAL_PARAMS, (len(planes) * PHASES, 1)) if start is None else
+               np.concatenate([unpack_params(a) for a in start]))
+    fitted = _fit(jnp.asarray(np.concatenate(symbols), jnp.float32),
+                  jnp.asarray(np.concatenate(features, axis=1), jnp.float32),
+                  jnp.asarray(initial, jnp.float32), tuple(len(y) for y in symbols), steps)
+    fitted = np.asarray(fitted, np.float64).reshape(len(planes), PHASES, PHASE_PARAMS)
+    diverged = ~np.all(np.isfinite(fitted), axis=(1, 2))  # a plane of huge integers can overflow the fit
+    fitted[diverged] = INITIAL_PARAMS
     limit = MAX_PARAM * PARAM_RESOLUTION
-    fitted = np.clip(np.round(np.asarray(fitted, np.float64) * PARAM_RESOLUTION), -limit, limit).astype(np.int64)
+    fitted = np.clip(np.round(fitted * PARAM_RESOLUTION), -limit, limit).astype(np.int64)
     return np.array([[plane[phase, index] for phase, kept in enumerate(STORED) for index in kept] for plane in fitted],
                     np.int64).reshape(len(planes), N_PARAMS)
 
@@ -183,28 +191,29 @@ def encode(grids: list[np.ndarray], params: np.ndarray, bounds: list[int]) -> by
     return coder.get_compressed().tobytes()
 
 
-def decode(data: bytes, shapes: list[tuple[int, int, int]], params: np.ndarray, bounds: list[int]) -> list[np.ndarray]:
-    """Inverse of `encode`: int32 grids of `shapes` (finest first). The payload must be used up exactly."""
+def decode(data: bytes, shapes: list[tuple[int, int, int]], params: np.ndarray, bounds: list[int]):
+    """Inverse of `encode`: yields (level index, int32 grid of shapes[k]) coarsest first, each as soon
+    as it is decoded. The payload must be used up exactly."""
     if len(data) % 4:
         raise InrError("corrupt file: entropy-coded payload is not a whole number of words")
     grids = [np.zeros(s, np.int32) for s in shapes]
     planes = iter(zip(params, bounds))
-    try:
-        coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, np.uint32).copy())
-        for k in reversed(range(len(shapes))):
-            for c in range(shapes[k][-1]):
-                a, bound = next(planes)
-                if bound == 0:
-                    continue
-                has_parent = k + 1 < len(shapes) and c < shapes[k + 1][-1]
-                parent = parent_context(grids[k + 1][..., c] if has_parent else None, shapes[k][:2])
-                plane, phases = grids[k][..., c], phase_of(shapes[k][:2])
-                family = constriction.stream.model.QuantizedLaplace(-bound, bound)
-                for phase in range(PHASES):
-                    mu, b = phase_laplace(plane, parent, phases, phase, a)
+    coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, np.uint32).copy())
+    for k in reversed(range(len(shapes))):
+        for c in range(shapes[k][-1]):
+            a, bound = next(planes)
+            if bound == 0:
+                continue
+            has_parent = k + 1 < len(shapes) and c < shapes[k + 1][-1]
+            parent = parent_context(grids[k + 1][..., c] if has_parent else None, shapes[k][:2])
+            plane, phases = grids[k][..., c], phase_of(shapes[k][:2])
+            family = constriction.stream.model.QuantizedLaplace(-bound, bound)
+            for phase in range(PHASES):
+                mu, b = phase_laplace(plane, parent, phases, phase, a)
+                try:
                     plane[phases == phase] = coder.decode(family, mu, b)
-    except (ValueError, RuntimeError, AssertionError) as err:
-        raise InrError(f"corrupt file: entropy decoding failed ({err})") from None
-    if not coder.is_empty():
-        raise InrError("corrupt file: the payload holds more data than its grids use")
-    return grids
+                except (ValueError, RuntimeError, AssertionError) as err:
+                    raise InrError(f"corrupt file: entropy decoding failed ({err})") from None
+        if k == 0 and not coder.is_empty():
+            raise InrError("corrupt file: the payload holds more data than its grids use")
+        yield k, grids[k]

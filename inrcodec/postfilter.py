@@ -17,13 +17,13 @@ RIDGE = 1e-3  # Tikhonov term of the least squares, relative to the mean energy 
 MAX_WEIGHT = 4.0  # largest |weight| a file may store
 
 
-def _differences(values: np.ndarray, spacing: int) -> list[np.ndarray]:
-    """v(x + o_k * spacing) - v(x) for every offset, (h, w) each, edges extended."""
+def _shifted(values: np.ndarray, spacing: int) -> list[np.ndarray]:
+    """v(x + o_k * spacing) for every offset, (h, w) views each, edges extended."""
     margin = RADIUS * spacing
     padded = np.pad(values, margin, mode="edge")
     height, width = values.shape
     return [padded[margin + dy * spacing:margin + dy * spacing + height,
-                   margin + dx * spacing:margin + dx * spacing + width] - values for dy, dx in OFFSETS]
+                   margin + dx * spacing:margin + dx * spacing + width] for dy, dx in OFFSETS]
 
 
 def fit(rendered: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -32,7 +32,8 @@ def fit(rendered: np.ndarray, target: np.ndarray) -> np.ndarray:
     differences are nearly collinear) gets small weights rather than huge cancelling ones."""
     weights = []
     for c in range(rendered.shape[-1]):
-        features = np.stack(_differences(rendered[..., c].astype(np.float64), 1), axis=-1).reshape(-1, len(OFFSETS))
+        values = rendered[..., c].astype(np.float64)
+        features = np.stack([shifted - values for shifted in _shifted(values, 1)], axis=-1).reshape(-1, len(OFFSETS))
         error = (target[..., c] - rendered[..., c]).astype(np.float64).ravel()
         gram = features.T @ features
         gram += np.eye(len(OFFSETS)) * (RIDGE * np.trace(gram) / len(OFFSETS) + 1e-12)
@@ -46,9 +47,11 @@ def apply(rendered: np.ndarray, weights: np.ndarray, scale: float = 1.0) -> np.n
     spacing = round(scale)
     if spacing == 0:
         return rendered
-    out = rendered.copy()
+    out = np.empty_like(rendered)
     for c, channel_weights in enumerate(weights):
-        for weight, difference in zip(channel_weights, _differences(rendered[..., c], spacing)):
+        scaled = channel_weights / RESOLUTION
+        out[..., c] = rendered[..., c] * np.float32(1.0 - scaled.sum())  # v + sum w (v_k - v)
+        for weight, shifted in zip(scaled, _shifted(rendered[..., c], spacing)):
             if weight:
-                out[..., c] += np.float32(weight / RESOLUTION) * difference
+                out[..., c] += np.float32(weight) * shifted
     return out

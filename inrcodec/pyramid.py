@@ -13,6 +13,7 @@ greedily, coarsest first: each level is the rounded area average of what the coa
 """
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -20,6 +21,7 @@ STRIDES = (1, 2, 4, 8, 16, 32, 64)  # pixels between grid cells, finest level fi
 RGB_TO_YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
 YCBCR_TO_RGB = np.linalg.inv(RGB_TO_YCBCR)
 KEYS_A = -0.5  # the Keys cubic's free parameter (Catmull-Rom)
+RENDER_THREADS = 2  # levels rendered side by side
 MACS_PER_PIXEL = 2 * 4 * 3 * len(STRIDES) + 9  # rendering work per output pixel: 4 taps x 2 axes per level and channel
 
 
@@ -91,14 +93,20 @@ def level_values(grid: np.ndarray, stride: int, level_step: float, scale: float,
     return interpolate_axis(rows, cell_positions(left, width, scale, stride), 1) * np.float32(level_step)
 
 
-def render_ycbcr(grids: list[np.ndarray], step: float, scale: float, box: tuple[int, int, int, int]) -> np.ndarray:
-    """(h, w, 3) float32 centred YCbCr of integer grids (finest first) at `scale` over `box`.
+def render_ycbcr(levels, step: float, scale: float, box: tuple[int, int, int, int]) -> np.ndarray:
+    """(h, w, 3) float32 centred YCbCr of integer grids at `scale` over `box`.
 
-    Channels a level lacks are zero (a grayscale image's chroma is zero everywhere).
+    levels: (level index, grid) pairs in any order, for example as an entropy decoder produces them;
+    each is rendered, on a worker thread, as soon as it arrives. Channels a level lacks are zero
+    (a grayscale image's chroma is zero everywhere).
     """
     out = np.zeros((box[2], box[3], 3), np.float32)
-    for grid, stride, level_step in zip(grids, STRIDES, level_steps(step)):
-        out[..., :grid.shape[-1]] += level_values(grid, stride, level_step, scale, box)
+    steps = level_steps(step)
+    with ThreadPoolExecutor(RENDER_THREADS) as pool:  # NumPy's loops release the GIL
+        rendering = [pool.submit(level_values, grid, STRIDES[k], steps[k], scale, box) for k, grid in levels]
+        for future in rendering:
+            values = future.result()
+            out[..., :values.shape[-1]] += values
     return out
 
 

@@ -14,7 +14,7 @@ from . import context, postfilter, pyramid
 @dataclass(frozen=True)
 class PyramidConfig:
     steps: int = 80  # Adam steps fitting the context model's parameters to each candidate's code length
-    search_iterations: int = 10  # bisection steps of the rate control over the global step
+    search_iterations: int = 10  # most files the rate control makes while searching the global step
     rd_slope: float = 0.12  # lambda of the finest level's rate-distortion rounding, in squared steps per bit
 
 
@@ -33,7 +33,7 @@ def fit_pyramid(pixels: np.ndarray, step: float,
         grids = pyramid.analyse(pixels, step, partial(rd_round, params=params, rd_slope=config.rd_slope))
         params = context.fit_params(grids, config.steps)
     height, width, channels = pixels.shape
-    rendered = pyramid.render_ycbcr(grids, step, 1.0, (0, 0, height, width))[..., :channels]
+    rendered = pyramid.render_ycbcr(enumerate(grids), step, 1.0, (0, 0, height, width))[..., :channels]
     weights = postfilter.fit(rendered, pyramid.to_ycbcr(pixels)[..., :channels])
     return grids, params, weights
 
@@ -55,6 +55,6 @@ def rd_round(k: int, values: np.ndarray, grids: list, params: np.ndarray, rd_slo
             mu, b = context.phase_laplace(plane, parent, phases, phase, params[first_plane + c])
             value, target = plane[cells], values[..., c][cells]
             lower = value - np.sign(value)
-            cost = lambda v: (target - v) ** 2 + rd_slope * np.asarray(context.laplace_bits(v, mu, b))
+            cost = lambda v: (target - v) ** 2 + rd_slope * context.laplace_bits(np, v, mu, b)
             plane[cells] = np.where(cost(lower) < cost(value), lower, value)
     return rounded

@@ -32,3 +32,45 @@ def largest_fitting(make_file: Callable[[float], bytes], budget: int, low: float
         else:
             hi = mid
     return best_knob, best
+
+
+def secant_fitting(make_file: Callable[[float], bytes], budget: int, low: float, high: float, start: float,
+                   slope: float, iterations: int, fill: float = 0.99) -> tuple[float, bytes]:
+    """Search knob in [low, high] from `start` for a file of at most `budget` bytes and, when it can,
+    at least `fill` of it, for knobs whose file size grows about as knob**slope.
+
+    Each step aims at the middle of [fill * budget, budget] by the secant of log(size) in log(knob)
+    through the closest fitting and the closest oversized files seen (the `slope` guess while only
+    one side is known), kept inside that bracket. Returns (knob, file) of the largest fitting file
+    found within `iterations` files. Raises InrError if even `low` gives a file over the budget.
+    """
+    lo, hi = math.log(low), math.log(high)
+    target = math.log(budget * (1 + fill) / 2)
+    under = over = None  # (log knob, log size, file) of the largest fitting / smallest oversized knob
+    x = min(max(math.log(start), lo), hi)
+    for _ in range(iterations):
+        data = make_file(math.exp(x))
+        point = (x, math.log(max(len(data), 1)), data)
+        if len(data) <= budget:
+            under = point if under is None or x > under[0] else under
+            if len(data) >= fill * budget or x >= hi:
+                break
+        else:
+            over = point if over is None or x < over[0] else over
+            if x <= lo:
+                raise InrError(f"budget of {budget} bytes is too small: the coarsest setting needs {len(data)} bytes")
+        if under and over:
+            measured = (over[1] - under[1]) / (over[0] - under[0])
+            step = (target - under[1]) / max(measured, 1e-3)
+            x = min(max(under[0] + step, under[0] + 0.05 * (over[0] - under[0])), over[0] - 0.05 * (over[0] - under[0]))
+        else:
+            known = under or over
+            x = min(max(known[0] + (target - known[1]) / slope, lo), hi)
+        if over and under and over[0] - under[0] < 1e-4:
+            break
+    if under is None:
+        data = make_file(low)
+        if len(data) > budget:
+            raise InrError(f"budget of {budget} bytes is too small: the coarsest setting needs {len(data)} bytes")
+        return low, data
+    return math.exp(under[0]), under[2]
