@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-ORDER = ["meta", "coin", "sparse", "jpeg", "jpeg2000", "webp", "avif"]
+ORDER = ["pyramid", "meta", "coin", "sparse", "jpeg", "jpeg2000", "webp", "avif"]
 
 
 def main():

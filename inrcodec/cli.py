@@ -14,6 +14,7 @@ import time
 
 from .effort import DEFAULT_EFFORT, STEP_SHARES
 from .errors import InrError
+from .methods import DEFAULT_METHOD, METHODS
 
 MAX_PROBE_BYTES = 1 << 26  # most bytes read to tell whether an unreadable image is an .inr file
 
@@ -151,6 +152,12 @@ def cmd_info(args) -> None:
     pixels = header.height * header.width
     print(f"file:         {args.input}, {len(data)} bytes, {len(data) * 8 / pixels:.4f} bpp")
     print(f"image:        {header.width}x{header.height}, {header.channels} channel(s)")
+    if header.method == "pyramid":
+        print(f"method:       pyramid: step {layout.step:.4g}, post-filter {'on' if layout.filter.any() else 'off'}")
+        print(f"payload:      {len(header.payload)} bytes, {len(layout.bounds)} grid channels (coarsest first)")
+        for index, bound in enumerate(layout.bounds):
+            print(f"  channel {index:2d}: |q| <= {bound}")
+        return
     if header.method == "meta":
         print(f"method:       meta: latent levels from {layout.first_level} at 1/{layout.downscale} resolution, "
               f"base {layout.identity.hex()}")
@@ -191,7 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     def fitting_options(sub):
-        sub.add_argument("--method", default="coin", help="coding method: coin, sparse or meta (default: coin)")
+        sub.add_argument("--method", default=DEFAULT_METHOD, choices=list(METHODS),
+                         help=f"coding method (default: {DEFAULT_METHOD})")
         sub.add_argument("--effort", type=int, default=DEFAULT_EFFORT, choices=sorted(STEP_SHARES), metavar="1..9",
                          help=f"encoding effort, as cjxl's: 1 fastest, 9 best (default: {DEFAULT_EFFORT})")
         sub.add_argument("--steps", type=int, help="fitting steps (default: the method's at the chosen effort)")

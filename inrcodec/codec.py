@@ -12,6 +12,11 @@ every layer): `coin` every weight, `sparse` a mask on each weight matrix and the
 carried | downscale; tensors: one masked grid per carried level). Rate control bisects one global rms/step
 ratio for the largest file under the cap.
 
+`pyramid` has its own body after the image shape: global step | per grid channel (coarsest level
+first) its largest |integer| and, if that is not 0, its context parameters | post-filter flag and
+weights | payload: the grids under the context model (`context`). Rate control searches the
+global step.
+
 Limits a file of n bytes must keep (the decoder refuses a file that breaks one before allocating
 anything; the encoder refuses a cap it could only meet by breaking one):
 - a tile side is at most TILE_FLOOR or twice the image's longer side, whichever is larger;
@@ -52,19 +57,21 @@ from .coin import Architecture, CoinConfig
 from .effort import DEFAULT_EFFORT, apply_effort
 from .errors import InrError
 from .latents import LatentConfig
+from .methods import DEFAULT_METHOD, METHODS
+from .progress import progress
 from .pyramid_fit import PyramidConfig, fit_pyramid
 from .signals import MAX_PIXELS, as_pixels, check_size, resize
 from .sparse import SparseConfig
 
 IMAGE = 0  # modality code of images
-METHODS = {"coin": 0, "sparse": 1, "meta": 2, "pyramid": 3}  # method name -> code in the file
+CONFIGS = {"coin": CoinConfig, "sparse": SparseConfig, "meta": LatentConfig, "pyramid": PyramidConfig}  # method -> config type
 MAX_SCALE = 16.0  # largest --scale a decode may ask for
 MAX_BPP = 64.0  # largest cap in bits per pixel (8-bit RGB itself takes 24)
 MAX_DEPTH = 32  # most sine layers a file may declare
 TILE_FLOOR = 1024  # a tile side may be up to this or twice the image's longer side, whichever is larger
 MAX_WIDTH = 1024  # widest network a file may declare
 MIN_RATIO, MAX_RATIO = 0.25, 4096.0  # search range of the rms/step ratio of every tensor
-MIN_FINENESS, MAX_FINENESS = 0.5, 4096.0  # search range of 1 / the global step of `pyramid`
+MIN_FINENESS, MAX_FINENESS = 1 / 64, 4096.0  # search range of 1 / the global step of `pyramid`
 PYRAMID_START_FINENESS = 6.0  # where that search starts at 0.3 bpp (Kodak's images need 3..10)
 PYRAMID_SIZE_SLOPE = 2.0  # a `pyramid` file's size grows about as fineness ** 2 near 0.3 bpp
 # Decoding cost per byte of file. Legitimate files use far less: coin about 0.84 x tile^2
@@ -99,8 +106,7 @@ class Pyramid:
 
 def default_config(method: str, effort: int = DEFAULT_EFFORT):
     """The default configuration object of a method, its steps scaled for `effort` (1..9)."""
-    configs = {"sparse": SparseConfig, "meta": LatentConfig, "pyramid": PyramidConfig}
-    return apply_effort(configs.get(method, CoinConfig)(), effort)
+    return apply_effort(CONFIGS.get(method, CoinConfig)(), effort)
 
 
 def _layout_fields(shape, method: str, layout) -> bytes:
@@ -140,14 +146,17 @@ def _write_file(fields: bytes, tensors: list[np.ndarray], masks: list, ratio: fl
     return bitstream.pack(bytes(writer.buffer))
 
 
-def encode(image, bpp: float, method: str = "coin", config=None, quiet: bool = True, stats: dict | None = None,
+def encode(image, bpp: float, method: str | None = None, config=None, quiet: bool = True, stats: dict | None = None,
            effort: int = DEFAULT_EFFORT) -> bytes:
     """Compress an image (path, PIL image or (H, W[, C]) uint8 array) into at most floor(bpp*H*W/8) bytes.
 
-    `config` is the method's configuration (CoinConfig, SparseConfig or LatentConfig); None for its
+    `method` is one of METHODS; None: the one `config` configures, or DEFAULT_METHOD. `config` is the
+    method's configuration (CoinConfig, SparseConfig, LatentConfig or PyramidConfig); None for its
     defaults at `effort` (1..9, see `effort`). `stats`, if given, is filled with what the fit did:
     architecture, and for `sparse` and `meta` the density target and the expected density reached.
     """
+    if method is None:
+        method = next((name for name, kind in CONFIGS.items() if type(config) is kind), DEFAULT_METHOD)
     if method not in METHODS:
         raise InrError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     config = config or default_config(method, effort)  # default_config checks the effort
@@ -175,7 +184,8 @@ def encode(image, bpp: float, method: str = "coin", config=None, quiet: bool = T
 def _pyramid_file(shape: tuple, step: float, grids: list[np.ndarray], params: np.ndarray,
                   weights: np.ndarray) -> bytes:
     """A whole `pyramid` file: layout fields, global step, per grid channel its bound and context
-    parameters (none when the bound is 0), the post-filter's weights, then the context-coded integers."""
+    parameters (none when the bound is 0), whether a post-filter follows and its weights, then the
+    context-coded integers."""
     writer = bitstream.Writer()
     writer.raw(_layout_fields(shape, "pyramid", None))
     writer.log_step(step)
@@ -184,7 +194,8 @@ def _pyramid_file(shape: tuple, step: float, grids: list[np.ndarray], params: np
         writer.varint(bound)
         for value in plane_params[:context.N_PARAMS if bound else 0]:
             writer.signed(int(value))
-    for value in weights.ravel():
+    writer.varint(int(weights.any()))  # 0: no post-filter
+    for value in weights.ravel() if weights.any() else ():
         writer.signed(int(value))
     writer.raw(context.encode(grids, params, bounds))
     return bitstream.pack(bytes(writer.buffer))
@@ -200,11 +211,15 @@ def _encode_pyramid(pixels: np.ndarray, budget: int, config: PyramidConfig, quie
     def make_file(fineness: float) -> bytes:
         step = 2.0 ** (round(bitstream.LOG_STEP_RESOLUTION * math.log2(1.0 / fineness)) / bitstream.LOG_STEP_RESOLUTION)
         tried.append(step)
-        return _pyramid_file(pixels.shape, step, *fit_pyramid(pixels, step, config))
+        data = _pyramid_file(pixels.shape, step, *fit_pyramid(pixels, step, config))
+        bar.update()
+        bar.set_postfix(step=f"{step:.4f}", bytes=f"{len(data)}/{budget}")
+        return data
 
     start = PYRAMID_START_FINENESS * math.sqrt(budget * 8 / (height * width) / 0.3)
-    fineness, data = ratecontrol.secant_fitting(make_file, budget, MIN_FINENESS, MAX_FINENESS, start,
-                                                PYRAMID_SIZE_SLOPE, config.search_iterations)
+    with progress(config.search_iterations, "pyramid", unit="file", quiet=quiet) as bar:
+        fineness, data = ratecontrol.secant_fitting(make_file, budget, MIN_FINENESS, MAX_FINENESS, start,
+                                                    PYRAMID_SIZE_SLOPE, config.search_iterations)
     if stats is not None:
         stats.update(step=1.0 / fineness, files=len(tried))
     return _checked(data)
@@ -310,7 +325,9 @@ def _read_pyramid_layout(reader: bitstream.Reader, height: int, width: int, chan
         params.append([reader.signed(limit, "context parameter") for _ in range(context.N_PARAMS if bounds[-1] else 0)]
                       or [0] * context.N_PARAMS)
     limit = round(postfilter.MAX_WEIGHT * postfilter.RESOLUTION)
-    weights = [[reader.signed(limit, "filter weight") for _ in postfilter.OFFSETS] for _ in range(channels)]
+    filtered = reader.varint(1, "post-filter flag")
+    weights = [[reader.signed(limit, "filter weight") if filtered else 0 for _ in postfilter.OFFSETS]
+               for _ in range(channels)]
     return Pyramid(step, tuple(bounds), np.array(params, np.int64), np.array(weights, np.int64))
 
 

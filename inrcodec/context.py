@@ -85,16 +85,19 @@ def phase_features(plane: np.ndarray, parent: np.ndarray, phases: np.ndarray, ph
     plane: (rows, cols) integers, only its cells of earlier phases are read; parent: (2, rows, cols)
     from `parent_context`.
     """
-    rows, cols = np.nonzero(phases == phase)
-    decoded = np.pad(phases < phase, 1)
+    cells = phases == phase
+    height, width = plane.shape
+    decoded = np.pad(phases < phase, 1).astype(np.float64)
     values = np.pad(np.where(phases < phase, plane, 0).astype(np.float64), 1)
-    count = total = magnitude = 0.0
-    for dy, dx in NEIGHBOURS:
-        count = count + decoded[rows + 1 + dy, cols + 1 + dx]
-        value = values[rows + 1 + dy, cols + 1 + dx]
-        total, magnitude = total + value, magnitude + np.abs(value)
-    count = np.maximum(count, 1.0)
-    p, p_abs = parent[:, rows, cols]
+    magnitudes = np.abs(values)
+    count, total, magnitude = np.zeros((3, height, width))
+    for dy, dx in NEIGHBOURS:  # sums of integers: exact in any order
+        window = (slice(1 + dy, 1 + dy + height), slice(1 + dx, 1 + dx + width))
+        count += decoded[window]
+        total += values[window]
+        magnitude += magnitudes[window]
+    count, total, magnitude = np.maximum(count[cells], 1.0), total[cells], magnitude[cells]
+    p, p_abs = parent[:, cells]
     return np.stack([np.log1p(np.abs(p)), np.log1p(p_abs), np.log1p(magnitude / count), total / count, p])
 
 
@@ -198,7 +201,10 @@ def decode(data: bytes, shapes: list[tuple[int, int, int]], params: np.ndarray, 
         raise InrError("corrupt file: entropy-coded payload is not a whole number of words")
     grids = [np.zeros(s, np.int32) for s in shapes]
     planes = iter(zip(params, bounds))
-    coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, np.uint32).copy())
+    try:
+        coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, np.uint32).copy())
+    except (ValueError, RuntimeError, AssertionError) as err:
+        raise InrError(f"corrupt file: entropy decoding failed ({err})") from None
     for k in reversed(range(len(shapes))):
         for c in range(shapes[k][-1]):
             a, bound = next(planes)

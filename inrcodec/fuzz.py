@@ -62,6 +62,7 @@ def seed_makers() -> dict:
     from .coin import CoinConfig
     from .fit import FitConfig
     from .latents import LatentConfig
+    from .pyramid_fit import PyramidConfig
     from .sparse import SparseConfig
 
     fit = FitConfig(steps=20, batch=256)
@@ -77,6 +78,8 @@ def seed_makers() -> dict:
         "meta-rgb": lambda: codec.encode(_test_image(32, 32, 3), 2.0, "meta", LatentConfig(fit=fit)),
         "meta-gray": lambda: codec.encode(_test_image(24, 40, 1), 1.0, "meta", LatentConfig(fit=fit)),
         "meta-downscaled": lambda: codec.encode(_test_image(64, 48, 3), 0.25, "meta", LatentConfig(fit=fit)),
+        "pyramid-rgb": lambda: codec.encode(_test_image(40, 56, 3), 1.0, "pyramid", PyramidConfig(steps=20)),
+        "pyramid-gray": lambda: codec.encode(_test_image(36, 28, 1), 1.5, "pyramid", PyramidConfig(steps=20)),
     }
 
 

@@ -13,6 +13,7 @@ greedily, coarsest first: each level is the rounded area average of what the coa
 """
 
 import math
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -102,11 +103,19 @@ def render_ycbcr(levels, step: float, scale: float, box: tuple[int, int, int, in
     """
     out = np.zeros((box[2], box[3], 3), np.float32)
     steps = level_steps(step)
+    pending = deque()  # at most RENDER_THREADS levels' values held at once, added in arrival order
+
+    def add_oldest():
+        values = pending.popleft().result()
+        out[..., :values.shape[-1]] += values
+
     with ThreadPoolExecutor(RENDER_THREADS) as pool:  # NumPy's loops release the GIL
-        rendering = [pool.submit(level_values, grid, STRIDES[k], steps[k], scale, box) for k, grid in levels]
-        for future in rendering:
-            values = future.result()
-            out[..., :values.shape[-1]] += values
+        for k, grid in levels:
+            pending.append(pool.submit(level_values, grid, STRIDES[k], steps[k], scale, box))
+            if len(pending) > RENDER_THREADS:
+                add_oldest()
+        while pending:
+            add_oldest()
     return out
 
 

@@ -15,14 +15,15 @@ from . import context, postfilter, pyramid
 class PyramidConfig:
     steps: int = 80  # Adam steps fitting the context model's parameters to each candidate's code length
     search_iterations: int = 10  # most files the rate control makes while searching the global step
-    rd_slope: float = 0.12  # lambda of the finest level's rate-distortion rounding, in squared steps per bit
+    rd_slope: float = 0.12  # lambda of the rate-distortion rounding, in squared steps per bit (0: plain rounding)
+    filter_min_pixels: int = 16384  # smaller images go without the post-filter (its ~100 bytes would not pay)
 
 
 def fit_pyramid(pixels: np.ndarray, step: float,
                 config: PyramidConfig) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """What a `pyramid` file of (H, W, C) uint8 pixels at the global quantization step `step` holds:
     int32 grids (finest first), (planes in coding order, context.N_PARAMS) int context parameters
-    and (C, taps) int post-filter weights.
+    and (C, taps) int post-filter weights (all 0: none).
 
     Grids rounded to the nearest integer give a first context model; with it (when rd_slope > 0)
     the grids are analysed again, rounded for rate and distortion, and the model refitted.
@@ -35,6 +36,8 @@ def fit_pyramid(pixels: np.ndarray, step: float,
     height, width, channels = pixels.shape
     rendered = pyramid.render_ycbcr(enumerate(grids), step, 1.0, (0, 0, height, width))[..., :channels]
     weights = postfilter.fit(rendered, pyramid.to_ycbcr(pixels)[..., :channels])
+    if height * width < config.filter_min_pixels:
+        weights[...] = 0
     return grids, params, weights
 
 

@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 from .errors import InrError
 
+MAX_LOG_MOVE = math.log(8.0)  # largest change of log(knob) in one step of `secant_fitting` before a bracket
+
 
 def largest_fitting(make_file: Callable[[float], bytes], budget: int, low: float, high: float,
                     iterations: int = 24) -> tuple[float, bytes]:
@@ -40,13 +42,13 @@ def secant_fitting(make_file: Callable[[float], bytes], budget: int, low: float,
     at least `fill` of it, for knobs whose file size grows about as knob**slope.
 
     Each step aims at the middle of [fill * budget, budget] by the secant of log(size) in log(knob)
-    through the closest fitting and the closest oversized files seen (the `slope` guess while only
-    one side is known), kept inside that bracket. Returns (knob, file) of the largest fitting file
+    through the closest fitting and the closest oversized files seen, kept inside that bracket; while
+    only one side is known, by the secant through the last two files (the `slope` guess at first). Returns (knob, file) of the largest fitting file
     found within `iterations` files. Raises InrError if even `low` gives a file over the budget.
     """
     lo, hi = math.log(low), math.log(high)
     target = math.log(budget * (1 + fill) / 2)
-    under = over = None  # (log knob, log size, file) of the largest fitting / smallest oversized knob
+    under = over = previous = None  # (log knob, log size, file): largest fitting, smallest oversized, last
     x = min(max(math.log(start), lo), hi)
     for _ in range(iterations):
         data = make_file(math.exp(x))
@@ -63,9 +65,12 @@ def secant_fitting(make_file: Callable[[float], bytes], budget: int, low: float,
             measured = (over[1] - under[1]) / (over[0] - under[0])
             step = (target - under[1]) / max(measured, 1e-3)
             x = min(max(under[0] + step, under[0] + 0.05 * (over[0] - under[0])), over[0] - 0.05 * (over[0] - under[0]))
-        else:
-            known = under or over
-            x = min(max(known[0] + (target - known[1]) / slope, lo), hi)
+        else:  # one side only: the secant through the last two files (the guess at first), at most x8 a step
+            if previous is not None and abs(point[0] - previous[0]) > 1e-6:
+                slope = max((point[1] - previous[1]) / (point[0] - previous[0]), 0.05)
+            move = min(max((target - point[1]) / slope, -MAX_LOG_MOVE), MAX_LOG_MOVE)
+            x = min(max(point[0] + move, lo), hi)
+        previous = point
         if over and under and over[0] - under[0] < 1e-4:
             break
     if under is None:

@@ -1,0 +1,124 @@
+"""The `pyramid` method: latent grids, their context entropy model, the post-filter and rate control."""
+
+import math
+
+import numpy as np
+import pytest
+
+import inrcodec
+from inrcodec import context, postfilter, pyramid, ratecontrol
+from inrcodec.errors import InrError
+from inrcodec.pyramid_fit import PyramidConfig
+
+FAST = PyramidConfig(steps=20)
+
+
+@pytest.fixture(scope="module")
+def patch(sample) -> np.ndarray:
+    """A (64, 96, 3) crop with texture and edges."""
+    return sample[180:244, 280:376].copy()
+
+
+@pytest.fixture(scope="module")
+def patch_file(patch) -> bytes:
+    return inrcodec.encode(patch, 1.0, "pyramid", FAST)
+
+
+def test_the_cap_holds_is_mostly_used_and_quality_grows_with_it(patch, patch_file):
+    budget = math.floor(1.0 * 64 * 96 / 8)
+    assert budget * 0.9 <= len(patch_file) <= budget
+    richer = inrcodec.encode(patch, 3.0, "pyramid", FAST)
+    assert len(richer) <= math.floor(3.0 * 64 * 96 / 8)
+    low, high = (pyramid.psnr(inrcodec.decode(data), patch) for data in (patch_file, richer))
+    assert 22.0 < low < high
+
+
+def test_encoding_is_deterministic(patch, patch_file):
+    assert inrcodec.encode(patch, 1.0, "pyramid", FAST) == patch_file
+
+
+def test_grayscale_round_trip(patch):
+    gray = patch[..., :1].copy()
+    data = inrcodec.encode(gray, 1.5, "pyramid", FAST)
+    decoded = inrcodec.decode(data)
+    assert decoded.shape == gray.shape and len(data) <= math.floor(1.5 * 64 * 96 / 8)
+    assert pyramid.psnr(decoded, gray) > 25.0
+
+
+def test_a_crop_is_the_same_region_of_the_full_render(patch_file):
+    full = inrcodec.decode(patch_file).astype(int)
+    part = inrcodec.decode(patch_file, crop=(10, 7, 30, 20)).astype(int)
+    assert np.abs(part - full[7:27, 10:40]).max() <= 1  # float32 sums in another order
+    corner = inrcodec.decode(patch_file, crop=(0, 0, 5, 4)).astype(int)
+    assert np.abs(corner - full[:4, :5]).max() <= 1
+
+
+def test_the_field_renders_at_other_scales(patch_file):
+    full = inrcodec.decode(patch_file).astype(float)
+    double = inrcodec.decode(patch_file, scale=2.0).astype(float)
+    half = inrcodec.decode(patch_file, scale=0.5)
+    assert double.shape == (128, 192, 3) and half.shape == (32, 48, 3)
+    pooled = double.reshape(64, 2, 96, 2, 3).mean(axis=(1, 3))
+    assert np.mean(np.abs(pooled - full)) < 4.0
+
+
+def test_context_coding_round_trips_any_integers():
+    rng = np.random.default_rng(0)
+    shapes = pyramid.grid_shapes(37, 53, 3)
+    grids = [np.round(rng.laplace(size=s) * rng.uniform(0.1, 30)).astype(np.int32) for s in shapes]
+    grids[2][...] = 0  # an all-zero level costs nothing
+    grids[0][3, 4, 0] = 1000  # and an outlier
+    params = rng.integers(-40, 40, size=(len(context.channel_planes(grids)), context.N_PARAMS))
+    bounds = [int(np.abs(plane).max()) for plane, _ in context.channel_planes(grids)]
+    data = context.encode(grids, params, bounds)
+    decoded = dict(context.decode(data, shapes, params, bounds))
+    assert all(np.array_equal(decoded[k], grid) for k, grid in enumerate(grids))
+    with pytest.raises(InrError, match="more data"):
+        dict(context.decode(data + bytes([1, 0, 0, 0]), shapes, params, bounds))
+    with pytest.raises(InrError, match="corrupt"):
+        dict(context.decode(data + bytes(4), shapes, params, bounds))
+
+
+def test_a_cells_model_reads_only_cells_decoded_before_it():
+    rng = np.random.default_rng(1)
+    plane = rng.integers(-5, 6, size=(9, 11))
+    parent = context.parent_context(rng.integers(-5, 6, size=(5, 6)), plane.shape)
+    phases = context.phase_of(plane.shape)
+    params = rng.integers(-20, 20, size=context.N_PARAMS)
+    for phase in range(context.PHASES):
+        changed = np.where(phases >= phase, rng.integers(-5, 6, size=plane.shape), plane)
+        for a, b in zip(context.phase_laplace(plane, parent, phases, phase, params),
+                        context.phase_laplace(changed, parent, phases, phase, params)):
+            assert np.array_equal(a, b)
+
+
+def test_the_post_filter_recovers_a_known_blur():
+    rng = np.random.default_rng(2)
+    sharp = rng.normal(size=(60, 70, 1)).astype(np.float32)
+    blurred = sharp.copy()
+    blurred[1:-1, :, 0] = 0.6 * sharp[1:-1, :, 0] + 0.2 * (sharp[:-2, :, 0] + sharp[2:, :, 0])
+    weights = postfilter.fit(blurred, sharp)
+    restored = postfilter.apply(blurred, weights)
+    assert np.mean((restored - sharp) ** 2) < 0.5 * np.mean((blurred - sharp) ** 2)
+
+
+def test_secant_search_lands_under_the_cap_and_near_it():
+    calls = []
+
+    def make_file(knob: float) -> bytes:
+        calls.append(knob)
+        return bytes(int(50 * knob**1.7))
+
+    knob, data = ratecontrol.secant_fitting(make_file, 10_000, 0.5, 4096.0, 3.0, 2.0, 10, fill=0.99)
+    assert 9_900 <= len(data) <= 10_000 and len(calls) <= 10
+    with pytest.raises(InrError, match="too small"):
+        ratecontrol.secant_fitting(make_file, 5, 0.5, 4096.0, 3.0, 2.0, 10)
+
+
+def test_effort_scales_the_context_fit():
+    assert inrcodec.default_config("pyramid", 1).steps < inrcodec.default_config("pyramid").steps
+
+
+def test_a_tiny_cap_is_refused_before_any_work(patch):
+    with pytest.raises(InrError, match="too few"):
+        inrcodec.encode(patch, 0.001, "pyramid", FAST)
