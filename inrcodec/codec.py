@@ -204,6 +204,12 @@ def _pyramid_file(shape: tuple, step: float, grids: list[np.ndarray], params: np
 def _encode_pyramid(pixels: np.ndarray, budget: int, config: PyramidConfig, quiet: bool, stats: dict | None) -> bytes:
     """The largest `pyramid` file under `budget` bytes: rate control bisects the global step."""
     height, width, channels = pixels.shape
+    empty = _pyramid_file(pixels.shape, 1.0, [np.zeros(s, np.int32) for s in pyramid.grid_shapes(height, width, channels)],
+                          np.zeros((sum(s[-1] for s in pyramid.grid_shapes(height, width, channels)), context.N_PARAMS)),
+                          np.zeros((channels, len(postfilter.OFFSETS)), np.int64))
+    if len(empty) > budget:
+        raise InrError(f"budget of {budget} bytes is too small: the smallest {width}x{height} pyramid file "
+                       f"takes {len(empty)} bytes")
     check_cost("pyramid", height, width, channels, None, budget)
 
     tried = []

@@ -120,5 +120,5 @@ def test_effort_scales_the_context_fit():
 
 
 def test_a_tiny_cap_is_refused_before_any_work(patch):
-    with pytest.raises(InrError, match="too few"):
-        inrcodec.encode(patch, 0.001, "pyramid", FAST)
+    with pytest.raises(InrError, match="too small: the smallest 96x64 pyramid file"):
+        inrcodec.encode(patch, 0.01, "pyramid", FAST)
