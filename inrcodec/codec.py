@@ -202,10 +202,11 @@ def _pyramid_file(shape: tuple, step: float, grids: list[np.ndarray], params: np
 
 
 def _encode_pyramid(pixels: np.ndarray, budget: int, config: PyramidConfig, quiet: bool, stats: dict | None) -> bytes:
-    """The largest `pyramid` file under `budget` bytes: rate control bisects the global step."""
+    """The largest `pyramid` file under `budget` bytes: rate control searches the global step."""
     height, width, channels = pixels.shape
-    empty = _pyramid_file(pixels.shape, 1.0, [np.zeros(s, np.int32) for s in pyramid.grid_shapes(height, width, channels)],
-                          np.zeros((sum(s[-1] for s in pyramid.grid_shapes(height, width, channels)), context.N_PARAMS)),
+    shapes = pyramid.grid_shapes(height, width, channels)
+    empty = _pyramid_file(pixels.shape, 1.0, [np.zeros(s, np.int32) for s in shapes],
+                          np.zeros((sum(s[-1] for s in shapes), context.N_PARAMS)),
                           np.zeros((channels, len(postfilter.OFFSETS)), np.int64))
     if len(empty) > budget:
         raise InrError(f"budget of {budget} bytes is too small: the smallest {width}x{height} pyramid file "
@@ -214,8 +215,12 @@ def _encode_pyramid(pixels: np.ndarray, budget: int, config: PyramidConfig, quie
 
     tried = []
 
+    def stored_step(fineness: float) -> float:
+        """1 / fineness on the file's log grid of steps, so that the encoder uses the step it stores."""
+        return 2.0 ** (round(bitstream.LOG_STEP_RESOLUTION * math.log2(1.0 / fineness)) / bitstream.LOG_STEP_RESOLUTION)
+
     def make_file(fineness: float) -> bytes:
-        step = 2.0 ** (round(bitstream.LOG_STEP_RESOLUTION * math.log2(1.0 / fineness)) / bitstream.LOG_STEP_RESOLUTION)
+        step = stored_step(fineness)
         tried.append(step)
         data = _pyramid_file(pixels.shape, step, *fit_pyramid(pixels, step, config))
         bar.update()
@@ -227,7 +232,7 @@ def _encode_pyramid(pixels: np.ndarray, budget: int, config: PyramidConfig, quie
         fineness, data = ratecontrol.secant_fitting(make_file, budget, MIN_FINENESS, MAX_FINENESS, start,
                                                     PYRAMID_SIZE_SLOPE, config.search_iterations)
     if stats is not None:
-        stats.update(step=1.0 / fineness, files=len(tried))
+        stats.update(step=stored_step(fineness), files=len(tried))
     return _checked(data)
 
 
