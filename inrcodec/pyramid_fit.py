@@ -1,6 +1,7 @@
-"""The encoder's side of the `pyramid` method: integer grids and context parameters for one step.
+"""The encoder's side of the `pyramid` method: integer grids, context parameters and post-filter
+weights for one global step.
 
-    grids, params = fit_pyramid(pixels, step, PyramidConfig())
+    grids, params, weights = fit_pyramid(pixels, step, PyramidConfig())
 """
 
 from dataclasses import dataclass
@@ -34,11 +35,10 @@ def fit_pyramid(pixels: np.ndarray, step: float,
         grids = pyramid.analyse(pixels, step, partial(rd_round, params=params, rd_slope=config.rd_slope))
         params = context.fit_params(grids, config.steps)
     height, width, channels = pixels.shape
-    rendered = pyramid.render_ycbcr(enumerate(grids), step, 1.0, (0, 0, height, width))[..., :channels]
-    weights = postfilter.fit(rendered, pyramid.to_ycbcr(pixels)[..., :channels])
     if height * width < config.filter_min_pixels:
-        weights[...] = 0
-    return grids, params, weights
+        return grids, params, np.zeros((channels, len(postfilter.OFFSETS)), np.int64)
+    rendered = pyramid.render_ycbcr(enumerate(grids), step, 1.0, (0, 0, height, width))[..., :channels]
+    return grids, params, postfilter.fit(rendered, pyramid.to_ycbcr(pixels)[..., :channels])
 
 
 def rd_round(k: int, values: np.ndarray, grids: list, params: np.ndarray, rd_slope: float) -> np.ndarray:
