@@ -230,7 +230,7 @@ def _encode_pyramid(pixels: np.ndarray, budget: int, config: PyramidConfig, quie
     start = PYRAMID_START_FINENESS * math.sqrt(budget * 8 / (height * width) / 0.3)
     with progress(config.search_iterations, "pyramid", unit="file", quiet=quiet) as bar:
         fineness, data = ratecontrol.secant_fitting(make_file, budget, MIN_FINENESS, MAX_FINENESS, start,
-                                                    PYRAMID_SIZE_SLOPE, config.search_iterations)
+                                                    PYRAMID_SIZE_SLOPE, config.search_iterations, config.fill)
     if stats is not None:
         stats.update(step=stored_step(fineness), files=len(tried))
     return _checked(data)

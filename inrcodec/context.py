@@ -38,7 +38,9 @@ MAX_PARAM = 16.0  # largest |a| a file may store
 LOG_SCALE_MIN, LOG_SCALE_MAX = -3.0, 8.0  # clip of log b
 INITIAL_PARAMS = (0.0, 0.5, 0.0, 0.5, 0.0, 0.0)  # where the encoder's fit starts, every phase
 FIT_LEARNING_RATE = 0.1  # Adam learning rate of the encoder's fit
-NEIGHBOURS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]  # offsets of the 8 neighbours
+PHASE_LATTICES = [((0, 0),), ((1, 1),), ((0, 1), (1, 0))]  # (row, col) parities of each phase's cells
+DIAGONAL, NEAREST = ((-1, -1), (-1, 1), (1, -1), (1, 1)), ((-1, 0), (0, -1), (0, 1), (1, 0))
+PHASE_NEIGHBOURS = [(), DIAGONAL, NEAREST]  # offsets of each phase's neighbours decoded before it (all earlier phases)
 
 
 def parent_context(parent: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
@@ -78,34 +80,38 @@ def _laplace(xp, a, features):
     return a[..., 4] * features[3] + a[..., 5] * features[4], xp.exp(xp.clip(log_b, LOG_SCALE_MIN, LOG_SCALE_MAX))
 
 
-def phase_features(plane: np.ndarray, parent: np.ndarray, phases: np.ndarray, phase: int) -> np.ndarray:
+def phase_features(plane: np.ndarray, parent: np.ndarray, phase: int) -> np.ndarray:
     """(5, n) float64 features of the n cells of `phase` in row-major order: log(1 + |p|),
     log(1 + p_abs), log(1 + n_abs), n_mean, p.
 
     plane: (rows, cols) integers, only its cells of earlier phases are read; parent: (2, rows, cols)
-    from `parent_context`.
+    from `parent_context`. Each of the phase's lattices (cells 2 apart) is summed over its decoded
+    neighbours by strided slices.
     """
-    cells = phases == phase
     height, width = plane.shape
-    decoded = np.pad(phases < phase, 1).astype(np.float64)
-    values = np.pad(np.where(phases < phase, plane, 0).astype(np.float64), 1)
-    magnitudes = np.abs(values)
-    count, total, magnitude = np.zeros((3, height, width))
-    for dy, dx in NEIGHBOURS:  # sums of integers: exact in any order
-        window = (slice(1 + dy, 1 + dy + height), slice(1 + dx, 1 + dx + width))
-        count += decoded[window]
-        total += values[window]
-        magnitude += magnitudes[window]
-    count, total, magnitude = np.maximum(count[cells], 1.0), total[cells], magnitude[cells]
-    p, p_abs = parent[:, cells]
-    return np.stack([np.log1p(np.abs(p)), np.log1p(p_abs), np.log1p(magnitude / count), total / count, p])
+    values = np.pad(plane.astype(np.float64), 1)
+    sources = (np.pad(np.ones((height, width)), 1), values, np.abs(values))  # in the plane, value, magnitude
+    lattices = []
+    for row, col in PHASE_LATTICES[phase]:
+        p, p_abs = parent[:, row::2, col::2]
+        count, total, magnitude = (np.zeros(p.shape),) * 3
+        for dy, dx in PHASE_NEIGHBOURS[phase]:  # sums of integers: exact in any order
+            window = (slice(1 + row + dy, 1 + dy + height, 2), slice(1 + col + dx, 1 + dx + width, 2))
+            count, total, magnitude = (s + source[window] for s, source in zip((count, total, magnitude), sources))
+        count = np.maximum(count, 1.0)
+        lattices.append(np.stack([np.log1p(np.abs(p)), np.log1p(p_abs), np.log1p(magnitude / count), total / count, p]))
+    if len(lattices) == 1:
+        return lattices[0].reshape(5, -1)
+    first, second = lattices  # rows alternate between the two lattices, the first's first
+    rows = second.shape[1]
+    paired = np.concatenate([first[:, :rows], second], axis=2).reshape(5, -1)
+    return np.concatenate([paired, first[:, rows:].reshape(5, -1)], axis=1)
 
 
-def phase_laplace(plane: np.ndarray, parent: np.ndarray, phases: np.ndarray, phase: int,
-                  params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def phase_laplace(plane: np.ndarray, parent: np.ndarray, phase: int, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Float64 (mu, b) of the cells of `phase` (as for `phase_features`); params: the plane's
     (N_PARAMS,) stored integers."""
-    return _laplace(np, unpack_params(params)[phase], phase_features(plane, parent, phases, phase))
+    return _laplace(np, unpack_params(params)[phase], phase_features(plane, parent, phase))
 
 
 def laplace_bits(xp, y, mu, b):
@@ -155,16 +161,16 @@ def _fit(symbols, features, initial, sizes: tuple, steps: int):
 
 def fit_params(grids: list[np.ndarray], steps: int, start: np.ndarray | None = None) -> np.ndarray:
     """(n_planes, N_PARAMS) int parameters (units of 1 / PARAM_RESOLUTION) fitted to the grids' code
-    length by `steps` Adam steps, from stored parameters `start` (None: INITIAL_PARAMS)."""
+    length by `steps` Adam steps, from stored parameters `start` (None: `initial_params`)."""
     planes = channel_planes(grids)
     symbols, features = [], []
     for plane, parent in planes:
         phases = phase_of(plane.shape)
         for phase in range(PHASES):
             symbols.append(plane[phases == phase])
-            features.append(phase_features(plane, parent, phases, phase))
-    initial = (np.tile(INITIAL_PARAMS, (len(planes) * PHASES, 1)) if start is None else
-               np.concatenate([unpack_params(a) for a in start]))
+            features.append(phase_features(plane, parent, phase))
+    initial = (np.array([initial_params(y, f) for y, f in zip(symbols, features)]).reshape(-1, PHASE_PARAMS)
+               if start is None else np.concatenate([unpack_params(a) for a in start]))
     fitted = _fit(jnp.asarray(np.concatenate(symbols), jnp.float32),
                   jnp.asarray(np.concatenate(features, axis=1), jnp.float32),
                   jnp.asarray(initial, jnp.float32), tuple(len(y) for y in symbols), steps)
@@ -177,6 +183,15 @@ def fit_params(grids: list[np.ndarray], steps: int, start: np.ndarray | None = N
                     np.int64).reshape(len(planes), N_PARAMS)
 
 
+def initial_params(symbols: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """(PHASE_PARAMS,) INITIAL_PARAMS with a0 set so that the mean predicted log b of cells with
+    `features` (5, n) is the log of their integers' mean magnitude (a Laplace's b is its mean |y|)."""
+    a = np.array(INITIAL_PARAMS)
+    if len(symbols):
+        a[0] = math.log(max(float(np.mean(np.abs(symbols))), 0.05)) - a[1] * features[0].mean() - a[3] * features[2].mean()
+    return a
+
+
 def encode(grids: list[np.ndarray], params: np.ndarray, bounds: list[int]) -> bytes:
     """ANS-code the grids' integers under the context model; bounds: max |value| per plane."""
     coded = []
@@ -186,7 +201,7 @@ def encode(grids: list[np.ndarray], params: np.ndarray, bounds: list[int]) -> by
         phases = phase_of(plane.shape)
         family = constriction.stream.model.QuantizedLaplace(-bound, bound)
         for phase in range(PHASES):
-            mu, b = phase_laplace(plane, parent, phases, phase, a)
+            mu, b = phase_laplace(plane, parent, phase, a)
             coded.append((plane[phases == phase].astype(np.int32), family, mu, b))
     coder = constriction.stream.stack.AnsCoder()
     for symbols, family, mu, b in reversed(coded):
@@ -215,7 +230,7 @@ def decode(data: bytes, shapes: list[tuple[int, int, int]], params: np.ndarray, 
             plane, phases = grids[k][..., c], phase_of(shapes[k][:2])
             family = constriction.stream.model.QuantizedLaplace(-bound, bound)
             for phase in range(PHASES):
-                mu, b = phase_laplace(plane, parent, phases, phase, a)
+                mu, b = phase_laplace(plane, parent, phase, a)
                 try:
                     plane[phases == phase] = coder.decode(family, mu, b)
                 except (ValueError, RuntimeError, AssertionError) as err:

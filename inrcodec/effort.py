@@ -1,7 +1,8 @@
 """Effort presets, as cjxl's `-e`: 1 (fastest) to 9 (best), trading encoding time for quality.
 
 An effort scales the fitting steps of a method's configuration (for `sparse`, its gated phase
-too); the default effort leaves them as configured. Steps, not seconds: the same input and effort
+too; for `pyramid`, below the default, also how closely its rate search fills the cap); the default
+effort leaves them as configured. Steps, not seconds: the same input and effort
 give the same file on every machine. Encoding time grows about in proportion to the steps, plus a
 fixed cost for compiling (paid once per image shape with the compilation cache).
 """
@@ -13,6 +14,8 @@ from .errors import InrError
 DEFAULT_EFFORT = 7  # the methods' configured step counts
 # share of the configured steps at each effort, about x1.6 a level
 STEP_SHARES = {1: 1 / 16, 2: 1 / 10, 3: 1 / 6, 4: 1 / 4, 5: 0.4, 6: 0.63, 7: 1.0, 8: 1.6, 9: 2.5}
+# `pyramid` below the default: (share of the cap a file must fill to end the search, most files)
+PYRAMID_SEARCH = {1: (0.9, 3), 2: (0.93, 4), 3: (0.95, 5), 4: (0.97, 6), 5: (0.98, 8), 6: (0.98, 8)}
 
 
 def check_effort(effort) -> int:
@@ -34,4 +37,7 @@ def apply_effort(config, effort: int):
         return dataclasses.replace(config, dense=dense, gated_steps=max(1, round(config.gated_steps * share)))
     if hasattr(config, "fit"):
         return dataclasses.replace(config, fit=_scaled(config.fit, share))
-    return _scaled(config, share)  # PyramidConfig: the steps of its own fits
+    if effort in PYRAMID_SEARCH:  # PyramidConfig: the steps of its own fits, and its search
+        fill, files = PYRAMID_SEARCH[effort]
+        config = dataclasses.replace(config, fill=fill, search_iterations=files)
+    return _scaled(config, share)

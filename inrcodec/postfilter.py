@@ -33,11 +33,14 @@ def fit(rendered: np.ndarray, target: np.ndarray) -> np.ndarray:
     weights = []
     for c in range(rendered.shape[-1]):
         values = rendered[..., c].astype(np.float64)
-        features = np.stack([shifted - values for shifted in _shifted(values, 1)], axis=-1).reshape(-1, len(OFFSETS))
+        features = np.empty((len(OFFSETS), *values.shape))
+        for tap, shifted in zip(features, _shifted(values, 1)):
+            np.subtract(shifted, values, out=tap)
+        features = features.reshape(len(OFFSETS), -1)
         error = (target[..., c] - rendered[..., c]).astype(np.float64).ravel()
-        gram = features.T @ features
+        gram = features @ features.T
         gram += np.eye(len(OFFSETS)) * (RIDGE * np.trace(gram) / len(OFFSETS) + 1e-12)
-        solution = np.linalg.solve(gram, features.T @ error)
+        solution = np.linalg.solve(gram, features @ error)
         weights.append(np.clip(np.round(solution * RESOLUTION), -MAX_WEIGHT * RESOLUTION, MAX_WEIGHT * RESOLUTION))
     return np.array(weights, np.int64)
 

@@ -14,8 +14,9 @@ from . import context, postfilter, pyramid
 
 @dataclass(frozen=True)
 class PyramidConfig:
-    steps: int = 80  # Adam steps fitting the context model's parameters to each candidate's code length
+    steps: int = 80  # Adam steps of each fit of the context model's parameters to the grids' code length
     search_iterations: int = 10  # most files the rate control makes while searching the global step
+    fill: float = 0.99  # the search stops at a file of at least this share of the cap
     rd_slope: float = 0.12  # lambda of the rate-distortion rounding, in squared steps per bit (0: plain rounding)
     filter_min_pixels: int = 16384  # smaller images go without the post-filter (its ~100 bytes would not pay)
 
@@ -27,13 +28,13 @@ def fit_pyramid(pixels: np.ndarray, step: float,
     and (C, taps) int post-filter weights (all 0: none).
 
     Grids rounded to the nearest integer give a first context model; with it (when rd_slope > 0)
-    the grids are analysed again, rounded for rate and distortion, and the model refitted.
+    the grids are analysed again, rounded for rate and distortion, and the model refitted from it.
     """
     grids = pyramid.analyse(pixels, step)
     params = context.fit_params(grids, config.steps)
     if config.rd_slope > 0:
         grids = pyramid.analyse(pixels, step, partial(rd_round, params=params, rd_slope=config.rd_slope))
-        params = context.fit_params(grids, config.steps)
+        params = context.fit_params(grids, config.steps, params)
     height, width, channels = pixels.shape
     if height * width < config.filter_min_pixels:
         return grids, params, np.zeros((channels, len(postfilter.OFFSETS)), np.int64)
@@ -55,7 +56,7 @@ def rd_round(k: int, values: np.ndarray, grids: list, params: np.ndarray, rd_slo
         plane, phases = rounded[..., c], context.phase_of(values.shape[:2])
         for phase in range(context.PHASES):
             cells = phases == phase
-            mu, b = context.phase_laplace(plane, parent, phases, phase, params[first_plane + c])
+            mu, b = context.phase_laplace(plane, parent, phase, params[first_plane + c])
             value, target = plane[cells], values[..., c][cells]
             lower = value - np.sign(value)
             cost = lambda v: (target - v) ** 2 + rd_slope * context.laplace_bits(np, v, mu, b)

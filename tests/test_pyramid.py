@@ -87,8 +87,8 @@ def test_a_cells_model_reads_only_cells_decoded_before_it():
     params = rng.integers(-20, 20, size=context.N_PARAMS)
     for phase in range(context.PHASES):
         changed = np.where(phases >= phase, rng.integers(-5, 6, size=plane.shape), plane)
-        for a, b in zip(context.phase_laplace(plane, parent, phases, phase, params),
-                        context.phase_laplace(changed, parent, phases, phase, params)):
+        for a, b in zip(context.phase_laplace(plane, parent, phase, params),
+                        context.phase_laplace(changed, parent, phase, params)):
             assert np.array_equal(a, b)
 
 
