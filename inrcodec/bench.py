@@ -100,19 +100,24 @@ def measure_batch(images: list[np.ndarray], bpp: float, config, quiet: bool) -> 
     return rows
 
 
-def merge_results(path: Path, method: str, rows: list[dict], description: str) -> dict:
-    """Add this run's rows to the method's JSON file (replacing rows of the same image and cap)."""
+def merge_results(path: Path, method: str, rows: list[dict], description: str, rate_key: str = "bpp",
+                  item_key: str = "image") -> dict:
+    """Add this run's rows to the method's JSON file (replacing rows of the same item and cap); the
+    summary holds, per cap, the mean of the rate, the times and every metric all its rows have."""
+    target = f"target_{rate_key}"
     old = json.loads(path.read_text()) if path.exists() else {}
-    keep = {(r["image"], r["target_bpp"]): r for r in old.get("per_image", [])}
-    keep.update({(r["image"], r["target_bpp"]): r for r in rows})
-    per_image = sorted(keep.values(), key=lambda r: (r["target_bpp"], r["image"]))
-    targets = sorted({r["target_bpp"] for r in per_image})
-    results = {key: [] for key in ("target_bpp", "n_images", "bpp", "psnr", "encoding_time", "decoding_time")}
-    for target in targets:
-        group = [r for r in per_image if r["target_bpp"] == target]
-        results["target_bpp"].append(target)
+    keep = {(r[item_key], r[target]): r for r in old.get("per_image", [])}
+    keep.update({(r[item_key], r[target]): r for r in rows})
+    per_image = sorted(keep.values(), key=lambda r: (r[target], r[item_key]))
+    caps = sorted({r[target] for r in per_image})
+    means = [rate_key, "psnr"] + [key for key in ("si_snr", "pesq", "stoi") if all(key in r for r in per_image)]
+    means += ["encoding_time", "decoding_time"]
+    results = {key: [] for key in (target, "n_images", *means)}
+    for cap in caps:
+        group = [r for r in per_image if r[target] == cap]
+        results[target].append(cap)
         results["n_images"].append(len(group))
-        for key in ("bpp", "psnr", "encoding_time", "decoding_time"):
+        for key in means:
             results[key].append(float(np.mean([r[key] for r in group])))
     document = {"name": method, "description": description, "results": results, "per_image": per_image}
     path.parent.mkdir(parents=True, exist_ok=True)

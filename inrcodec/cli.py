@@ -1,4 +1,4 @@
-"""Command line: inrcodec encode | decode | info | bench | fuzz.
+"""Command line: inrcodec encode | decode | info | bench | fuzz, for images and (with --kbps) audio.
 
 Every error a user can cause is printed as one line on stderr with exit status 1; outputs are
 written to a temporary file beside the target and renamed into place, so a failure leaves none.
@@ -17,6 +17,10 @@ from .errors import InrError
 from .methods import DEFAULT_METHOD, METHODS
 
 MAX_PROBE_BYTES = 1 << 26  # most bytes read to tell whether an unreadable image is an .inr file
+IMAGE_BENCH_CAPS = [0.15, 0.3, 0.6]  # bpp caps of `bench` on images by default
+IMAGE_BENCH_METHODS = ["pyramid", "coin", "jpeg", "jpeg2000", "webp", "avif"]  # `bench` on images by default
+AUDIO_BENCH_METHODS = ["pyramid", "mp3", "opus"]  # `bench --kbps` by default
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".opus"}  # inputs that --bpp hints towards --kbps for
 
 
 def write_atomic(path: str, data: bytes) -> None:
@@ -98,10 +102,14 @@ def cmd_encode(args) -> None:
     from .signals import psnr, read_image
 
     check_writable(args.output)
+    if args.kbps is not None:
+        return encode_audio_file(args)
     try:
         pixels = read_image(args.input)
-    except InrError:
+    except InrError as err:
         refuse_inr_input(args.input)
+        if os.path.splitext(args.input)[1].lower() in AUDIO_SUFFIXES:
+            raise InrError(f"{err}; for an audio clip give a cap in --kbps") from None
         raise
     start = time.perf_counter()
     stats = {}
@@ -120,17 +128,60 @@ def cmd_encode(args) -> None:
               f"(cap {args.bpp:g}), PSNR {quality:.2f} dB, {seconds:.1f} s, {shape}{density}")
 
 
+def encode_audio_file(args) -> None:
+    """`encode --kbps`: an audio clip under its cap."""
+    from . import audio
+
+    if args.method != "pyramid":
+        raise InrError(f"audio is coded with the pyramid method, not {args.method}")
+    samples, rate = audio.read_audio(args.input)
+    start = time.perf_counter()
+    stats = {}
+    data = audio.encode_audio(samples, rate, args.kbps, method_config("pyramid", args), quiet=args.quiet, stats=stats)
+    seconds = time.perf_counter() - start
+    write_atomic(args.output, data)
+    if not args.quiet:
+        decoded, _ = audio.decode_audio(data)
+        duration = len(samples) / rate
+        print(f"{args.input} -> {args.output}: {len(data)} bytes, {len(data) * 8 / duration / 1000:.2f} kbps "
+              f"(cap {args.kbps:g}), PSNR {audio.psnr(samples, decoded):.2f} dB, SI-SNR "
+              f"{audio.si_snr(samples, decoded):.2f} dB, {seconds:.1f} s, step {stats['step']:.4f}, "
+              f"{stats['files']} files tried")
+
+
+def decode_audio_file(args, data: bytes) -> None:
+    """`decode` of an audio file to WAV, FLAC or OGG at any rate and span."""
+    from . import audio
+
+    if args.scale != 1.0 or args.crop:
+        raise InrError("--scale and --crop are for images; audio takes --rate, --start and --duration")
+    extension = os.path.splitext(args.output)[1].lower()
+    if extension not in audio.SUFFIXES:
+        raise InrError(f"{args.output}: this file holds audio; write it as {', '.join(sorted(audio.SUFFIXES))}")
+    samples, rate = audio.decode_audio(data, args.rate, args.start or 0.0, args.duration)
+    buffer = io.BytesIO()
+    audio.write_audio(buffer, samples, rate, extension[1:].upper())
+    write_atomic(args.output, buffer.getvalue())
+
+
 def cmd_decode(args) -> None:
     from PIL import Image
 
-    from . import codec
+    from . import bitstream, codec
 
     check_writable(args.output)
+    data = read_bytes(args.input)
+    try:
+        if bitstream.modality(data) == bitstream.AUDIO:
+            return decode_audio_file(args, data)
+    except InrError as err:
+        raise InrError(f"{args.input}: {err}") from None
+    if args.rate is not None or args.start is not None or args.duration is not None:
+        raise InrError("--rate, --start and --duration are for audio; images take --scale and --crop")
     extension = os.path.splitext(args.output)[1].lower()
     image_format = Image.registered_extensions().get(extension)
     if image_format is None:
         raise InrError(f"{args.output}: unknown image extension {extension!r} (try .png)")
-    data = read_bytes(args.input)
     try:
         pixels = codec.decode(data, scale=args.scale, crop=args.crop)
     except InrError as err:
@@ -141,10 +192,17 @@ def cmd_decode(args) -> None:
 
 
 def cmd_info(args) -> None:
+    from . import audio, bitstream
     from .codec import read_header
 
     data = read_bytes(args.input)
     try:
+        if bitstream.modality(data) == bitstream.AUDIO:
+            rate, count, channels, layout, payload = audio.read_header(data)
+            print(f"file:         {args.input}, {len(data)} bytes, {len(data) * 8 * rate / count / 1000:.2f} kbps")
+            print(f"audio:        {count / rate:.3f} s at {rate} Hz, {count} samples, {channels} channel(s)")
+            print_pyramid_layout(layout, payload)
+            return
         header = read_header(data)
     except InrError as err:
         raise InrError(f"{args.input}: {err}") from None
@@ -153,10 +211,7 @@ def cmd_info(args) -> None:
     print(f"file:         {args.input}, {len(data)} bytes, {len(data) * 8 / pixels:.4f} bpp")
     print(f"image:        {header.width}x{header.height}, {header.channels} channel(s)")
     if header.method == "pyramid":
-        print(f"method:       pyramid: step {layout.step:.4g}, post-filter {'on' if layout.filter.any() else 'off'}")
-        print(f"payload:      {len(header.payload)} bytes, {len(layout.bounds)} grid channels (coarsest first)")
-        for index, bound in enumerate(layout.bounds):
-            print(f"  channel {index:2d}: |q| <= {bound}")
+        print_pyramid_layout(layout, header.payload)
         return
     if header.method == "meta":
         print(f"method:       meta: latent levels from {layout.first_level} at 1/{layout.downscale} resolution, "
@@ -170,12 +225,28 @@ def cmd_info(args) -> None:
         print(f"  tensor {index:2d}: step {step:.3e}, {family} scale {model.scale:g}, |q| <= {model.bound}{kept}")
 
 
+def print_pyramid_layout(layout, payload: bytes) -> None:
+    print(f"method:       pyramid: step {layout.step:.4g}, post-filter {'on' if layout.filter.any() else 'off'}")
+    print(f"payload:      {len(payload)} bytes, {len(layout.bounds)} grid channels (coarsest first)")
+    for index, bound in enumerate(layout.bounds):
+        print(f"  channel {index:2d}: |q| <= {bound}")
+
+
 def cmd_bench(args) -> None:
+    if args.kbps:
+        from .audio_bench import run_audio_bench
+
+        methods = args.methods or AUDIO_BENCH_METHODS
+        configs = {method: method_config(method, args) for method in methods}
+        run_audio_bench(args.folder, args.kbps, methods, limit=args.limit, out_dir=args.out, configs=configs,
+                        quiet=args.quiet, tag=args.tag)
+        return
     from .bench import run_bench
 
-    configs = {method: method_config(method, args) for method in args.methods}
-    run_bench(args.folder, args.bpp, args.methods, limit=args.limit, out_dir=args.out, configs=configs,
-              quiet=args.quiet, tag=args.tag, batch=args.batch)
+    methods = args.methods or IMAGE_BENCH_METHODS
+    configs = {method: method_config(method, args) for method in methods}
+    run_bench(args.folder, args.bpp or IMAGE_BENCH_CAPS, methods, limit=args.limit, out_dir=args.out,
+              configs=configs, quiet=args.quiet, tag=args.tag, batch=args.batch)
 
 
 def cmd_fuzz(args) -> None:
@@ -194,7 +265,7 @@ def cmd_fuzz(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="inrcodec", description="Image compression with implicit neural representations.")
+    parser = argparse.ArgumentParser(prog="inrcodec", description="Image and audio compression with implicit neural representations.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def fitting_options(sub):
@@ -207,16 +278,21 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
         sub.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summaries")
 
-    encode = commands.add_parser("encode", help="compress an image")
-    encode.add_argument("input", help="image file (PNG, JPEG, ...)")
+    encode = commands.add_parser("encode", help="compress an image or an audio clip")
+    encode.add_argument("input", help="image file (PNG, JPEG, ...) or, with --kbps, audio (WAV, FLAC, OGG)")
     encode.add_argument("-o", "--output", required=True, help="output .inr file")
-    encode.add_argument("--bpp", type=float, required=True, help="hard cap in bits per pixel")
+    cap = encode.add_mutually_exclusive_group(required=True)
+    cap.add_argument("--bpp", type=float, help="an image's hard cap in bits per pixel")
+    cap.add_argument("--kbps", type=float, help="an audio clip's hard cap in kbit/s (headers included)")
     fitting_options(encode)
     encode.set_defaults(run=cmd_encode)
 
     decode = commands.add_parser("decode", help="decompress an .inr file")
     decode.add_argument("input", help=".inr file")
-    decode.add_argument("-o", "--output", required=True, help="output image (format from its extension)")
+    decode.add_argument("-o", "--output", required=True, help="output image or audio file (format from its extension)")
+    decode.add_argument("--rate", type=int, help="audio: render at this sample rate in Hz (default: the encoded one)")
+    decode.add_argument("--start", type=float, help="audio: render from this many seconds in")
+    decode.add_argument("--duration", type=float, help="audio: render this many seconds (default: to the end)")
     decode.add_argument("--scale", type=float, default=1.0, help="render at this multiple of the resolution")
     decode.add_argument("--crop", type=int, nargs=4, metavar=("LEFT", "TOP", "WIDTH", "HEIGHT"),
                         help="decode only this region (in pixels of the encoded image)")
@@ -227,10 +303,12 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(run=cmd_info)
 
     bench = commands.add_parser("bench", help="rate-distortion benchmark against classical codecs")
-    bench.add_argument("folder", help="folder of images, or an .npz file with an array test_batch_x")
-    bench.add_argument("--bpp", type=float, nargs="+", default=[0.15, 0.3, 0.6], help="bpp caps")
-    bench.add_argument("--methods", nargs="+", default=["coin", "jpeg", "jpeg2000", "webp", "avif"],
-                       help="inrcodec methods and baselines to run")
+    bench.add_argument("folder", help="folder of images or audio clips, or an .npz file with an array test_batch_x")
+    caps = bench.add_mutually_exclusive_group()
+    caps.add_argument("--bpp", type=float, nargs="+", help=f"image caps in bpp (default: {IMAGE_BENCH_CAPS})")
+    caps.add_argument("--kbps", type=float, nargs="+", help="audio caps in kbit/s: benchmark a folder of clips")
+    bench.add_argument("--methods", nargs="+", help=f"inrcodec methods and baselines to run (default: images "
+                       f"{' '.join(IMAGE_BENCH_METHODS)}; audio {' '.join(AUDIO_BENCH_METHODS)})")
     bench.add_argument("--limit", type=int, help="use only the first N images")
     bench.add_argument("--out", default="experiments/results", help="results folder")
     bench.add_argument("--batch", type=int, default=1, help="meta: encode this many same-size images at once")

@@ -12,10 +12,7 @@ every layer): `coin` every weight, `sparse` a mask on each weight matrix and the
 carried | downscale; tensors: one masked grid per carried level). Rate control bisects one global rms/step
 ratio for the largest file under the cap.
 
-`pyramid` has its own body after the image shape: global step | per grid channel (coarsest level
-first) its largest |integer| and, if that is not 0, its context parameters | post-filter flag and
-weights | payload: the grids under the context model (`context`). Rate control searches the
-global step.
+`pyramid` has its own body after the image shape (`pyramid_file`), with its own limits there.
 
 Limits a file of n bytes must keep (the decoder refuses a file that breaks one before allocating
 anything; the encoder refuses a cap it could only meet by breaking one):
@@ -40,12 +37,11 @@ import numpy as np
 from . import (
     bitstream,
     coin,
-    context,
     entropy,
     latents,
     modulated,
-    postfilter,
     pyramid,
+    pyramid_file,
     quantize,
     ratecontrol,
     siren,
@@ -53,17 +49,16 @@ from . import (
     tiles,
 )
 from .bases import HASH_BYTES, load_base
+from .bitstream import AUDIO, IMAGE, MAX_ABS_VALUE, MAX_MACS_PER_BYTE
 from .coin import Architecture, CoinConfig
 from .effort import DEFAULT_EFFORT, apply_effort
 from .errors import InrError
 from .latents import LatentConfig
 from .methods import DEFAULT_METHOD, METHODS
-from .progress import progress
-from .pyramid_fit import PyramidConfig, fit_pyramid
+from .pyramid_fit import PyramidConfig
 from .signals import MAX_PIXELS, as_pixels, check_size, resize
 from .sparse import SparseConfig
 
-IMAGE = 0  # modality code of images
 CONFIGS = {"coin": CoinConfig, "sparse": SparseConfig, "meta": LatentConfig, "pyramid": PyramidConfig}  # method -> config type
 MAX_SCALE = 16.0  # largest --scale a decode may ask for
 MAX_BPP = 64.0  # largest cap in bits per pixel (8-bit RGB itself takes 24)
@@ -71,16 +66,10 @@ MAX_DEPTH = 32  # most sine layers a file may declare
 TILE_FLOOR = 1024  # a tile side may be up to this or twice the image's longer side, whichever is larger
 MAX_WIDTH = 1024  # widest network a file may declare
 MIN_RATIO, MAX_RATIO = 0.25, 4096.0  # search range of the rms/step ratio of every tensor
-MIN_FINENESS, MAX_FINENESS = 1 / 64, 4096.0  # search range of 1 / the global step of `pyramid`
-PYRAMID_START_FINENESS = 6.0  # where that search starts at 0.3 bpp (Kodak's images need 3..10)
-PYRAMID_SIZE_SLOPE = 2.0  # a `pyramid` file's size grows about as fineness ** 2 near 0.3 bpp
-# Decoding cost per byte of file. Legitimate files use far less: coin about 0.84 x tile^2
-# multiply-adds per byte at scale 1 (55k at 256 px tiles), meta about 31k / bpp; values per byte
-# about 1 (coin), 3 (sparse), 1 / bpp (meta).
+# Values per byte of file at most (legitimate files: about 1 for coin, 3 for sparse, 1 / bpp for
+# meta); their multiply-adds per byte (bitstream.MAX_MACS_PER_BYTE) are about 0.84 x tile^2 for
+# coin (55k at 256 px tiles) and 31k / bpp for meta.
 MAX_VALUES_PER_BYTE = 256
-PYRAMID_VALUES_PER_BYTE = 4096  # the same for `pyramid` (mostly zeros: about 36 values a byte at 0.3 bpp)
-MAX_MACS_PER_BYTE = 1 << 22
-MAX_ABS_VALUE = float(1 << 16)  # largest magnitude of a dequantized value
 RENDER_FLOATS = 1 << 22  # activations of one compiled render call (16 MB a layer)
 
 
@@ -93,15 +82,6 @@ class Grids:
     identity: bytes  # identity of the base network the latents are for
     first_level: int  # index of the finest latent level carried; finer levels are all zero
     downscale: int  # the latents describe the image with its sides divided by this (one of latents.DOWNSCALES)
-
-
-@dataclass(frozen=True)
-class Pyramid:
-    """The layout of a `pyramid` file."""
-    step: float  # global quantization step G (see `pyramid.level_steps`), as stored
-    bounds: tuple  # per grid channel in coding order: largest |integer| (0: all zero, not coded)
-    params: np.ndarray  # (channels in coding order, context.N_PARAMS) int context-model parameters
-    filter: np.ndarray  # (image channels, post-filter taps) int post-filter weights
 
 
 def default_config(method: str, effort: int = DEFAULT_EFFORT):
@@ -166,7 +146,9 @@ def encode(image, bpp: float, method: str | None = None, config=None, quiet: boo
     height, width, _ = pixels.shape
     budget = _budget(bpp, height, width)
     if method == "pyramid":
-        return _encode_pyramid(pixels, budget, config, quiet, stats)
+        geometry = pyramid.image_geometry(height, width, pixels.shape[-1])
+        return _checked(pyramid_file.encode(pyramid.to_ycbcr(pixels), geometry, _layout_fields(pixels.shape, method, None),
+                                            budget, config, quiet, stats, f"a {width}x{height} image"))
     fit_image = sparse.fit_image if method == "sparse" else coin.fit_image
     arch, params, weight_masks, method_stats = fit_image(pixels, budget, config, quiet)
     if stats is not None:
@@ -178,61 +160,6 @@ def encode(image, bpp: float, method: str | None = None, config=None, quiet: boo
     fields = _layout_fields(pixels.shape, method, arch)
     _, data = ratecontrol.largest_fitting(
         lambda ratio: _write_file(fields, tensors, masks, ratio), budget, MIN_RATIO, MAX_RATIO)
-    return _checked(data)
-
-
-def _pyramid_file(shape: tuple, step: float, grids: list[np.ndarray], params: np.ndarray,
-                  weights: np.ndarray) -> bytes:
-    """A whole `pyramid` file: layout fields, global step, per grid channel its bound and context
-    parameters (none when the bound is 0), whether a post-filter follows and its weights, then the
-    context-coded integers."""
-    writer = bitstream.Writer()
-    writer.raw(_layout_fields(shape, "pyramid", None))
-    writer.log_step(step)
-    bounds = [int(np.abs(plane).max(initial=0)) for plane, _ in context.channel_planes(grids)]
-    for bound, plane_params in zip(bounds, params):
-        writer.varint(bound)
-        for value in plane_params[:context.N_PARAMS if bound else 0]:
-            writer.signed(int(value))
-    writer.varint(int(weights.any()))  # 0: no post-filter
-    for value in weights.ravel() if weights.any() else ():
-        writer.signed(int(value))
-    writer.raw(context.encode(grids, params, bounds))
-    return bitstream.pack(bytes(writer.buffer))
-
-
-def _encode_pyramid(pixels: np.ndarray, budget: int, config: PyramidConfig, quiet: bool, stats: dict | None) -> bytes:
-    """The largest `pyramid` file under `budget` bytes: rate control searches the global step."""
-    height, width, channels = pixels.shape
-    shapes = pyramid.grid_shapes(height, width, channels)
-    empty = _pyramid_file(pixels.shape, 1.0, [np.zeros(s, np.int32) for s in shapes],
-                          np.zeros((sum(s[-1] for s in shapes), context.N_PARAMS)),
-                          np.zeros((channels, len(postfilter.OFFSETS)), np.int64))
-    if len(empty) > budget:
-        raise InrError(f"budget of {budget} bytes is too small: the smallest {width}x{height} pyramid file "
-                       f"takes {len(empty)} bytes")
-    check_cost("pyramid", height, width, channels, None, budget)
-
-    tried = []
-
-    def stored_step(fineness: float) -> float:
-        """1 / fineness on the file's log grid of steps, so that the encoder uses the step it stores."""
-        return 2.0 ** (round(bitstream.LOG_STEP_RESOLUTION * math.log2(1.0 / fineness)) / bitstream.LOG_STEP_RESOLUTION)
-
-    def make_file(fineness: float) -> bytes:
-        step = stored_step(fineness)
-        tried.append(step)
-        data = _pyramid_file(pixels.shape, step, *fit_pyramid(pixels, step, config))
-        bar.update()
-        bar.set_postfix(step=f"{step:.4f}", bytes=f"{len(data)}/{budget}")
-        return data
-
-    start = PYRAMID_START_FINENESS * math.sqrt(budget * 8 / (height * width) / 0.3)
-    with progress(config.search_iterations, "pyramid", unit="file", quiet=quiet) as bar:
-        fineness, data = ratecontrol.secant_fitting(make_file, budget, MIN_FINENESS, MAX_FINENESS, start,
-                                                    PYRAMID_SIZE_SLOPE, config.search_iterations, config.fill)
-    if stats is not None:
-        stats.update(step=stored_step(fineness), files=len(tried))
     return _checked(data)
 
 
@@ -322,34 +249,10 @@ def _read_layout(reader: bitstream.Reader, method: str, height: int, width: int,
     return Architecture(tile, depth, net_width)
 
 
-def _read_pyramid_layout(reader: bitstream.Reader, height: int, width: int, channels: int) -> Pyramid:
-    """The global step and, per grid channel, its bound and context parameters, validated."""
-    step = reader.log_step()
-    shapes = pyramid.grid_shapes(height, width, channels)
-    level_steps = [s for shape, s in zip(shapes, pyramid.level_steps(step)) for _ in range(shape[-1])][::-1]
-    bounds, params = [], []
-    for level_step in level_steps:  # in coding order, coarsest level first
-        bounds.append(reader.varint(entropy.MAX_BOUND, "symbol range"))
-        if bounds[-1] * level_step > MAX_ABS_VALUE:
-            raise InrError(f"corrupt file: values up to {bounds[-1] * level_step:.3g} exceed {MAX_ABS_VALUE:g}")
-        limit = round(context.MAX_PARAM * context.PARAM_RESOLUTION)
-        params.append([reader.signed(limit, "context parameter") for _ in range(context.N_PARAMS if bounds[-1] else 0)]
-                      or [0] * context.N_PARAMS)
-    limit = round(postfilter.MAX_WEIGHT * postfilter.RESOLUTION)
-    filtered = reader.varint(1, "post-filter flag")
-    weights = [[reader.signed(limit, "filter weight") if filtered else 0 for _ in postfilter.OFFSETS]
-               for _ in range(channels)]
-    return Pyramid(step, tuple(bounds), np.array(params, np.int64), np.array(weights, np.int64))
-
-
 def check_cost(method: str, height: int, width: int, channels: int, layout, n_bytes: int) -> None:
     """Refuse a file of `n_bytes` whose values or rendering work exceed the per-byte limits."""
     values_per_byte = MAX_VALUES_PER_BYTE
-    if method == "pyramid":
-        values_per_byte = PYRAMID_VALUES_PER_BYTE
-        values = sum(math.prod(s) for s in pyramid.grid_shapes(height, width, channels))
-        macs = height * width * pyramid.MACS_PER_PIXEL
-    elif method == "meta":
+    if method == "meta":
         base_config = load_base(BASE).config
         shapes = modulated.grid_shapes(*latents.coded_size(height, width, layout.downscale), base_config)
         values = sum(math.prod(s) for s in shapes[layout.first_level:])
@@ -388,8 +291,10 @@ def read_header(data: bytes) -> Header:
 
 def parse_header(reader: bitstream.Reader, n_bytes: int) -> Header:
     """`read_header` on the body of an unpacked file of `n_bytes` bytes (its reader then lists the fields)."""
-    if reader.varint(255, "modality") != IMAGE:
-        raise InrError("this file holds a modality this version cannot decode")
+    modality = reader.varint(255, "modality")
+    if modality != IMAGE:
+        raise InrError("this file holds audio, not an image (decode it to a .wav)" if modality == AUDIO else
+                       f"this file holds modality {modality}, which this version cannot decode")
     method_code = reader.varint(255, "method")
     names = {code: name for name, code in METHODS.items()}
     if method_code not in names:
@@ -402,8 +307,9 @@ def parse_header(reader: bitstream.Reader, n_bytes: int) -> Header:
     if channels not in (1, 3):
         raise InrError(f"corrupt file: {channels} channels")
     if method == "pyramid":
-        check_cost(method, height, width, channels, None, n_bytes)
-        layout = _read_pyramid_layout(reader, height, width, channels)
+        geometry = pyramid.image_geometry(height, width, channels)
+        pyramid_file.check_cost(geometry, n_bytes, f"a {width}x{height} image")
+        layout = pyramid_file.read_layout(reader, geometry, channels)
         return Header(method, height, width, channels, layout, [], [], [], reader.rest())
     layout = _read_layout(reader, method, height, width, channels)
     check_cost(method, height, width, channels, layout, n_bytes)
@@ -530,17 +436,9 @@ def _render_grids(header: Header, scale: float, box: tuple[int, int, int, int]) 
 
 def _render_pyramid(header: Header, scale: float, box: tuple[int, int, int, int]) -> np.ndarray:
     """(h, w, C) centred values of a `pyramid` file rendered at `scale` (any scale) over `box`."""
-    layout = header.architecture
-    shapes = pyramid.grid_shapes(header.height, header.width, header.channels)
-    levels = context.decode(header.payload, shapes, layout.params, list(layout.bounds))
-    top, left, height, width = box
-    margin = postfilter.RADIUS * round(scale)  # the filter's reach, inside the whole output's extent
-    first = (max(0, top - margin), max(0, left - margin))
-    last = (min(round(header.height * scale), top + height + margin), min(round(header.width * scale), left + width + margin))
-    field = pyramid.render_ycbcr(levels, layout.step, scale, (*first, last[0] - first[0], last[1] - first[1]))
-    filtered = postfilter.apply(field[..., :header.channels], layout.filter, scale)
-    ycbcr = np.zeros((height, width, 3), np.float32)
-    ycbcr[..., :header.channels] = filtered[top - first[0]:top - first[0] + height, left - first[1]:left - first[1] + width]
+    geometry = pyramid.image_geometry(header.height, header.width, header.channels)
+    ycbcr = np.zeros((box[2], box[3], 3), np.float32)
+    ycbcr[..., :header.channels] = pyramid_file.render(header.payload, header.architecture, geometry, (scale, scale), box)
     return pyramid.to_rgb(ycbcr, header.channels)
 
 

@@ -133,12 +133,12 @@ def channel_planes(grids: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray
     return planes
 
 
-@partial(jax.jit, static_argnums=(3, 4))
-def _fit(symbols, features, initial, sizes: tuple, steps: int):
+@partial(jax.jit, static_argnums=(4, 5))
+def _fit(symbols, features, counted, initial, sizes: tuple, steps: int):
     """Adam on the code length of `symbols` (n,) whose cells have `features` (5, n) and come in
-    consecutive groups of `sizes` (one per plane and phase): (groups, PHASE_PARAMS) parameters
-    from `initial`. (Each group is its own slice: a gather of per-cell parameters would make the
-    gradient a scatter, slow on CPUs.)"""
+    consecutive groups of `sizes` (one per plane and phase), cells with `counted` 0 left out:
+    (groups, PHASE_PARAMS) parameters from `initial`. (Each group is its own slice: a gather of
+    per-cell parameters would make the gradient a scatter, slow on CPUs.)"""
 
     ends = np.cumsum(sizes)
 
@@ -146,7 +146,7 @@ def _fit(symbols, features, initial, sizes: tuple, steps: int):
         total = 0.0
         for a, start, end in zip(params, ends - np.asarray(sizes), ends):
             mu, b = _laplace(jnp, a, features[:, start:end])
-            total = total + jnp.sum(laplace_bits(jnp, symbols[start:end], mu, b))
+            total = total + jnp.sum(laplace_bits(jnp, symbols[start:end], mu, b) * counted[start:end])
         return total
 
     adam = optax.adam(FIT_LEARNING_RATE)
@@ -157,6 +157,13 @@ def _fit(symbols, features, initial, sizes: tuple, steps: int):
         return optax.apply_updates(params, updates), state
 
     return jax.lax.fori_loop(0, steps, step, (initial, adam.init(initial)))[0]
+
+
+def padded_size(count: int) -> int:
+    """`count` rounded up to one of 8 sizes an octave, so that signals of similar sizes share one
+    compiled fit (at most 1/8 more cells to sum)."""
+    grain = 1 << max(0, count.bit_length() - 4)
+    return -(-count // grain) * grain
 
 
 def fit_params(grids: list[np.ndarray], steps: int, start: np.ndarray | None = None) -> np.ndarray:
@@ -171,9 +178,14 @@ def fit_params(grids: list[np.ndarray], steps: int, start: np.ndarray | None = N
             features.append(phase_features(plane, parent, phase))
     initial = (np.array([initial_params(y, f) for y, f in zip(symbols, features)]).reshape(-1, PHASE_PARAMS)
                if start is None else np.concatenate([unpack_params(a) for a in start]))
-    fitted = _fit(jnp.asarray(np.concatenate(symbols), jnp.float32),
-                  jnp.asarray(np.concatenate(features, axis=1), jnp.float32),
-                  jnp.asarray(initial, jnp.float32), tuple(len(y) for y in symbols), steps)
+    sizes = tuple(padded_size(len(y)) for y in symbols)
+    padding = [(0, size - len(y)) for size, y in zip(sizes, symbols)]
+    fitted = _fit(jnp.asarray(np.concatenate([np.pad(y, pad) for y, pad in zip(symbols, padding)]), jnp.float32),
+                  jnp.asarray(np.concatenate([np.pad(f, ((0, 0), pad)) for f, pad in zip(features, padding)], axis=1),
+                              jnp.float32),
+                  jnp.asarray(np.concatenate([np.pad(np.ones(len(y)), pad) for y, pad in zip(symbols, padding)]),
+                              jnp.float32),
+                  jnp.asarray(initial, jnp.float32), sizes, steps)
     fitted = np.asarray(fitted, np.float64).reshape(len(planes), PHASES, PHASE_PARAMS)
     diverged = ~np.all(np.isfinite(fitted), axis=(1, 2))  # a plane of huge integers can overflow the fit
     fitted[diverged] = INITIAL_PARAMS

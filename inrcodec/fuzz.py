@@ -1,15 +1,15 @@
 """A structure-aware fuzzer of the decoder: real files, mutated, each decoded under a watchdog.
 
-Seeds are small files made by the real encoder, one per kind of file (every method; RGB and
-grayscale; one tile and several). A case is one seed mutated in one way (`MUTATIONS`), with the
+Seeds are small files made by the real encoder, one per kind of file (every image method; RGB and
+grayscale; one tile and several; mono and stereo audio). A case is one seed mutated in one way (`MUTATIONS`), with the
 CRC32 recomputed so that the parser gets past the checksum (except `raw`, which keeps the old one,
 and `truncate`, which cuts the file as a broken download would). Case i of a run is a pure
 function of (seed, i), so any case can be rebuilt from the report.
 
-Each case is decoded in a worker process, in-process there (`codec.decode`), under a wall-clock
-limit, with the worker's resident memory watched; its outcome is one of
+Each case is decoded in a worker process, in-process there (`decoding.decode_any`), under a
+wall-clock limit, with the worker's resident memory watched; its outcome is one of
     refused   the codec's own InrError
-    decoded   uint8 pixels of the shape the header declares
+    decoded   uint8 pixels, or finite float32 samples in [-1, 1], of the shape the header declares
     crash     any other exception (a RuntimeWarning counts as one), or output of the wrong shape
     hang      no answer within the limit (the worker is killed and replaced)
     memory    the worker's resident memory passed the limit (killed and replaced)
@@ -30,11 +30,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import bitstream
+from .decoding import expected_output
 from .errors import InrError
 from .progress import progress
 
 OUTCOMES = ("refused", "decoded", "crash", "hang", "memory")
-TARGET = "inrcodec.codec:decode"  # the function under test: bytes -> (H, W, C) uint8
+TARGET = "inrcodec.decoding:decode_any"  # the function under test: bytes -> pixels or samples
 
 
 @dataclass(frozen=True)
@@ -56,9 +57,18 @@ def _test_image(height: int, width: int, channels: int) -> np.ndarray:
     return np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
 
 
+def _test_clip(samples: int, channels: int) -> np.ndarray:
+    """(samples, channels) of two tones and a click: a short clip to code."""
+    t = np.arange(samples) / samples
+    tones = [0.3 * np.sin(2 * np.pi * 40 * t), 0.2 * np.sin(2 * np.pi * 97 * t + 1.0)]
+    clip = np.stack(tones[:channels], axis=1)
+    clip[samples // 2] += 0.5
+    return clip
+
+
 def seed_makers() -> dict:
     """Name -> function making that seed file. Every new kind of file the codec writes joins here."""
-    from . import codec
+    from . import audio, codec
     from .coin import CoinConfig
     from .fit import FitConfig
     from .latents import LatentConfig
@@ -80,6 +90,8 @@ def seed_makers() -> dict:
         "meta-downscaled": lambda: codec.encode(_test_image(64, 48, 3), 0.25, "meta", LatentConfig(fit=fit)),
         "pyramid-rgb": lambda: codec.encode(_test_image(40, 56, 3), 1.0, "pyramid", PyramidConfig(steps=20)),
         "pyramid-gray": lambda: codec.encode(_test_image(36, 28, 1), 1.5, "pyramid", PyramidConfig(steps=20)),
+        "audio-mono": lambda: audio.encode_audio(_test_clip(2400, 1), 8000, 48.0, PyramidConfig(steps=20)),
+        "audio-stereo": lambda: audio.encode_audio(_test_clip(3000, 2), 12000, 64.0, PyramidConfig(steps=20)),
     }
 
 
@@ -206,16 +218,6 @@ def _resolve(target: str):
     return getattr(importlib.import_module(module), function)
 
 
-def _expected_shape(data: bytes) -> tuple | None:
-    from .codec import read_header
-
-    try:
-        header = read_header(data)
-    except InrError:
-        return None
-    return header.height, header.width, header.channels
-
-
 def _worker(connection, target: str) -> None:
     """Decode each file received; answer (outcome, detail, peak resident bytes)."""
     warnings.simplefilter("error", RuntimeWarning)  # NaN casts and overflows are faults, not noise
@@ -223,13 +225,14 @@ def _worker(connection, target: str) -> None:
     while True:
         data = connection.recv_bytes()
         try:
-            pixels = decode(data)
-            shape = _expected_shape(data)
-            if isinstance(pixels, np.ndarray) and pixels.dtype == np.uint8 and pixels.shape == shape:
+            output = decode(data)
+            shape, dtype = expected_output(data) or (None, None)
+            if (isinstance(output, np.ndarray) and output.dtype == dtype and output.shape == shape
+                    and (dtype == np.uint8 or np.all(np.abs(output) <= 1.0))):
                 outcome, detail = "decoded", ""
             else:
-                outcome, detail = "crash", f"output {getattr(pixels, 'dtype', type(pixels))} " \
-                                           f"{getattr(pixels, 'shape', '')}, header says {shape}"
+                outcome, detail = "crash", f"output {getattr(output, 'dtype', type(output))} " \
+                                           f"{getattr(output, 'shape', '')}, header says {shape} {dtype}"
         except InrError as err:
             outcome, detail = "refused", str(err)
         except BaseException as err:  # noqa: BLE001 - every other exception is what the fuzzer looks for

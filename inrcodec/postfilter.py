@@ -1,10 +1,11 @@
 """A per-image Wiener filter on the rendered field: the last, linear layer of the `pyramid` synthesis.
 
 Each YCbCr channel v of the field becomes v(x) + sum_k w_k * (v(x + o_k) - v(x)) over the offsets
-o_k of a diamond of radius RADIUS (in pixels of the encoded image, edges extended). The encoder
-finds the weights by least squares against the original image and stores them as integers /
-RESOLUTION; the decoder renders the field with a margin and filters it. At another scale the
-offsets are multiplied by the scale rounded to a whole number (below 0.5 there is no filter).
+o_k of a diamond of radius RADIUS (in samples of the encoded signal, edges extended; a signal of one
+row, such as audio, has its vertical taps at 0). The encoder finds the weights by least squares
+against the original signal and stores them as integers / RESOLUTION; the decoder renders the field
+with a margin and filters it. At another scale each axis's offsets are multiplied by its scale
+rounded to a whole number (below 0.5 there is no filter).
 """
 
 import numpy as np
@@ -17,13 +18,13 @@ RIDGE = 1e-3  # Tikhonov term of the least squares, relative to the mean energy 
 MAX_WEIGHT = 4.0  # largest |weight| a file may store
 
 
-def _shifted(values: np.ndarray, spacing: int) -> list[np.ndarray]:
-    """v(x + o_k * spacing) for every offset, (h, w) views each, edges extended."""
-    margin = RADIUS * spacing
-    padded = np.pad(values, margin, mode="edge")
+def _shifted(values: np.ndarray, spacing: tuple[int, int]) -> list[np.ndarray]:
+    """v(x + o_k * spacing) for every offset, (h, w) views each, edges extended; spacing: (rows, columns)."""
+    rows, cols = (RADIUS * s for s in spacing)
+    padded = np.pad(values, ((rows, rows), (cols, cols)), mode="edge")
     height, width = values.shape
-    return [padded[margin + dy * spacing:margin + dy * spacing + height,
-                   margin + dx * spacing:margin + dx * spacing + width] for dy, dx in OFFSETS]
+    return [padded[rows + dy * spacing[0]:rows + dy * spacing[0] + height,
+                   cols + dx * spacing[1]:cols + dx * spacing[1] + width] for dy, dx in OFFSETS]
 
 
 def fit(rendered: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -34,7 +35,7 @@ def fit(rendered: np.ndarray, target: np.ndarray) -> np.ndarray:
     for c in range(rendered.shape[-1]):
         values = rendered[..., c].astype(np.float64)
         features = np.empty((len(OFFSETS), *values.shape))
-        for tap, shifted in zip(features, _shifted(values, 1)):
+        for tap, shifted in zip(features, _shifted(values, (1, 1))):
             np.subtract(shifted, values, out=tap)
         features = features.reshape(len(OFFSETS), -1)
         error = (target[..., c] - rendered[..., c]).astype(np.float64).ravel()
@@ -45,10 +46,10 @@ def fit(rendered: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.array(weights, np.int64)
 
 
-def apply(rendered: np.ndarray, weights: np.ndarray, scale: float = 1.0) -> np.ndarray:
-    """Filtered (h, w, c) float32 values; weights (c, taps) as stored."""
-    spacing = round(scale)
-    if spacing == 0:
+def apply(rendered: np.ndarray, weights: np.ndarray, scales: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+    """Filtered (h, w, c) float32 values rendered at (row, column) `scales`; weights (c, taps) as stored."""
+    spacing = tuple(round(scale) for scale in scales)
+    if 0 in spacing:
         return rendered
     out = np.empty_like(rendered)
     for c, channel_weights in enumerate(weights):

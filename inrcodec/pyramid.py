@@ -1,20 +1,25 @@
-"""A pyramid of latent grids: the image as a sum of cubic-interpolated integer grids at strides 1..64.
+"""A pyramid of latent grids: a signal as a sum of cubic-interpolated integer grids at strides 1..64.
 
-Level k is a (ceil(H / s), ceil(W / s), c) grid of integers at stride s = STRIDES[k]; cell (i, j)
-sits at the centre of the s x s block of pixels it covers. The image, in centred YCbCr, is at any
-point (y, x) in pixels the sum over levels of step_k times the level's Keys-cubic interpolation
-there (edges extended), then converted to RGB: a continuous function of the coordinates, so it
-renders at any scale. Colour images carry luma alone at full resolution and YCbCr at the coarser
-levels; grayscale images carry luma at every level.
+A signal is a (H, W, C) field of samples: an image's centred YCbCr pixels, or an audio clip as one
+row of W samples. Level k is a (ceil(H / r), ceil(W / s), c) grid of integers at strides (r, s),
+s = STRIDES[k] and r = s for images (`Geometry.dims` 2), r = 1 for audio (dims 1); cell (i, j)
+sits at the centre of the r x s block of samples it covers. The field at any point (y, x), in
+samples, is the sum over levels of step_k times the level's Keys-cubic interpolation there (edges
+extended): a continuous function of the coordinates, so it renders at any scale. Colour images
+carry luma alone at full resolution and YCbCr at the coarser levels; grayscale images carry luma at
+every level (`image_geometry`).
 
-Every level's step is the one global step G over the L2 norm of one interpolated cell at its stride
-(equal slope: a unit change costs the same squared error at every level). The encoder analyses
-greedily, coarsest first: each level is the rounded area average of what the coarser levels leave.
+Every level's step is the one global step G over the L2 norm of one interpolated cell at its
+strides (equal slope: a unit change costs the same squared error at every level). The encoder
+analyses greedily, coarsest first: each level is the rounded area average of what the coarser
+levels leave.
 """
 
 import math
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -26,14 +31,31 @@ RENDER_THREADS = 2  # levels rendered side by side
 MACS_PER_PIXEL = 2 * 4 * 3 * len(STRIDES) + 9  # rendering work per output pixel: 4 taps x 2 axes per level and channel
 
 
-def level_channels(channels: int) -> tuple[int, ...]:
-    """Channels carried per level, finest first, for an image of `channels` (1 or 3)."""
-    return tuple(1 if channels == 1 or stride == 1 else 3 for stride in STRIDES)
+@dataclass(frozen=True)
+class Geometry:
+    """Where a signal's samples lie and what each level of its pyramid carries."""
+    height: int  # rows of samples (an audio clip: 1)
+    width: int  # columns of samples (an audio clip: its samples)
+    channels: tuple[int, ...]  # channels carried by each level, finest first (one per STRIDES)
+    dims: int = 2  # 2: levels subsample rows and columns (images); 1: columns only (audio)
+
+    def strides(self, k: int) -> tuple[int, int]:
+        """(row, column) stride of level k, in samples."""
+        return (STRIDES[k] if self.dims == 2 else 1), STRIDES[k]
+
+    def shapes(self) -> list[tuple[int, int, int]]:
+        """(rows, cols, channels) of every level, finest first."""
+        return [(-(-self.height // self.strides(k)[0]), -(-self.width // self.strides(k)[1]), c)
+                for k, c in enumerate(self.channels)]
+
+    def steps(self, step: float) -> list[float]:
+        """Quantization step of every level, finest first, for the global step `step`."""
+        return [step / basis_norm(s) ** (self.dims / 2) for s in STRIDES]
 
 
-def grid_shapes(height: int, width: int, channels: int) -> list[tuple[int, int, int]]:
-    """(rows, cols, channels) of every level, finest first."""
-    return [(-(-height // s), -(-width // s), c) for s, c in zip(STRIDES, level_channels(channels))]
+def image_geometry(height: int, width: int, channels: int) -> Geometry:
+    """The pyramid of a (height, width, channels) image, channels 1 (luma) or 3 (YCbCr)."""
+    return Geometry(height, width, tuple(1 if channels == 1 or stride == 1 else 3 for stride in STRIDES))
 
 
 def cubic_weights(t: np.ndarray) -> list[np.ndarray]:
@@ -53,9 +75,9 @@ def interpolate_axis(values: np.ndarray, positions: np.ndarray, axis: int) -> np
     last = values.shape[axis] - 1
     if np.all(positions == start):  # every position on a cell centre: the cells themselves
         return np.take(values, np.clip(start.astype(np.int64), 0, last), axis=axis)
-    weights = cubic_weights(positions - start)
-    start = start.astype(np.int64)
     period = _period(positions)
+    weights = cubic_weights(positions[:period or len(positions)] - start[:period or len(positions)])
+    start = start.astype(np.int64)
     if period:
         return _interpolate_periodic(values, start, weights, period, axis)
     shape = [1] * values.ndim
@@ -79,8 +101,8 @@ def _period(positions: np.ndarray) -> int:
 
 def _interpolate_periodic(values: np.ndarray, start: np.ndarray, weights: list[np.ndarray], period: int,
                           axis: int) -> np.ndarray:
-    """`interpolate_axis` where the taps repeat every `period` outputs one cell further on: each of
-    the period's phases is a weighted sum of four shifted slices of the edge-extended values."""
+    """`interpolate_axis` where the taps repeat every `period` outputs one cell further on (weights:
+    the first period's): each phase is a weighted sum of four shifted slices of the edge-extended values."""
     below, above = max(0, 1 - int(start.min())), max(0, int(start.max()) + 2 - (values.shape[axis] - 1))
     padding = [(0, 0)] * values.ndim
     padding[axis] = (below, above)
@@ -103,40 +125,37 @@ def cell_positions(first: int, count: int, scale: float, stride: int) -> np.ndar
     return (np.arange(first, first + count) + 0.5) / (scale * stride) - 0.5
 
 
+@cache
 def basis_norm(stride: int) -> float:
-    """L2 norm over pixels of one interior cell of a level at `stride`, interpolated at scale 1."""
+    """Squared L2 norm over samples of one interior cell of a level at `stride` along one axis,
+    interpolated at scale 1 (the norm of a separable 2-D cell, the square of a 1-D cell's)."""
     cells = 9
     unit = np.zeros(cells)
     unit[cells // 2] = 1.0
     line = interpolate_axis(unit, cell_positions(0, cells * stride, 1.0, stride), 0)
-    return float(np.sum(line**2))  # squared norm along one axis = norm of the separable 2-D cell
+    return float(np.sum(line**2))
 
 
-def level_steps(step: float) -> list[float]:
-    """Quantization step of every level, finest first, for the global step `step`."""
-    return [step / basis_norm(s) for s in STRIDES]
-
-
-def level_values(grid: np.ndarray, stride: int, level_step: float, scale: float,
+def level_values(grid: np.ndarray, strides: tuple[int, int], level_step: float, scales: tuple[float, float],
                  box: tuple[int, int, int, int]) -> np.ndarray:
-    """(h, w, c) float32 contribution of one integer grid at `stride` rendered at `scale` over `box`.
-
-    box: (top, left, h, w) in output pixels.
-    """
+    """(h, w, c) float32 contribution of one integer grid at (row, column) `strides` rendered at
+    (row, column) `scales` over `box` = (top, left, h, w) in output samples."""
     top, left, height, width = box
-    rows = interpolate_axis(grid.astype(np.float32), cell_positions(top, height, scale, stride), 0)
-    return interpolate_axis(rows, cell_positions(left, width, scale, stride), 1) * np.float32(level_step)
+    rows = interpolate_axis(grid.astype(np.float32), cell_positions(top, height, scales[0], strides[0]), 0)
+    return interpolate_axis(rows, cell_positions(left, width, scales[1], strides[1]), 1) * np.float32(level_step)
 
 
-def render_ycbcr(levels, step: float, scale: float, box: tuple[int, int, int, int]) -> np.ndarray:
-    """(h, w, 3) float32 centred YCbCr of integer grids at `scale` over `box`.
+def render(levels, geometry: Geometry, step: float, scales: tuple[float, float],
+           box: tuple[int, int, int, int]) -> np.ndarray:
+    """(h, w, max(geometry.channels)) float32 field of integer grids at (row, column) `scales` over
+    `box` = (top, left, h, w) in output samples.
 
     levels: (level index, grid) pairs in any order, for example as an entropy decoder produces them;
     each is rendered, on a worker thread, as soon as it arrives. Channels a level lacks are zero
-    (a grayscale image's chroma is zero everywhere).
+    there (a grayscale image's chroma is zero everywhere).
     """
-    out = np.zeros((box[2], box[3], 3), np.float32)
-    steps = level_steps(step)
+    out = np.zeros((box[2], box[3], max(geometry.channels)), np.float32)
+    steps = geometry.steps(step)
     pending = deque()  # at most RENDER_THREADS levels' values held at once, added in arrival order
 
     def add_oldest():
@@ -145,7 +164,7 @@ def render_ycbcr(levels, step: float, scale: float, box: tuple[int, int, int, in
 
     with ThreadPoolExecutor(RENDER_THREADS) as pool:  # NumPy's loops release the GIL
         for k, grid in levels:
-            pending.append(pool.submit(level_values, grid, STRIDES[k], steps[k], scale, box))
+            pending.append(pool.submit(level_values, grid, geometry.strides(k), steps[k], scales, box))
             if len(pending) > RENDER_THREADS:
                 add_oldest()
         while pending:
@@ -166,29 +185,28 @@ def to_rgb(ycbcr: np.ndarray, channels: int) -> np.ndarray:
     return ycbcr @ YCBCR_TO_RGB.T.astype(np.float32)
 
 
-def area_average(values: np.ndarray, stride: int) -> np.ndarray:
-    """(ceil(H/s), ceil(W/s), c) means of s x s blocks of (H, W, c) values, edges extended."""
+def area_average(values: np.ndarray, strides: tuple[int, int]) -> np.ndarray:
+    """(ceil(H/r), ceil(W/s), c) means of r x s blocks of (H, W, c) values, edges extended."""
     height, width, c = values.shape
-    rows, cols = -(-height // stride), -(-width // stride)
-    padded = np.pad(values, ((0, rows * stride - height), (0, cols * stride - width), (0, 0)), mode="edge")
-    return padded.reshape(rows, stride, cols, stride, c).mean(axis=(1, 3))
+    (row_stride, col_stride), rows, cols = strides, -(-height // strides[0]), -(-width // strides[1])
+    padded = np.pad(values, ((0, rows * row_stride - height), (0, cols * col_stride - width), (0, 0)), mode="edge")
+    return padded.reshape(rows, row_stride, cols, col_stride, c).mean(axis=(1, 3))
 
 
-def analyse(pixels: np.ndarray, step: float, rounder=None) -> list[np.ndarray]:
-    """Integer grids (int32, finest first) of (H, W, C) uint8 pixels at the global step `step`.
+def analyse(field: np.ndarray, geometry: Geometry, step: float, rounder=None) -> list[np.ndarray]:
+    """Integer grids (int32, finest first) of a (H, W, C) float32 field at the global step `step`.
 
     Each level, coarsest first, is the area average of what the coarser levels leave, in its steps,
     rounded by `rounder(k, values, grids)` (grids: the list being filled, coarser levels done) or,
     without one, to the nearest integer.
     """
-    height, width, channels = pixels.shape
-    residual = to_ycbcr(pixels)
+    residual = field.copy()
     grids = [None] * len(STRIDES)
-    for k, (stride, c, level_step) in reversed(list(enumerate(zip(STRIDES, level_channels(channels),
-                                                                   level_steps(step))))):
-        values = area_average(residual[..., :c], stride) / level_step
+    box = (0, 0, geometry.height, geometry.width)
+    for k, (c, level_step) in reversed(list(enumerate(zip(geometry.channels, geometry.steps(step))))):
+        values = area_average(residual[..., :c], geometry.strides(k)) / level_step
         grids[k] = (np.round(values) if rounder is None else rounder(k, values, grids)).astype(np.int32)
-        residual[..., :c] -= level_values(grids[k], stride, level_step, 1.0, (0, 0, height, width))
+        residual[..., :c] -= level_values(grids[k], geometry.strides(k), level_step, (1.0, 1.0), box)
     return grids
 
 

@@ -1,7 +1,7 @@
 """The encoder's side of the `pyramid` method: integer grids, context parameters and post-filter
 weights for one global step.
 
-    grids, params, weights = fit_pyramid(pixels, step, PyramidConfig())
+    grids, params, weights = fit_pyramid(field, geometry, step, PyramidConfig())
 """
 
 from dataclasses import dataclass
@@ -18,28 +18,28 @@ class PyramidConfig:
     search_iterations: int = 10  # most files the rate control makes while searching the global step
     fill: float = 0.99  # the search stops at a file of at least this share of the cap
     rd_slope: float = 0.12  # lambda of the rate-distortion rounding, in squared steps per bit (0: plain rounding)
-    filter_min_pixels: int = 16384  # smaller images go without the post-filter (its ~100 bytes would not pay)
+    filter_min_pixels: int = 16384  # smaller signals (in samples) go without the post-filter (its ~100 bytes would not pay)
 
 
-def fit_pyramid(pixels: np.ndarray, step: float,
+def fit_pyramid(field: np.ndarray, geometry: pyramid.Geometry, step: float,
                 config: PyramidConfig) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """What a `pyramid` file of (H, W, C) uint8 pixels at the global quantization step `step` holds:
-    int32 grids (finest first), (planes in coding order, context.N_PARAMS) int context parameters
-    and (C, taps) int post-filter weights (all 0: none).
+    """What a `pyramid` file of a (H, W, C) float32 field (see `pyramid`) at the global quantization
+    step `step` holds: int32 grids (finest first), (planes in coding order, context.N_PARAMS) int
+    context parameters and (C, taps) int post-filter weights (all 0: none).
 
     Grids rounded to the nearest integer give a first context model; with it (when rd_slope > 0)
     the grids are analysed again, rounded for rate and distortion, and the model refitted from it.
     """
-    grids = pyramid.analyse(pixels, step)
+    grids = pyramid.analyse(field, geometry, step)
     params = context.fit_params(grids, config.steps)
     if config.rd_slope > 0:
-        grids = pyramid.analyse(pixels, step, partial(rd_round, params=params, rd_slope=config.rd_slope))
+        grids = pyramid.analyse(field, geometry, step, partial(rd_round, params=params, rd_slope=config.rd_slope))
         params = context.fit_params(grids, config.steps, params)
-    height, width, channels = pixels.shape
+    height, width, channels = field.shape
     if height * width < config.filter_min_pixels:
         return grids, params, np.zeros((channels, len(postfilter.OFFSETS)), np.int64)
-    rendered = pyramid.render_ycbcr(enumerate(grids), step, 1.0, (0, 0, height, width))[..., :channels]
-    return grids, params, postfilter.fit(rendered, pyramid.to_ycbcr(pixels)[..., :channels])
+    rendered = pyramid.render(enumerate(grids), geometry, step, (1.0, 1.0), (0, 0, height, width))[..., :channels]
+    return grids, params, postfilter.fit(rendered, field)
 
 
 def rd_round(k: int, values: np.ndarray, grids: list, params: np.ndarray, rd_slope: float) -> np.ndarray:

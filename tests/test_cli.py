@@ -111,3 +111,27 @@ def test_no_partial_file_after_failed_decode(small_file, tmp_path):
     path.write_bytes(small_file)
     assert_clean_failure(run("decode", str(path), "-o", str(tmp_path / "a.png"), "--scale", "0.3"))
     assert os.listdir(tmp_path) == ["a.inr"]
+
+
+def test_audio_encode_info_decode_at_another_rate_and_span(tmp_path):
+    import numpy as np
+    import soundfile
+
+    wav, inr, back = tmp_path / "tone.wav", tmp_path / "tone.inr", tmp_path / "back.wav"
+    t = np.arange(8000) / 16000  # test_audio's clip length and steps: its compiled fit is reused
+    soundfile.write(wav, 0.3 * np.sin(2 * np.pi * 300 * t), 16000, subtype="PCM_16")
+    result = run("encode", str(wav), "-o", str(inr), "--kbps", "16", "--steps", "10")
+    assert result.returncode == 0, result.stderr
+    assert "kbps" in result.stdout and "PSNR" in result.stdout
+    assert inr.stat().st_size <= 16000 * 0.5 / 8
+    info = run("info", str(inr))
+    assert info.returncode == 0 and "0.500 s at 16000 Hz" in info.stdout
+    assert run("decode", str(inr), "-o", str(back), "--rate", "8000", "--start", "0.1", "--duration", "0.25").returncode == 0
+    samples, rate = soundfile.read(back)
+    assert rate == 8000 and len(samples) == 2000
+    assert_clean_failure(run("decode", str(inr), "-o", str(tmp_path / "x.png")))  # audio is not an image
+    assert_clean_failure(run("encode", str(wav), "-o", str(tmp_path / "y.inr"), "--bpp", "1"))  # nor is a WAV
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    assert_clean_failure(run("encode", str(empty), "-o", str(tmp_path / "z.inr"), "--kbps", "16"))
+    assert not (tmp_path / "y.inr").exists() and not (tmp_path / "z.inr").exists()

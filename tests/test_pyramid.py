@@ -64,7 +64,7 @@ def test_the_field_renders_at_other_scales(patch_file):
 
 def test_context_coding_round_trips_any_integers():
     rng = np.random.default_rng(0)
-    shapes = pyramid.grid_shapes(37, 53, 3)
+    shapes = pyramid.image_geometry(37, 53, 3).shapes()
     grids = [np.round(rng.laplace(size=s) * rng.uniform(0.1, 30)).astype(np.int32) for s in shapes]
     grids[2][...] = 0  # an all-zero level costs nothing
     grids[0][3, 4, 0] = 1000  # and an outlier
@@ -120,5 +120,5 @@ def test_effort_scales_the_context_fit():
 
 
 def test_a_tiny_cap_is_refused_before_any_work(patch):
-    with pytest.raises(InrError, match="too small: the smallest 96x64 pyramid file"):
+    with pytest.raises(InrError, match="too small: the smallest pyramid file of a 96x64 image"):
         inrcodec.encode(patch, 0.01, "pyramid", FAST)

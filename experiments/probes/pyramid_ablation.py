@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 import inrcodec
-from inrcodec import codec, pyramid
+from inrcodec import codec, pyramid, pyramid_file, pyramid_fit
 from inrcodec.signals import read_image
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +27,10 @@ F1, F2 = float(os.environ.get("F1", 1.5)), float(os.environ.get("F2", 1.9))
 
 def point(pixels: np.ndarray, step: float) -> tuple[float, float]:
     """(bpp, PSNR) of the file at a fixed global step."""
-    data = codec._pyramid_file(pixels.shape, step, *codec.fit_pyramid(pixels, step, codec.PyramidConfig()))
+    height, width, channels = pixels.shape
+    geometry = pyramid.image_geometry(height, width, channels)
+    fitted = pyramid_fit.fit_pyramid(pyramid.to_ycbcr(pixels), geometry, step, pyramid_fit.PyramidConfig())
+    data = pyramid_file.write(codec._layout_fields(pixels.shape, "pyramid", None), step, *fitted)
     return len(data) * 8 / (pixels.shape[0] * pixels.shape[1]), pyramid.psnr(inrcodec.decode(data), pixels)
 
 

@@ -1,0 +1,120 @@
+"""Rate-distortion benchmark of audio: inrcodec's `pyramid` beside MP3 and Opus over a folder of clips.
+
+For every clip, cap and codec the file is made under the cap (kbps = file bytes * 8 / seconds /
+1000), decoded (classical codecs' output aligned by cross-correlation), and scored by PSNR (as
+COIN++ reports it), SI-SNR and, where the `pesq` and `pystoi` packages are installed, wide-band
+PESQ and STOI. Results are written per codec in the JSON shape of the image bench, with "kbps" for
+"bpp".
+"""
+
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import audio, audio_baselines
+from .bench import DECODE_REPEATS, merge_results
+from .errors import InrError
+from .progress import progress
+
+PESQ_RATE = 16000  # wide-band PESQ scores 16 kHz audio: other rates are resampled to it
+
+
+def load_clips(source: str, limit: int | None) -> list[tuple[str, np.ndarray, int]]:
+    """(name, (samples, channels) float64, rate) of the first `limit` clips of a folder."""
+    root = Path(source)
+    if not root.is_dir():
+        raise InrError(f"{source}: not a folder")
+    paths = sorted(p for p in root.iterdir() if p.suffix.lower() in audio.SUFFIXES)
+    if not paths:
+        raise InrError(f"{source}: no audio files found")
+    return [(p.name, *audio.read_audio(p)) for p in (paths[:limit] if limit else paths)]
+
+
+def perceptual(reference: np.ndarray, decoded: np.ndarray, rate: int) -> dict:
+    """Wide-band PESQ and STOI of the first channel, each where its package is installed."""
+    scores = {}
+    try:
+        from pesq import pesq
+        from scipy.signal import resample_poly
+
+        ref, dec = reference[:, 0], decoded[:, 0]
+        if rate != PESQ_RATE:
+            ref, dec = (resample_poly(x, PESQ_RATE, rate) for x in (ref, dec))
+        scores["pesq"] = float(pesq(PESQ_RATE, ref, dec, "wb"))
+    except ImportError:
+        pass
+    except Exception as err:  # the pesq package raises its own errors on silent or short clips
+        scores["pesq_error"] = str(err)
+    try:
+        from pystoi import stoi
+
+        scores["stoi"] = float(stoi(reference[:, 0], decoded[:, 0], rate))
+    except ImportError:
+        pass
+    return scores
+
+
+def measure(samples: np.ndarray, rate: int, kbps: float, name: str, config) -> dict:
+    """Encode under the cap and decode; the row of one clip, cap and codec."""
+    cap = audio.budget(kbps, len(samples), rate)
+    start = time.perf_counter()
+    extra = {}
+    if name in audio_baselines.AUDIO_BASELINES:
+        data = audio_baselines.compress(samples, rate, name, cap)
+        middle = time.perf_counter()
+        decoded = audio_baselines.align(samples, audio_baselines.decompress(data)[0])
+        decoding_time = time.perf_counter() - middle
+    else:
+        stats = {}
+        data = audio.encode_audio(samples, rate, kbps, config, stats=stats)
+        middle = time.perf_counter()
+        times = []
+        for _ in range(DECODE_REPEATS):  # the median: this machine's timings wander by ~20%
+            begin = time.perf_counter()
+            decoded = audio.decode_audio(data)[0].astype(np.float64)
+            times.append(time.perf_counter() - begin)
+        decoding_time = float(np.median(times))
+        extra["stats"] = stats
+    if len(data) > cap:
+        raise AssertionError(f"{name} wrote {len(data)} bytes over a cap of {cap}")
+    seconds = len(samples) / rate
+    return {"bytes": len(data), "kbps": len(data) * 8 / seconds / 1000, "psnr": audio.psnr(samples, decoded),
+            "si_snr": audio.si_snr(samples, decoded), **perceptual(samples, decoded, rate),
+            "seconds": seconds, "encoding_time": middle - start, "decoding_time": decoding_time, **extra}
+
+
+def run_audio_bench(folder: str, caps: list[float], methods: list[str], *, limit: int | None, out_dir: str,
+                    configs: dict, quiet: bool, tag: str = "") -> dict:
+    """Every codec at every cap over the folder's clips; writes and prints the results."""
+    unknown = [m for m in methods if m not in audio_baselines.AUDIO_BASELINES and m != "pyramid"]
+    if unknown:
+        raise InrError(f"unknown audio method(s) {', '.join(unknown)}; choose from pyramid, "
+                       f"{', '.join(audio_baselines.AUDIO_BASELINES)}")
+    clips = load_clips(folder, limit)
+    machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_implementation()} {platform.python_version()}"
+    documents = {}
+    tasks = [(clip, cap, method) for method in methods for cap in caps for clip in clips]
+    with progress(len(tasks), "bench", unit="task", quiet=quiet) as bar:
+        for (name, samples, rate), cap, method in tasks:
+            try:
+                row = measure(samples, rate, cap, method, configs.get(method))
+            except InrError as err:  # e.g. Opus at a rate it cannot code: reported, not averaged
+                bar.write(f"{method} on {name} at {cap:g} kbps: {err}")
+            else:
+                description = (f"{'inrcodec ' + method if method == 'pyramid' else method + ' (libsndfile)'} on "
+                               f"{Path(folder).name}, kbps caps; measured on {machine}")
+                documents[method] = merge_results(Path(out_dir) / Path(folder).name / f"{method}{tag}.json",
+                                                  method + tag, [{"clip": name, "target_kbps": cap, **row}],
+                                                  description, rate_key="kbps", item_key="clip")
+            bar.update()
+    print(f"{'method':10s} {'cap':>6s} {'n':>3s} {'kbps':>7s} {'PSNR':>7s} {'SI-SNR':>7s} {'enc s':>7s} {'dec s':>7s}")
+    for method, document in documents.items():
+        r = document["results"]
+        for i, cap in enumerate(r["target_kbps"]):
+            print(f"{method:10s} {cap:6.1f} {r['n_images'][i]:3d} {r['kbps'][i]:7.2f} {r['psnr'][i]:7.2f} "
+                  f"{r['si_snr'][i]:7.2f} {r['encoding_time'][i]:7.2f} {r['decoding_time'][i]:7.3f}")
+    return documents
+

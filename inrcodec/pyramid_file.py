@@ -1,0 +1,137 @@
+"""`pyramid` files of any kind of signal: the body after the signal's own header fields, the rate
+search that lands a file under its cap, and rendering.
+
+    head (modality, method, the signal's shape: written by its modality) | global step
+    | per grid channel (coarsest level first) its largest |integer| and, if that is not 0, its
+    context parameters | post-filter flag and weights | payload: the grids under the context model
+
+A file of n bytes may declare at most VALUES_PER_BYTE * n grid values and MAX_MACS_PER_BYTE * n
+multiply-adds of rendering at scale 1 (`bitstream.MAX_MACS_PER_BYTE`), so that decoding time and
+memory grow with the file; every dequantized value is at most `bitstream.MAX_ABS_VALUE` in magnitude.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import bitstream, context, entropy, postfilter, pyramid, ratecontrol
+from .bitstream import MAX_ABS_VALUE, MAX_MACS_PER_BYTE
+from .errors import InrError
+from .progress import progress
+from .pyramid_fit import PyramidConfig, fit_pyramid
+
+MIN_FINENESS, MAX_FINENESS = 1 / 64, 4096.0  # search range of 1 / the global step
+START_FINENESS = 6.0  # where that search starts at 0.3 bits per sample (Kodak's images need 3..10)
+SIZE_SLOPE = 2.0  # a file's size grows about as fineness ** 2 near 0.3 bits per sample
+VALUES_PER_BYTE = 4096  # most grid values per file byte (mostly zeros: about 36 a byte at 0.3 bpp)
+
+
+@dataclass(frozen=True)
+class Pyramid:
+    """The layout of a `pyramid` file."""
+    step: float  # global quantization step G (see `pyramid.Geometry.steps`), as stored
+    bounds: tuple  # per grid channel in coding order: largest |integer| (0: all zero, not coded)
+    params: np.ndarray  # (channels in coding order, context.N_PARAMS) int context-model parameters
+    filter: np.ndarray  # (filtered channels, post-filter taps) int post-filter weights
+
+
+def write(head: bytes, step: float, grids: list[np.ndarray], params: np.ndarray, weights: np.ndarray) -> bytes:
+    """A whole file: `head`, the global step, per grid channel its bound and context parameters
+    (none when the bound is 0), whether a post-filter follows and its weights, then the
+    context-coded integers."""
+    writer = bitstream.Writer()
+    writer.raw(head)
+    writer.log_step(step)
+    bounds = [int(np.abs(plane).max(initial=0)) for plane, _ in context.channel_planes(grids)]
+    for bound, plane_params in zip(bounds, params):
+        writer.varint(bound)
+        for value in plane_params[:context.N_PARAMS if bound else 0]:
+            writer.signed(int(value))
+    writer.varint(int(weights.any()))  # 0: no post-filter
+    for value in weights.ravel() if weights.any() else ():
+        writer.signed(int(value))
+    writer.raw(context.encode(grids, params, bounds))
+    return bitstream.pack(bytes(writer.buffer))
+
+
+def read_layout(reader: bitstream.Reader, geometry: pyramid.Geometry, filtered_channels: int) -> Pyramid:
+    """The global step and, per grid channel, its bound and context parameters, validated."""
+    step = reader.log_step()
+    level_steps = [s for shape, s in zip(geometry.shapes(), geometry.steps(step)) for _ in range(shape[-1])][::-1]
+    bounds, params = [], []
+    for level_step in level_steps:  # in coding order, coarsest level first
+        bounds.append(reader.varint(entropy.MAX_BOUND, "symbol range"))
+        if bounds[-1] * level_step > MAX_ABS_VALUE:
+            raise InrError(f"corrupt file: values up to {bounds[-1] * level_step:.3g} exceed {MAX_ABS_VALUE:g}")
+        limit = round(context.MAX_PARAM * context.PARAM_RESOLUTION)
+        params.append([reader.signed(limit, "context parameter") for _ in range(context.N_PARAMS if bounds[-1] else 0)]
+                      or [0] * context.N_PARAMS)
+    limit = round(postfilter.MAX_WEIGHT * postfilter.RESOLUTION)
+    filtered = reader.varint(1, "post-filter flag")
+    weights = [[reader.signed(limit, "filter weight") if filtered else 0 for _ in postfilter.OFFSETS]
+               for _ in range(filtered_channels)]
+    return Pyramid(step, tuple(bounds), np.array(params, np.int64), np.array(weights, np.int64))
+
+
+def check_cost(geometry: pyramid.Geometry, n_bytes: int, what: str) -> None:
+    """Refuse a file of `n_bytes` for `what` (a signal's description) whose grid values or rendering
+    work exceed the per-byte limits."""
+    values = sum(math.prod(s) for s in geometry.shapes())
+    macs = geometry.height * geometry.width * pyramid.MACS_PER_PIXEL
+    if values > VALUES_PER_BYTE * n_bytes or macs > MAX_MACS_PER_BYTE * n_bytes:
+        raise InrError(f"{n_bytes} bytes are too few for a pyramid file of {what}: {values} values and "
+                       f"{macs:.3g} multiply-adds to render (at most {VALUES_PER_BYTE} values and "
+                       f"{MAX_MACS_PER_BYTE:.3g} multiply-adds per byte)")
+
+
+def encode(field: np.ndarray, geometry: pyramid.Geometry, head: bytes, budget: int, config: PyramidConfig,
+           quiet: bool, stats: dict | None, what: str) -> bytes:
+    """The largest file under `budget` bytes of a (H, W, C) float32 field: rate control searches
+    the global step. `what` names the signal in errors."""
+    channels = field.shape[-1]
+    shapes = geometry.shapes()
+    empty = write(head, 1.0, [np.zeros(s, np.int32) for s in shapes],
+                  np.zeros((sum(s[-1] for s in shapes), context.N_PARAMS)),
+                  np.zeros((channels, len(postfilter.OFFSETS)), np.int64))
+    if len(empty) > budget:
+        raise InrError(f"budget of {budget} bytes is too small: the smallest pyramid file of {what} "
+                       f"takes {len(empty)} bytes")
+    check_cost(geometry, budget, what)
+
+    tried = []
+
+    def stored_step(fineness: float) -> float:
+        """1 / fineness on the file's log grid of steps, so that the encoder uses the step it stores."""
+        return 2.0 ** (round(bitstream.LOG_STEP_RESOLUTION * math.log2(1.0 / fineness)) / bitstream.LOG_STEP_RESOLUTION)
+
+    def make_file(fineness: float) -> bytes:
+        step = stored_step(fineness)
+        tried.append(step)
+        data = write(head, step, *fit_pyramid(field, geometry, step, config))
+        bar.update()
+        bar.set_postfix(step=f"{step:.4f}", bytes=f"{len(data)}/{budget}")
+        return data
+
+    start = START_FINENESS * math.sqrt(budget * 8 / (geometry.height * geometry.width) / 0.3)
+    with progress(config.search_iterations, "pyramid", unit="file", quiet=quiet) as bar:
+        fineness, data = ratecontrol.secant_fitting(make_file, budget, MIN_FINENESS, MAX_FINENESS, start,
+                                                    SIZE_SLOPE, config.search_iterations, config.fill)
+    if stats is not None:
+        stats.update(step=stored_step(fineness), files=len(tried))
+    return data
+
+
+def render(payload: bytes, layout: Pyramid, geometry: pyramid.Geometry, scales: tuple[float, float],
+           box: tuple[int, int, int, int]) -> np.ndarray:
+    """(h, w, filtered channels) float32 field of a file's payload rendered at (row, column)
+    `scales` over `box` = (top, left, h, w) in output samples, post-filtered."""
+    levels = context.decode(payload, geometry.shapes(), layout.params, list(layout.bounds))
+    top, left, height, width = box
+    margins = [postfilter.RADIUS * round(scale) for scale in scales]  # the filter's reach, inside the output
+    extent = (round(geometry.height * scales[0]), round(geometry.width * scales[1]))
+    first = (max(0, top - margins[0]), max(0, left - margins[1]))
+    last = (min(extent[0], top + height + margins[0]), min(extent[1], left + width + margins[1]))
+    field = pyramid.render(levels, geometry, layout.step, scales, (*first, last[0] - first[0], last[1] - first[1]))
+    filtered = postfilter.apply(field[..., :len(layout.filter)], layout.filter, scales)
+    return filtered[top - first[0]:top - first[0] + height, left - first[1]:left - first[1] + width]

@@ -1,0 +1,107 @@
+"""Audio: reading, the cap, rendering at any rate and span, the metrics, and refusals."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from inrcodec import audio
+from inrcodec.errors import InrError
+from inrcodec.pyramid_fit import PyramidConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK = PyramidConfig(steps=10, search_iterations=6)  # a short fit: these tests check behaviour, not quality
+# (test_cli's audio test codes a clip of the same length with the same steps: one compiled fit for both)
+
+
+def chirp(seconds: float = 0.5, rate: int = 16000, channels: int = 1) -> np.ndarray:
+    """(samples, channels) of a rising tone with a little noise, as a clip to code."""
+    t = np.arange(int(seconds * rate)) / rate
+    tone = 0.4 * np.sin(2 * np.pi * (200 + 600 * t) * t)
+    rng = np.random.default_rng(0)
+    clip = np.stack([tone * (1 - 0.3 * c) + 0.01 * rng.normal(size=t.size) for c in range(channels)], axis=1)
+    return clip
+
+
+@pytest.fixture(scope="module")
+def mono_file() -> tuple[np.ndarray, bytes]:
+    clip = chirp()
+    return clip, audio.encode_audio(clip, 16000, kbps=32, config=QUICK)
+
+
+def test_a_clip_is_under_its_cap_and_close_to_the_original(mono_file):
+    clip, data = mono_file
+    assert len(data) <= audio.budget(32, len(clip), 16000)
+    decoded, rate = audio.decode_audio(data)
+    assert rate == 16000 and decoded.shape == clip.shape and decoded.dtype == np.float32
+    assert audio.psnr(clip, decoded) > 35.0
+    assert audio.si_snr(clip, decoded) > 10.0
+
+
+def test_a_stereo_clip_keeps_its_two_channels():
+    clip = chirp(channels=2)
+    data = audio.encode_audio(clip, 16000, kbps=48, config=QUICK)
+    assert len(data) <= audio.budget(48, len(clip), 16000)
+    decoded, _ = audio.decode_audio(data)
+    assert decoded.shape == clip.shape
+    assert min(audio.psnr(clip[:, c], decoded[:, c]) for c in range(2)) > 35.0
+
+
+def test_a_clip_renders_at_another_rate_and_over_a_span_alone(mono_file):
+    _, data = mono_file
+    whole, _ = audio.decode_audio(data)
+    span, _ = audio.decode_audio(data, start=0.125, duration=0.25)
+    assert span.shape == (4000, 1)
+    assert np.max(np.abs(span - whole[2000:6000])) < 0.02  # only the post-filter's edge differs
+    fast, rate = audio.decode_audio(data, rate=32000)
+    assert rate == 32000 and fast.shape == (16000, 1)
+    assert audio.psnr(whole, fast[::2]) > 30.0  # the same function of time, sampled twice as often
+    with pytest.raises(InrError, match="span"):
+        audio.decode_audio(data, start=0.4, duration=0.2)
+
+
+def test_wav_files_are_read_with_their_rate_and_the_metrics_behave(tmp_path):
+    clip = chirp(rate=8000, channels=2)
+    path = tmp_path / "clip.wav"
+    soundfile.write(path, clip, 8000, subtype="PCM_16")
+    samples, rate = audio.read_audio(path)
+    assert rate == 8000 and samples.shape == clip.shape
+    assert audio.psnr(clip, clip) == float("inf")
+    assert audio.si_snr(clip, 3.0 * clip) > 100.0  # scale-invariant
+    assert audio.psnr(clip, clip + 0.02) == pytest.approx(-10 * np.log10(0.01**2))
+
+
+def test_bad_audio_is_refused_with_one_line(tmp_path):
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    text = tmp_path / "text.wav"
+    text.write_text("not audio at all")
+    truncated = tmp_path / "truncated.wav"
+    buffer = io.BytesIO()
+    soundfile.write(buffer, chirp(), 16000, format="WAV", subtype="PCM_16")
+    truncated.write_bytes(buffer.getvalue()[:30])
+    for path in (empty, text, truncated, tmp_path / "missing.wav"):
+        with pytest.raises(InrError):
+            audio.read_audio(path)
+    with pytest.raises(InrError, match="sample rate"):
+        audio.encode_audio(chirp(), 1, kbps=16)
+    with pytest.raises(InrError, match="not finite"):
+        audio.encode_audio(np.full(1000, np.nan), 16000, kbps=16)
+    with pytest.raises(InrError, match="no samples"):
+        audio.encode_audio(np.zeros(0), 16000, kbps=16)
+    with pytest.raises(InrError, match="longer than"):
+        audio.check_clip(16000, 16000 * 36000, 1, "a 10-hour header")
+    with pytest.raises(InrError, match="too small"):
+        audio.encode_audio(chirp(seconds=0.1), 16000, kbps=0.5)
+
+
+def test_a_file_is_refused_by_the_other_modality(mono_file):
+    from inrcodec import codec
+
+    with pytest.raises(InrError, match="audio"):
+        codec.decode(mono_file[1])
+    image = (ROOT / "tests" / "fuzz_seeds" / "pyramid-rgb.inr").read_bytes()
+    with pytest.raises(InrError, match="image"):
+        audio.decode_audio(image)
