@@ -142,7 +142,11 @@ def read_header(data: bytes) -> tuple[int, int, int, pyramid_file.Pyramid, bytes
     """(sample rate, samples, channels, layout, payload) of an audio file, validated."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise InrError(f"expected the bytes of an .inr file, got {type(data).__name__}")
-    reader = bitstream.unpack(bytes(data))
+    return parse_header(bitstream.unpack(bytes(data)), len(data))
+
+
+def parse_header(reader: bitstream.Reader, n_bytes: int) -> tuple[int, int, int, pyramid_file.Pyramid, bytes]:
+    """`read_header` on the body of an unpacked file of `n_bytes` bytes (its reader then lists the fields)."""
     modality = reader.varint(255, "modality")
     if modality != AUDIO:
         raise InrError("this file holds an image, not audio" if modality == IMAGE else
@@ -157,7 +161,7 @@ def read_header(data: bytes) -> tuple[int, int, int, pyramid_file.Pyramid, bytes
     except InrError as err:
         raise InrError(str(err)) from None
     clip = geometry(count, channels)
-    pyramid_file.check_cost(clip, len(data), f"a {count / rate:.2f} s clip")
+    pyramid_file.check_cost(clip, n_bytes, f"a {count / rate:.2f} s clip")
     return rate, count, channels, pyramid_file.read_layout(reader, clip, channels), reader.rest()
 
 

@@ -125,10 +125,10 @@ def _varint(value: int) -> bytes:
 
 def header_fields(data: bytes) -> list[tuple[int, int, str]]:
     """(start, stop, kind) in the body of every field of a valid file before its payload."""
-    from .codec import parse_header
+    from . import audio, codec
 
     reader = bitstream.unpack(data)
-    parse_header(reader, len(data))
+    (audio.parse_header if bitstream.modality(data) == bitstream.AUDIO else codec.parse_header)(reader, len(data))
     return reader.fields[:-1]
 
 

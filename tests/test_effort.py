@@ -17,6 +17,14 @@ def test_steps_grow_with_effort_and_the_default_is_the_configured_one(method):
         assert configs[0].gated_steps < configs[-1].gated_steps
 
 
+def test_pyramid_efforts_fit_longer_and_fill_the_cap_closer_as_they_grow():
+    configs = [inrcodec.default_config("pyramid", e) for e in range(1, 10)]
+    steps, fills = [c.steps for c in configs], [c.fill for c in configs]
+    assert steps == sorted(steps) and len(set(steps)) == 9 and fills == sorted(fills)
+    assert [c.search_iterations for c in configs] == sorted(c.search_iterations for c in configs)
+    assert configs[effort.DEFAULT_EFFORT - 1] == inrcodec.PyramidConfig()
+
+
 @pytest.mark.parametrize("bad", [0, 10, -1, 5.0, "5", True, None])
 def test_bad_efforts_are_refused(bad, crop):
     with pytest.raises(inrcodec.InrError, match="effort"):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import inrcodec
-from inrcodec import bitstream, codec, fuzz
+from inrcodec import bitstream, codec, decoding, fuzz
 from inrcodec.coin import Architecture
 from inrcodec.errors import InrError
 
@@ -24,9 +24,11 @@ def seeds() -> dict[str, bytes]:
 def test_the_seed_corpus_has_every_kind_of_file_and_each_decodes(seeds):
     assert set(seeds) == set(fuzz.seed_makers())
     for name, data in seeds.items():
-        header = inrcodec.read_header(data)
-        assert header.method == name.split("-")[0]
-        assert inrcodec.decode(data).shape == (header.height, header.width, header.channels)
+        shape, dtype = decoding.expected_output(data)
+        output = decoding.decode_any(data)
+        assert output.shape == shape and output.dtype == dtype
+        if not name.startswith("audio-"):
+            assert inrcodec.read_header(data).method == name.split("-")[0]
 
 
 def test_a_seeded_run_of_2000_cases_finds_no_crash_hang_or_memory_blowup(seeds, tmp_path):

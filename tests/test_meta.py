@@ -113,6 +113,7 @@ def test_grayscale_meta_round_trip(crop):
     assert out.shape == gray.shape and psnr(gray, out) > 18.0
 
 
+@pytest.mark.slow  # 30 s; `meta` is not the default method
 def test_batched_encoding_gives_one_capped_file_per_image(sample):
     images = np.stack([sample[y:y + 32, x:x + 32] for y, x in ((0, 0), (100, 300), (300, 500))])
     files = inrcodec.encode_batch(images, 3.0, FAST_META)
@@ -124,6 +125,7 @@ def test_batched_encoding_gives_one_capped_file_per_image(sample):
         inrcodec.encode_batch(images.astype(np.float32), 3.0)
 
 
+@pytest.mark.slow  # 40 s; `meta` is not the default method
 def test_meta_density_target_is_met_and_the_file_keeps_exactly_that_share(sample):
     image = sample[100:228, 200:328]
     stats = {}
