@@ -22,7 +22,7 @@ import soundfile
 from . import bitstream, pyramid, pyramid_file
 from .bitstream import AUDIO, IMAGE
 from .effort import DEFAULT_EFFORT, apply_effort
-from .errors import InrError
+from .errors import InrError, reading
 from .methods import METHODS
 from .pyramid_fit import PyramidConfig
 
@@ -50,20 +50,15 @@ def check_clip(rate, samples: int, channels: int, what: str) -> None:
 def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     """((samples, channels) float64 in [-1, 1], sample rate in Hz) of a WAV, FLAC or OGG file; its
     declared size is checked before any sample is read."""
-    try:
-        if os.path.isfile(path) and os.path.getsize(path) == 0:
-            raise InrError(f"{path}: empty file")
-        info = soundfile.info(path)
-        check_clip(info.samplerate, info.frames, info.channels, str(path))
-        samples, rate = soundfile.read(path, dtype="float64", always_2d=True)
-    except soundfile.LibsndfileError as err:
-        raise InrError(f"{path}: not a readable audio file ({err.error_string})") from None
-    except FileNotFoundError:
-        raise InrError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InrError(f"{path}: is a directory") from None
-    except (RuntimeError, TypeError, ValueError) as err:
-        raise InrError(f"{path}: not a readable audio file ({err})") from None
+    with reading(path, "audio"):
+        try:
+            info = soundfile.info(path)
+            check_clip(info.samplerate, info.frames, info.channels, str(path))
+            samples, rate = soundfile.read(path, dtype="float64", always_2d=True)
+        except soundfile.LibsndfileError as err:
+            raise InrError(f"{path}: not a readable audio file ({err.error_string})") from None
+        except (RuntimeError, TypeError, ValueError) as err:
+            raise InrError(f"{path}: not a readable audio file ({err})") from None
     return as_samples(samples, rate, str(path)), rate
 
 

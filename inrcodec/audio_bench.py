@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import audio, audio_baselines
-from .bench import DECODE_REPEATS, merge_results
+from .bench import DECODE_REPEATS, merge_results, print_summary
 from .errors import InrError
 from .progress import progress
 
@@ -110,11 +110,6 @@ def run_audio_bench(folder: str, caps: list[float], methods: list[str], *, limit
                                                   method + tag, [{"clip": name, "target_kbps": cap, **row}],
                                                   description, rate_key="kbps", item_key="clip")
             bar.update()
-    print(f"{'method':10s} {'cap':>6s} {'n':>3s} {'kbps':>7s} {'PSNR':>7s} {'SI-SNR':>7s} {'enc s':>7s} {'dec s':>7s}")
-    for method, document in documents.items():
-        r = document["results"]
-        for i, cap in enumerate(r["target_kbps"]):
-            print(f"{method:10s} {cap:6.1f} {r['n_images'][i]:3d} {r['kbps'][i]:7.2f} {r['psnr'][i]:7.2f} "
-                  f"{r['si_snr'][i]:7.2f} {r['encoding_time'][i]:7.2f} {r['decoding_time'][i]:7.3f}")
+    print_summary(documents, "kbps", ("si_snr",))
     return documents
 

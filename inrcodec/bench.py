@@ -162,10 +162,17 @@ def run_bench(folder: str, caps: list[float], methods: list[str], *, limit: int 
                 documents[method] = merge_results(Path(out_dir) / dataset / f"{method}{tag}.json", method + tag,
                                                   rows, description)
             bar.update()
-    print(f"{'method':10s} {'cap':>6s} {'n':>3s} {'bpp':>7s} {'PSNR':>7s} {'enc s':>7s} {'dec s':>7s}")
+    print_summary(documents, "bpp")
+    return documents
+
+
+def print_summary(documents: dict, rate_key: str, metrics: tuple[str, ...] = ()) -> None:
+    """One line per method and cap: items, rate, PSNR, the `metrics` asked for, both times."""
+    print(f"{'method':10s} {'cap':>6s} {'n':>4s} {rate_key:>7s} {'PSNR':>7s}" + "".join(f" {m:>7s}" for m in metrics)
+          + f" {'enc s':>7s} {'dec s':>7s}")
     for method, document in documents.items():
         r = document["results"]
-        for i, cap in enumerate(r["target_bpp"]):
-            print(f"{method:10s} {cap:6.3f} {r['n_images'][i]:3d} {r['bpp'][i]:7.4f} {r['psnr'][i]:7.2f} "
-                  f"{r['encoding_time'][i]:7.2f} {r['decoding_time'][i]:7.3f}")
-    return documents
+        for i, cap in enumerate(r[f"target_{rate_key}"]):
+            print(f"{method:10s} {cap:6.3g} {r['n_images'][i]:4d} {r[rate_key][i]:7.4f} {r['psnr'][i]:7.2f}"
+                  + "".join(f" {r[m][i]:7.2f}" for m in metrics)
+                  + f" {r['encoding_time'][i]:7.2f} {r['decoding_time'][i]:7.3f}")

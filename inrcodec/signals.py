@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .errors import InrError
+from .errors import InrError, reading
 
 MAX_PIXELS = 1 << 26  # largest image (in pixels) read or decoded: 67 megapixels
 
@@ -47,28 +47,21 @@ def _to_uint8(image: Image.Image) -> np.ndarray:
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file into (H, W, C) uint8 pixels, C = 1 (grayscale) or 3 (RGB)."""
-    try:
-        if os.path.isfile(path) and os.path.getsize(path) == 0:
-            raise InrError(f"{path}: empty file")
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)  # over MAX_PIXELS anyway
-            with Image.open(path) as image:
-                check_size(image.height, image.width)
-                if getattr(image, "n_frames", 1) > 1:
-                    raise InrError(f"{path}: an animation of {image.n_frames} frames; inrcodec codes still "
-                                   f"images (save one frame as a PNG first)")
-                image.load()
-                return _to_uint8(image)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise InrError(f"{path}: image too large ({err})") from None
-    except FileNotFoundError:
-        raise InrError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InrError(f"{path}: is a directory") from None
-    except (UnidentifiedImageError, SyntaxError, ValueError) as err:
-        raise InrError(f"{path}: not a readable image ({err})") from None
-    except OSError as err:
-        raise InrError(f"{path}: cannot read image ({err.strerror or err})") from None
+    with reading(path, "image"):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)  # over MAX_PIXELS anyway
+                with Image.open(path) as image:
+                    check_size(image.height, image.width)
+                    if getattr(image, "n_frames", 1) > 1:
+                        raise InrError(f"{path}: an animation of {image.n_frames} frames; inrcodec codes still "
+                                       f"images (save one frame as a PNG first)")
+                    image.load()
+                    return _to_uint8(image)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+            raise InrError(f"{path}: image too large ({err})") from None
+        except (UnidentifiedImageError, SyntaxError, ValueError) as err:
+            raise InrError(f"{path}: not a readable image ({err})") from None
 
 
 def as_pixels(image) -> np.ndarray:

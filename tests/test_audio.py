@@ -1,6 +1,7 @@
 """Audio: reading, the cap, rendering at any rate and span, the metrics, and refusals."""
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -105,3 +106,21 @@ def test_a_file_is_refused_by_the_other_modality(mono_file):
     image = (ROOT / "tests" / "fuzz_seeds" / "pyramid-rgb.inr").read_bytes()
     with pytest.raises(InrError, match="image"):
         audio.decode_audio(image)
+
+
+def test_mp3_and_opus_land_under_the_cap_and_are_aligned_before_scoring(tmp_path):
+    from inrcodec import audio_baselines, audio_bench
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    soundfile.write(folder / "a.wav", chirp(seconds=1.0), 16000, subtype="PCM_16")
+    audio_bench.run_audio_bench(str(folder), [24.0, 48.0], ["mp3", "opus"], limit=None, out_dir=str(tmp_path / "out"),
+                                configs={}, quiet=True)
+    for name in ("mp3", "opus"):
+        rows = json.loads((tmp_path / "out" / "clips" / f"{name}.json").read_text())["per_image"]
+        assert {r["target_kbps"] for r in rows} == {24.0, 48.0}
+        assert all(r["bytes"] <= r["target_kbps"] * 1000 / 8 for r in rows)
+        assert all(r["psnr"] > 30.0 for r in rows)  # only after alignment: MP3's decoder delay would ruin it
+    clip = chirp(seconds=1.0)
+    delayed = np.concatenate([np.zeros((300, 1)), clip])
+    assert audio.psnr(clip, audio_baselines.align(clip, delayed)) == float("inf")
