@@ -3,7 +3,8 @@ search that lands a file under its cap, and rendering.
 
     head (modality, method, the signal's shape: written by its modality) | global step
     | per grid channel (coarsest level first) its largest |integer| and, if that is not 0, its
-    context parameters | post-filter flag and weights | payload: the grids under the context model
+    context parameters (`stored_params`) | post-filter flag and, if set, its weights (`stored_taps`)
+    | payload: the grids under the context model
 
 A file of n bytes may declare at most VALUES_PER_BYTE * n grid values and MAX_MACS_PER_BYTE * n
 multiply-adds of rendering at scale 1 (`bitstream.MAX_MACS_PER_BYTE`), so that decoding time and
@@ -36,7 +37,20 @@ class Pyramid:
     filter: np.ndarray  # (filtered channels, post-filter taps) int post-filter weights
 
 
-def write(head: bytes, step: float, grids: list[np.ndarray], params: np.ndarray, weights: np.ndarray) -> bytes:
+def stored_params(geometry: pyramid.Geometry) -> list[int]:
+    """Indices of the context parameters a file stores per coded grid channel: all of them, but for
+    a signal of one row (audio) none of phase 1's, which has no cells there."""
+    phase_1 = range(len(context.STORED[0]), len(context.STORED[0]) + len(context.STORED[1]))
+    return [i for i in range(context.N_PARAMS) if geometry.dims == 2 or i not in phase_1]
+
+
+def stored_taps(geometry: pyramid.Geometry) -> list[int]:
+    """Indices of the post-filter taps a file stores: all, but for a signal of one row only those along it."""
+    return [k for k, (dy, _) in enumerate(postfilter.OFFSETS) if geometry.dims == 2 or dy == 0]
+
+
+def write(head: bytes, geometry: pyramid.Geometry, step: float, grids: list[np.ndarray], params: np.ndarray,
+          weights: np.ndarray) -> bytes:
     """A whole file: `head`, the global step, per grid channel its bound and context parameters
     (none when the bound is 0), whether a post-filter follows and its weights, then the
     context-coded integers."""
@@ -46,11 +60,12 @@ def write(head: bytes, step: float, grids: list[np.ndarray], params: np.ndarray,
     bounds = [int(np.abs(plane).max(initial=0)) for plane, _ in context.channel_planes(grids)]
     for bound, plane_params in zip(bounds, params):
         writer.varint(bound)
-        for value in plane_params[:context.N_PARAMS if bound else 0]:
-            writer.signed(int(value))
+        for index in stored_params(geometry) if bound else ():
+            writer.signed(int(plane_params[index]))
     writer.varint(int(weights.any()))  # 0: no post-filter
-    for value in weights.ravel() if weights.any() else ():
-        writer.signed(int(value))
+    for channel_weights in weights if weights.any() else ():
+        for index in stored_taps(geometry):
+            writer.signed(int(channel_weights[index]))
     writer.raw(context.encode(grids, params, bounds))
     return bitstream.pack(bytes(writer.buffer))
 
@@ -65,13 +80,16 @@ def read_layout(reader: bitstream.Reader, geometry: pyramid.Geometry, filtered_c
         if bounds[-1] * level_step > MAX_ABS_VALUE:
             raise InrError(f"corrupt file: values up to {bounds[-1] * level_step:.3g} exceed {MAX_ABS_VALUE:g}")
         limit = round(context.MAX_PARAM * context.PARAM_RESOLUTION)
-        params.append([reader.signed(limit, "context parameter") for _ in range(context.N_PARAMS if bounds[-1] else 0)]
-                      or [0] * context.N_PARAMS)
+        params.append(np.zeros(context.N_PARAMS, np.int64))
+        for index in stored_params(geometry) if bounds[-1] else ():
+            params[-1][index] = reader.signed(limit, "context parameter")
     limit = round(postfilter.MAX_WEIGHT * postfilter.RESOLUTION)
-    filtered = reader.varint(1, "post-filter flag")
-    weights = [[reader.signed(limit, "filter weight") if filtered else 0 for _ in postfilter.OFFSETS]
-               for _ in range(filtered_channels)]
-    return Pyramid(step, tuple(bounds), np.array(params, np.int64), np.array(weights, np.int64))
+    weights = np.zeros((filtered_channels, len(postfilter.OFFSETS)), np.int64)
+    if reader.varint(1, "post-filter flag"):
+        for channel_weights in weights:
+            for index in stored_taps(geometry):
+                channel_weights[index] = reader.signed(limit, "filter weight")
+    return Pyramid(step, tuple(bounds), np.array(params, np.int64).reshape(-1, context.N_PARAMS), weights)
 
 
 def check_cost(geometry: pyramid.Geometry, n_bytes: int, what: str) -> None:
@@ -91,7 +109,7 @@ def encode(field: np.ndarray, geometry: pyramid.Geometry, head: bytes, budget: i
     the global step. `what` names the signal in errors."""
     channels = field.shape[-1]
     shapes = geometry.shapes()
-    empty = write(head, 1.0, [np.zeros(s, np.int32) for s in shapes],
+    empty = write(head, geometry, 1.0, [np.zeros(s, np.int32) for s in shapes],
                   np.zeros((sum(s[-1] for s in shapes), context.N_PARAMS)),
                   np.zeros((channels, len(postfilter.OFFSETS)), np.int64))
     if len(empty) > budget:
@@ -108,7 +126,7 @@ def encode(field: np.ndarray, geometry: pyramid.Geometry, head: bytes, budget: i
     def make_file(fineness: float) -> bytes:
         step = stored_step(fineness)
         tried.append(step)
-        data = write(head, step, *fit_pyramid(field, geometry, step, config))
+        data = write(head, geometry, step, *fit_pyramid(field, geometry, step, config))
         bar.update()
         bar.set_postfix(step=f"{step:.4f}", bytes=f"{len(data)}/{budget}")
         return data

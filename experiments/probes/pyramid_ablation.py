@@ -30,7 +30,7 @@ def point(pixels: np.ndarray, step: float) -> tuple[float, float]:
     height, width, channels = pixels.shape
     geometry = pyramid.image_geometry(height, width, channels)
     fitted = pyramid_fit.fit_pyramid(pyramid.to_ycbcr(pixels), geometry, step, pyramid_fit.PyramidConfig())
-    data = pyramid_file.write(codec._layout_fields(pixels.shape, "pyramid", None), step, *fitted)
+    data = pyramid_file.write(codec._layout_fields(pixels.shape, "pyramid", None), geometry, step, *fitted)
     return len(data) * 8 / (pixels.shape[0] * pixels.shape[1]), pyramid.psnr(inrcodec.decode(data), pixels)
 
 
