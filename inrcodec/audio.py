@@ -169,7 +169,8 @@ def decode_audio(data: bytes, rate: int | None = None, start: float = 0.0,
     if not (isinstance(rate, numbers.Integral) and MIN_RATE <= rate <= MAX_RATE):
         raise InrError(f"rate {rate!r} must be a whole number of Hz in {MIN_RATE}..{MAX_RATE}")
     seconds = count / encoded_rate
-    duration = seconds - start if duration is None else duration
+    if isinstance(start, numbers.Real) and duration is None:
+        duration = seconds - start
     if not (isinstance(start, numbers.Real) and isinstance(duration, numbers.Real)
             and 0 <= start < seconds and 0 < duration and start + duration <= seconds + 1e-9):
         raise InrError(f"span from {start!r} s for {duration!r} s is not inside the {seconds:.3f} s clip")

@@ -59,8 +59,11 @@ def test_a_clip_renders_at_another_rate_and_over_a_span_alone(mono_file):
     fast, rate = audio.decode_audio(data, rate=32000)
     assert rate == 32000 and fast.shape == (16000, 1)
     assert audio.psnr(whole, fast[::2]) > 30.0  # the same function of time, sampled twice as often
-    with pytest.raises(InrError, match="span"):
-        audio.decode_audio(data, start=0.4, duration=0.2)
+    for start, duration in ((0.4, 0.2), ("0", None), (float("nan"), 0.1), (0.0, -1.0)):
+        with pytest.raises(InrError, match="span"):
+            audio.decode_audio(data, start=start, duration=duration)
+    with pytest.raises(InrError, match="rate"):
+        audio.decode_audio(data, rate=44100.5)
 
 
 def test_wav_files_are_read_with_their_rate_and_the_metrics_behave(tmp_path):
