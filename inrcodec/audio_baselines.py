@@ -2,18 +2,20 @@
 libsndfile (through soundfile), each at the largest file not above a byte cap.
 
 libsndfile sets their bitrate by a compression level in [0, 1] (0: the highest bitrate); the search
-bisects it. MP3 is tried at constant and at variable bitrate, and the better of the two files under
+bisects it (`ratecontrol.largest_fitting`). MP3 is tried at constant and at variable bitrate, and the better of the two files under
 the cap (by PSNR after alignment) is kept. Decoders add a delay (MP3's is about 1,100 samples), so
 a decoded clip is aligned to the original by cross-correlation before any metric.
 """
 
 import io
+import math
 
 import numpy as np
 import soundfile
 
 from . import audio
 from .errors import InrError
+from .ratecontrol import largest_fitting
 
 # name: (libsndfile format, subtype, bitrate modes tried, highest compression level libsndfile takes)
 AUDIO_BASELINES = {"mp3": ("MP3", "MPEG_LAYER_III", ("CONSTANT", "VARIABLE"), 0.999),
@@ -56,19 +58,11 @@ def compress(samples: np.ndarray, rate: int, name: str, budget: int) -> bytes:
     best, best_psnr = None, -np.inf
     _, _, modes, top = AUDIO_BASELINES[name]
     for mode in modes:
-        smallest = _write(samples, rate, name, top, mode)
-        if len(smallest) > budget:
+        try:  # bisect the level linearly, as log(knob) = top - level (knob 1: level `top`, the smallest file)
+            _, found = largest_fitting(lambda knob: _write(samples, rate, name, min(top, max(0.0, top - math.log(knob))),
+                                                           mode), budget, 1.0, math.exp(top), SEARCH_STEPS)
+        except InrError:  # even the smallest file of this mode is over the budget
             continue
-        low, high, found = 0.0, top, smallest  # level `high` fits; find the lowest level that does
-        if len(_write(samples, rate, name, low, mode)) <= budget:
-            found, high = _write(samples, rate, name, low, mode), low
-        for _ in range(SEARCH_STEPS if high > low else 0):
-            middle = 0.5 * (low + high)
-            data = _write(samples, rate, name, middle, mode)
-            if len(data) <= budget:
-                high, found = middle, data
-            else:
-                low = middle
         quality = audio.psnr(samples, align(samples, decompress(found)[0]))
         if quality > best_psnr:
             best, best_psnr = found, quality

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import audio, audio_baselines
-from .bench import DECODE_REPEATS, merge_results, print_summary
+from .bench import merge_results, print_summary, timed_decode
 from .errors import InrError
 from .progress import progress
 
@@ -71,12 +71,7 @@ def measure(samples: np.ndarray, rate: int, kbps: float, name: str, config) -> d
         stats = {}
         data = audio.encode_audio(samples, rate, kbps, config, stats=stats)
         middle = time.perf_counter()
-        times = []
-        for _ in range(DECODE_REPEATS):  # the median: this machine's timings wander by ~20%
-            begin = time.perf_counter()
-            decoded = audio.decode_audio(data)[0].astype(np.float64)
-            times.append(time.perf_counter() - begin)
-        decoding_time = float(np.median(times))
+        decoded, decoding_time = timed_decode(lambda d: audio.decode_audio(d)[0].astype(np.float64), data)
         extra["stats"] = stats
     if len(data) > cap:
         raise AssertionError(f"{name} wrote {len(data)} bytes over a cap of {cap}")

@@ -55,23 +55,26 @@ def measure(pixels: np.ndarray, bpp: float, method: str, config, quiet: bool) ->
         data = baselines.compress(pixels, method, budget)
         middle = time.perf_counter()
         decoded = baselines.decompress(data, channels)
+        decoding_time = time.perf_counter() - middle
         extra = {}
     else:
         stats = {}
         extra = {"stats": stats}
         data = codec.encode(pixels, bpp, method, config, quiet=quiet, stats=stats)
         middle = time.perf_counter()
-        decoded = codec.decode(data)
-    decoding_time = time.perf_counter() - middle
-    if method not in baselines.BASELINES:  # the median of DECODE_REPEATS: this machine's timings wander by ~20%
-        decoding_time = float(np.median([decoding_time] + [_decode_seconds(data) for _ in range(DECODE_REPEATS - 1)]))
+        decoded, decoding_time = timed_decode(codec.decode, data)
     return _row(pixels, data, decoded, budget, method, middle - start, decoding_time, extra)
 
 
-def _decode_seconds(data: bytes) -> float:
-    start = time.perf_counter()
-    codec.decode(data)
-    return time.perf_counter() - start
+def timed_decode(decode, data: bytes):
+    """(decode(data), the median seconds of DECODE_REPEATS such decodes): this machine's timings
+    wander by about 20%."""
+    times = []
+    for _ in range(DECODE_REPEATS):
+        start = time.perf_counter()
+        output = decode(data)
+        times.append(time.perf_counter() - start)
+    return output, float(np.median(times))
 
 
 def _row(pixels, data: bytes, decoded, budget: int, method: str, encoding_time: float, decoding_time: float,

@@ -123,14 +123,16 @@ def laplace_bits(xp, y, mu, b):
     return -xp.maximum(xp.where(d >= 0.5, log_far, log_near), math.log(1e-9)) / math.log(2)
 
 
+def parent_plane(grids: list, k: int, c: int) -> np.ndarray | None:
+    """Channel c of the level above level k (its parent), or None at the coarsest level or where
+    that level lacks the channel. Only grids[k + 1] is read: finer levels may still be missing."""
+    return grids[k + 1][..., c] if k + 1 < len(grids) and c < grids[k + 1].shape[-1] else None
+
+
 def channel_planes(grids: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
     """(plane, its `parent_context`) of every grid channel, in coding order (coarsest level first)."""
-    planes = []
-    for k in reversed(range(len(grids))):
-        for c in range(grids[k].shape[-1]):
-            parent = grids[k + 1][..., c] if k + 1 < len(grids) and c < grids[k + 1].shape[-1] else None
-            planes.append((grids[k][..., c], parent_context(parent, grids[k].shape[:2])))
-    return planes
+    return [(grids[k][..., c], parent_context(parent_plane(grids, k, c), grids[k].shape[:2]))
+            for k in reversed(range(len(grids))) for c in range(grids[k].shape[-1])]
 
 
 @partial(jax.jit, static_argnums=(4, 5))
@@ -237,8 +239,7 @@ def decode(data: bytes, shapes: list[tuple[int, int, int]], params: np.ndarray, 
             a, bound = next(planes)
             if bound == 0:
                 continue
-            has_parent = k + 1 < len(shapes) and c < shapes[k + 1][-1]
-            parent = parent_context(grids[k + 1][..., c] if has_parent else None, shapes[k][:2])
+            parent = parent_context(parent_plane(grids, k, c), shapes[k][:2])
             plane, phases = grids[k][..., c], phase_of(shapes[k][:2])
             family = constriction.stream.model.QuantizedLaplace(-bound, bound)
             for phase in range(PHASES):

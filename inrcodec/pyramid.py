@@ -76,7 +76,8 @@ def interpolate_axis(values: np.ndarray, positions: np.ndarray, axis: int) -> np
     if np.all(positions == start):  # every position on a cell centre: the cells themselves
         return np.take(values, np.clip(start.astype(np.int64), 0, last), axis=axis)
     period = _period(positions)
-    weights = cubic_weights(positions[:period or len(positions)] - start[:period or len(positions)])
+    distinct = period or len(positions)  # positions whose weights differ
+    weights = cubic_weights(positions[:distinct] - start[:distinct])
     start = start.astype(np.int64)
     if period:
         return _interpolate_periodic(values, start, weights, period, axis)

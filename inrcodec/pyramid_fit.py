@@ -51,8 +51,7 @@ def rd_round(k: int, values: np.ndarray, grids: list, params: np.ndarray, rd_slo
     rounded = np.round(values)
     first_plane = sum(g.shape[-1] for g in grids[k + 1:])  # coding order: coarser levels first
     for c in range(values.shape[-1]):
-        has_parent = k + 1 < len(grids) and c < grids[k + 1].shape[-1]
-        parent = context.parent_context(grids[k + 1][..., c] if has_parent else None, values.shape[:2])
+        parent = context.parent_context(context.parent_plane(grids, k, c), values.shape[:2])
         plane, phases = rounded[..., c], context.phase_of(values.shape[:2])
         for phase in range(context.PHASES):
             cells = phases == phase
