@@ -1,4 +1,4 @@
-"""Rate-distortion benchmark of audio: inrcodec's `pyramid` beside MP3 and Opus over a folder of clips.
+"""Rate-distortion benchmark of audio: inrcodec's methods beside MP3 and Opus over a folder of clips.
 
 For every clip, cap and codec the file is made under the cap (kbps = file bytes * 8 / seconds /
 1000), decoded (classical codecs' output aligned by cross-correlation), and scored by PSNR (as
@@ -17,6 +17,7 @@ import numpy as np
 from . import audio, audio_baselines
 from .bench import merge_results, print_summary, timed_decode
 from .errors import InrError
+from .methods import METHODS
 from .progress import progress
 
 PESQ_RATE = 16000  # wide-band PESQ scores 16 kHz audio: other rates are resampled to it
@@ -69,7 +70,7 @@ def measure(samples: np.ndarray, rate: int, kbps: float, name: str, config) -> d
         decoding_time = time.perf_counter() - middle
     else:
         stats = {}
-        data = audio.encode_audio(samples, rate, kbps, config, stats=stats)
+        data = audio.encode_audio(samples, rate, kbps, name, config, stats=stats)
         middle = time.perf_counter()
         decoded, decoding_time = timed_decode(lambda d: audio.decode_audio(d)[0].astype(np.float64), data)
         extra["stats"] = stats
@@ -84,10 +85,10 @@ def measure(samples: np.ndarray, rate: int, kbps: float, name: str, config) -> d
 def run_audio_bench(folder: str, caps: list[float], methods: list[str], *, limit: int | None, out_dir: str,
                     configs: dict, quiet: bool, tag: str = "") -> dict:
     """Every codec at every cap over the folder's clips; writes and prints the results."""
-    unknown = [m for m in methods if m not in audio_baselines.AUDIO_BASELINES and m != "pyramid"]
+    unknown = [m for m in methods if m not in audio_baselines.AUDIO_BASELINES and m not in METHODS]
     if unknown:
-        raise InrError(f"unknown audio method(s) {', '.join(unknown)}; choose from pyramid, "
-                       f"{', '.join(audio_baselines.AUDIO_BASELINES)}")
+        raise InrError(f"unknown audio method(s) {', '.join(unknown)}; choose from "
+                       f"{', '.join([*METHODS, *audio_baselines.AUDIO_BASELINES])}")
     clips = load_clips(folder, limit)
     machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_implementation()} {platform.python_version()}"
     documents = {}
@@ -99,7 +100,7 @@ def run_audio_bench(folder: str, caps: list[float], methods: list[str], *, limit
             except InrError as err:  # e.g. Opus at a rate it cannot code: reported, not averaged
                 bar.write(f"{method} on {name} at {cap:g} kbps: {err}")
             else:
-                description = (f"{'inrcodec ' + method if method == 'pyramid' else method + ' (libsndfile)'} on "
+                description = (f"{'inrcodec ' + method if method in METHODS else method + ' (libsndfile)'} on "
                                f"{Path(folder).name}, kbps caps; measured on {machine}")
                 documents[method] = merge_results(Path(out_dir) / Path(folder).name / f"{method}{tag}.json",
                                                   method + tag, [{"clip": name, "target_kbps": cap, **row}],

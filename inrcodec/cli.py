@@ -23,8 +23,9 @@ AUDIO_BENCH_METHODS = ["pyramid", "mp3", "opus"]  # `bench --kbps` by default
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".opus"}  # inputs that --bpp hints towards --kbps for
 
 
-def write_atomic(path: str, data: bytes) -> None:
-    """Write `data` to `path` via a temporary file in the same folder, so no partial file remains."""
+def write_atomic(path: str, data) -> None:
+    """Write `data` (bytes, or a function that writes to a binary file object) to `path` via a
+    temporary file in the same folder, so no partial file remains, whatever fails."""
     folder = os.path.dirname(os.path.abspath(path))
     try:
         handle, temporary = tempfile.mkstemp(dir=folder, prefix=".inrcodec-")
@@ -34,12 +35,15 @@ def write_atomic(path: str, data: bytes) -> None:
     os.umask(umask)
     try:
         with os.fdopen(handle, "wb") as out:
-            out.write(data)
+            data(out) if callable(data) else out.write(data)
         os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(temporary, path)
     except OSError as err:
         os.unlink(temporary)
         raise InrError(f"{path}: cannot write ({err.strerror})") from None
+    except BaseException:
+        os.unlink(temporary)
+        raise
 
 
 def check_writable(path: str) -> None:
@@ -80,13 +84,14 @@ def read_bytes(path: str) -> bytes:
         raise InrError(f"{path}: cannot read ({err.strerror})") from None
 
 
-def method_config(method: str, args):
-    """The method's default configuration with the command line's fitting overrides applied."""
+def method_config(method: str, args, defaults=None):
+    """The method's default configuration (from `defaults(method, effort)`; None: the image defaults)
+    with the command line's fitting overrides applied."""
     from .codec import METHODS, default_config
 
     if method not in METHODS:
         return None
-    config = default_config(method, args.effort)
+    config = (defaults or default_config)(method, args.effort)
     dense = getattr(config, "dense", config)
     if not hasattr(dense, "fit"):  # pyramid: no network fit, only its own steps
         return config if args.steps is None else dataclasses.replace(config, steps=args.steps)
@@ -121,36 +126,43 @@ def cmd_encode(args) -> None:
         quality = psnr(pixels, codec.decode(data))
         density = (f", density {stats['density_reached']:.4f} (target {stats['density_target']:.4f})"
                    if "density_target" in stats else "")
-        shape = (f"latent levels from {stats['first_level']} at 1/{stats['downscale']} resolution" if "first_level" in stats
-                 else f"latent pyramid at step {stats['step']:.4f}, {stats['files']} files tried" if "step" in stats
-                 else f"SIREN {stats['depth']}x{stats['width']} per {stats['tile']}px tile")
         print(f"{args.input} -> {args.output}: {len(data)} bytes, {len(data) * 8 / (height * width):.4f} bpp "
-              f"(cap {args.bpp:g}), PSNR {quality:.2f} dB, {seconds:.1f} s, {shape}{density}")
+              f"(cap {args.bpp:g}), PSNR {quality:.2f} dB, {seconds:.1f} s, {describe_fit(stats, 'px')}{density}")
+
+
+def describe_fit(stats: dict, unit: str) -> str:
+    """What a fit made, in words, from its `stats` (tiles measured in `unit`)."""
+    if "first_level" in stats:
+        return f"latent levels from {stats['first_level']} at 1/{stats['downscale']} resolution"
+    if "step" in stats:
+        return f"latent pyramid at step {stats['step']:.4f}, {stats['files']} files tried"
+    return f"SIREN {stats['depth']}x{stats['width']} per {stats['tile']}{unit} tile"
 
 
 def encode_audio_file(args) -> None:
-    """`encode --kbps`: an audio clip under its cap."""
+    """`encode --kbps`: an audio clip under its cap, read and coded a chunk at a time."""
     from . import audio
 
-    if args.method != "pyramid":
-        raise InrError(f"audio is coded with the pyramid method, not {args.method}")
-    samples, rate = audio.read_audio(args.input)
     start = time.perf_counter()
     stats = {}
-    data = audio.encode_audio(samples, rate, args.kbps, method_config("pyramid", args), quiet=args.quiet, stats=stats)
+    data = audio.encode_file(args.input, args.kbps, args.method, method_config(args.method, args, audio.default_config),
+                             quiet=args.quiet, stats=stats)
     seconds = time.perf_counter() - start
     write_atomic(args.output, data)
     if not args.quiet:
+        samples, rate = audio.read_audio(args.input)
         decoded, _ = audio.decode_audio(data)
         duration = len(samples) / rate
         print(f"{args.input} -> {args.output}: {len(data)} bytes, {len(data) * 8 / duration / 1000:.2f} kbps "
               f"(cap {args.kbps:g}), PSNR {audio.psnr(samples, decoded):.2f} dB, SI-SNR "
-              f"{audio.si_snr(samples, decoded):.2f} dB, {seconds:.1f} s, step {stats['step']:.4f}, "
-              f"{stats['files']} files tried")
+              f"{audio.si_snr(samples, decoded):.2f} dB, {seconds:.1f} s, {stats['chunks']} chunk(s), "
+              f"{describe_fit(stats, '-sample')}")
 
 
 def decode_audio_file(args, data: bytes) -> None:
-    """`decode` of an audio file to WAV, FLAC or OGG at any rate and span."""
+    """`decode` of an audio file to WAV, FLAC or OGG at any rate and span, written a chunk at a time."""
+    import soundfile
+
     from . import audio
 
     if args.scale != 1.0 or args.crop:
@@ -158,10 +170,16 @@ def decode_audio_file(args, data: bytes) -> None:
     extension = os.path.splitext(args.output)[1].lower()
     if extension not in audio.SUFFIXES:
         raise InrError(f"{args.output}: this file holds audio; write it as {', '.join(sorted(audio.SUFFIXES))}")
-    samples, rate = audio.decode_audio(data, args.rate, args.start or 0.0, args.duration)
-    buffer = io.BytesIO()
-    audio.write_audio(buffer, samples, rate, extension[1:].upper())
-    write_atomic(args.output, buffer.getvalue())
+    channels = audio.read_header(data).channels
+    rate, pieces = audio.iter_decode(data, args.rate, args.start or 0.0, args.duration)
+
+    def write(out) -> None:
+        audio_format = extension[1:].upper()
+        with soundfile.SoundFile(out, "w", rate, channels, audio.subtype(audio_format), format=audio_format) as sink:
+            for piece in pieces:
+                sink.write(piece)
+
+    write_atomic(args.output, write)
 
 
 def cmd_decode(args) -> None:
@@ -198,26 +216,39 @@ def cmd_info(args) -> None:
     data = read_bytes(args.input)
     try:
         if bitstream.modality(data) == bitstream.AUDIO:
-            rate, count, channels, layout, payload = audio.read_header(data)
+            header = audio.read_header(data)
+            rate, count = header.rate, header.samples
             print(f"file:         {args.input}, {len(data)} bytes, {len(data) * 8 * rate / count / 1000:.2f} kbps")
-            print(f"audio:        {count / rate:.3f} s at {rate} Hz, {count} samples, {channels} channel(s)")
-            print_pyramid_layout(layout, payload)
+            print(f"audio:        {count / rate:.3f} s at {rate} Hz, {count} samples, {header.channels} channel(s), "
+                  f"{len(header.chunks)} chunk(s) of up to {header.chunk_seconds} s")
+            for index, body in enumerate(header.chunks):
+                print(f"chunk {index}:      {len(body)} bytes")
+                layout = audio.read_chunk(header, index)
+                if header.method == "pyramid":
+                    print_pyramid_layout(*layout)
+                else:
+                    print_network_layout(layout, "-sample")
             return
         header = read_header(data)
     except InrError as err:
         raise InrError(f"{args.input}: {err}") from None
-    layout = header.architecture
-    pixels = header.height * header.width
-    print(f"file:         {args.input}, {len(data)} bytes, {len(data) * 8 / pixels:.4f} bpp")
-    print(f"image:        {header.width}x{header.height}, {header.channels} channel(s)")
+    height, width = header.extent
+    print(f"file:         {args.input}, {len(data)} bytes, {len(data) * 8 / (height * width):.4f} bpp")
+    print(f"image:        {width}x{height}, {header.channels} channel(s)")
     if header.method == "pyramid":
-        print_pyramid_layout(layout, header.payload)
-        return
+        print_pyramid_layout(header.architecture, header.payload)
+    else:
+        print_network_layout(header, "px")
+
+
+def print_network_layout(header, unit: str) -> None:
+    """The layout and tensors of a `networks` file body (tiles measured in `unit`)."""
+    layout = header.architecture
     if header.method == "meta":
         print(f"method:       meta: latent levels from {layout.first_level} at 1/{layout.downscale} resolution, "
-              f"base {layout.identity.hex()}")
+              f"base {header.base} {layout.identity.hex()}")
     else:
-        print(f"method:       {header.method}: SIREN {layout.depth}x{layout.width} per {layout.tile}px tile")
+        print(f"method:       {header.method}: SIREN {layout.depth}x{layout.width} per {layout.tile}{unit} tile")
     print(f"payload:      {len(header.payload)} bytes, {len(header.models)} tensors")
     for index, (count, model, step) in enumerate(zip(header.counts, header.models, header.steps)):
         family = "gaussian" if model.family == 0 else "laplace"

@@ -18,9 +18,9 @@ def expected_output(data: bytes) -> tuple[tuple, type] | None:
     """(shape, dtype) `decode_any` must return for a file whose header is valid; None if it is not."""
     try:
         if bitstream.modality(data) == bitstream.AUDIO:
-            _, count, channels, _, _ = audio.read_header(data)
-            return (count, channels), np.float32
+            header = audio.read_header(data)
+            return (header.samples, header.channels), np.float32
         header = codec.read_header(data)
     except InrError:
         return None
-    return (header.height, header.width, header.channels), np.uint8
+    return (*header.extent, header.channels), np.uint8

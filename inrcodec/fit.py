@@ -1,4 +1,4 @@
-"""Per-signal fitting: jit-compiled Adam steps on random pixel batches, run in `lax.scan` chunks.
+"""Per-signal fitting: jit-compiled Adam steps on random sample batches, run in `lax.scan` chunks.
 
 The fit ends with quantization-aware training: for the last `qat_fraction` of the steps the
 forward pass sees every tensor rounded to the step the rate budget implies (straight-through).
@@ -14,10 +14,10 @@ import numpy as np
 import optax
 
 from . import constrained, gates, quantize
-from .progress import progress
 from .constrained import DualConfig
+from .progress import progress
 from .siren import tiled_apply
-from .tiles import pixel_centres
+from .tiles import sample_centres
 
 CHUNK = 25  # steps per compiled scan call; the progress bar and the time limit advance per chunk
 
@@ -25,11 +25,11 @@ CHUNK = 25  # steps per compiled scan call; the progress bar and the time limit 
 @dataclass(frozen=True)
 class FitConfig:
     steps: int = 5000  # Adam steps in all (fewer if `seconds` runs out first)
-    batch: int = 1024  # pixels sampled per tile per step
+    batch: int = 1024  # samples (pixels) drawn per tile per step
     learning_rate: float = 1e-3  # peak Adam learning rate, cosine-decayed to 5% of it
     qat_fraction: float = 0.2  # last fraction of the steps trained through rounding (straight-through)
     seconds: float | None = None  # wall-clock limit on the fit in seconds; None for no limit
-    seed: int = 0  # PRNG seed for initialisation and pixel sampling
+    seed: int = 0  # PRNG seed for initialisation and sample drawing
 
 
 def cosine_learning_rate(peak: float, step: jax.Array, total: jax.Array) -> jax.Array:
@@ -78,19 +78,24 @@ def phase_config(config: FitConfig, share: float, qat_fraction: float, seconds: 
 
 def tile_data(tiles: np.ndarray, valid: np.ndarray, tile: int) -> dict:
     """What `batch_mse` reads, as arrays passed to the compiled step (not baked into it, so one
-    compiled step serves every image of a shape): {"centres": (T*T, 2), "targets": (n_tiles, T*T, C)
-    centred, "valid": (n_tiles, 2)}. tiles: values in [0, 1]; valid: rows/cols of each tile inside the image."""
-    return {"centres": jnp.asarray(pixel_centres(tile)), "targets": jnp.asarray(tiles, jnp.float32) - 0.5,
+    compiled step serves every signal of a shape): {"centres": (T**dims, dims), "targets":
+    (n_tiles, T**dims, C), "valid": (n_tiles, dims)}. tiles: centred values (0 is mid-range); valid:
+    samples of each tile inside the signal along each axis (`tiles.split`)."""
+    dims = valid.shape[1]
+    return {"centres": jnp.asarray(sample_centres(tile, (None,) * dims)), "targets": jnp.asarray(tiles, jnp.float32),
             "valid": jnp.asarray(valid)}
 
 
 def batch_mse(params, key, data: dict, batch: int) -> jax.Array:
-    """MSE of a tiled SIREN on `batch` random in-image pixels per tile of `data` (see `tile_data`)."""
+    """MSE of a tiled SIREN on `batch` random in-signal samples per tile of `data` (see `tile_data`)."""
     targets, valid = data["targets"], data["valid"]
-    tile = round(targets.shape[1] ** 0.5)
-    u = jax.random.uniform(key, (targets.shape[0], batch, 2))
+    dims = valid.shape[1]
+    tile = round(targets.shape[1] ** (1 / dims))
+    u = jax.random.uniform(key, (targets.shape[0], batch, dims))
     rc = jnp.floor(u * valid[:, None, :]).astype(jnp.int32)
-    index = rc[..., 0] * tile + rc[..., 1]
+    index = rc[..., 0]
+    for axis in range(1, dims):
+        index = index * tile + rc[..., axis]
     batch_targets = jnp.take_along_axis(targets, index[..., None], axis=1)
     return jnp.mean(jnp.square(tiled_apply(params, data["centres"][index]) - batch_targets))
 
@@ -125,7 +130,7 @@ def adam_chunks(loss_fn, learning_rates):
 
 def fit_tiles(params, tiles: np.ndarray, valid: np.ndarray, tile: int, bits_per_value: float,
               config: FitConfig, *, mask=None, quiet: bool = False):
-    """Fit a tiled SIREN to image tiles by MSE, the last `qat_fraction` of steps through rounding.
+    """Fit a tiled SIREN to a signal's tiles by MSE, the last `qat_fraction` of steps through rounding.
 
     params: tiled SIREN pytree (leading axis n_tiles); tiles, valid: as for `batch_mse`;
     bits_per_value sets the quantization-aware phase's step (`quantize.ratio_for_bits`); mask, if
@@ -179,9 +184,9 @@ def fit_gated_tiles(params, log_alpha, tiles: np.ndarray, valid: np.ndarray, til
 
     def loss_fn(x, key, step, total, multipliers, data):
         p, la = x  # la: every layer's log_alpha in one flat vector, sampled in one call
-        gate_key, pixel_key = jax.random.split(key)
+        gate_key, sample_key = jax.random.split(key)
         gated = [{"w": layer["w"] * z, "b": layer["b"]} for layer, z in zip(p, unflatten(gates.sample(gate_key, la)))]
-        error = batch_mse(gated, pixel_key, data, config.batch)
+        error = batch_mse(gated, sample_key, data, config.batch)
         violation = jnp.stack([gates.expected_density(la) - data["target_density"]])
         objective = constrained.lagrangian(jnp.log(error), violation, multipliers, gate.dual)
         multipliers = constrained.dual_update(multipliers, jax.lax.stop_gradient(violation), gate.dual, equality=True)

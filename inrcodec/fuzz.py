@@ -90,8 +90,16 @@ def seed_makers() -> dict:
         "meta-downscaled": lambda: codec.encode(_test_image(64, 48, 3), 0.25, "meta", LatentConfig(fit=fit)),
         "pyramid-rgb": lambda: codec.encode(_test_image(40, 56, 3), 1.0, "pyramid", PyramidConfig(steps=20)),
         "pyramid-gray": lambda: codec.encode(_test_image(36, 28, 1), 1.5, "pyramid", PyramidConfig(steps=20)),
-        "audio-mono": lambda: audio.encode_audio(_test_clip(2400, 1), 8000, 48.0, PyramidConfig(steps=20)),
-        "audio-stereo": lambda: audio.encode_audio(_test_clip(3000, 2), 12000, 64.0, PyramidConfig(steps=20)),
+        "audio-mono": lambda: audio.encode_audio(_test_clip(2400, 1), 8000, 48.0, "pyramid", PyramidConfig(steps=20)),
+        "audio-stereo": lambda: audio.encode_audio(_test_clip(3000, 2), 12000, 64.0, "pyramid", PyramidConfig(steps=20)),
+        "audio-chunks": lambda: audio.encode_audio(_test_clip(20000, 1), 8000, 48.0, "pyramid", PyramidConfig(steps=20),
+                                                   chunk_seconds=1),
+        "audio-coin": lambda: audio.encode_audio(_test_clip(2400, 1), 8000, 64.0, "coin",
+                                                 CoinConfig(tile=256, depth=2, fit=fit)),
+        "audio-sparse": lambda: audio.encode_audio(_test_clip(3000, 2), 12000, 96.0, "sparse",
+                                                   SparseConfig(dense=CoinConfig(tile=256, depth=2, fit=fit),
+                                                                gated_steps=10)),
+        "audio-meta": lambda: audio.encode_audio(_test_clip(3000, 2), 8000, 64.0, "meta", LatentConfig(fit=fit)),
     }
 
 

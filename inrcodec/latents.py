@@ -1,10 +1,10 @@
-"""The `meta` method: per-image latent grids on the shipped meta-learned base, L0-gated by a budget.
+"""The `meta` method: per-signal latent grids on a shipped meta-learned base, L0-gated by a budget.
 
-Plan: from the byte budget, the resolution the latents describe (the image, or it downscaled 2, 4
-or 8 times when the budget cannot carry every level densely: the decoder renders the coarser
-function at full size), which latent levels the file carries (the finest are dropped when their
+Plan: from the byte budget, the resolution the latents describe (the signal, or for images it
+downscaled 2, 4 or 8 times when the budget cannot carry every level densely: the decoder renders
+the coarser function at full size), which latent levels the file carries (the finest are dropped when their
 masks would cost more than they bring) and the density d of non-zero latents it can afford.
-Fit, for a batch of same-size images at once (one image is a batch of one):
+Fit, for a batch of same-size signals at once (one signal is a batch of one):
   0. the meta-learned start: from all-zero grids, a few steps of the inner loop the base was
      meta-trained with (meta-SGD with its learned rates, over every pixel);
   1. gated phase: Adam on the latents and their hard-concrete gates, minimising log MSE subject to
@@ -35,9 +35,10 @@ from .fit import (
     phase_config,
     run_chunks,
 )
-from .meta import adapt, pixel_positions
+from .meta import adapt, positions
 from .modulated import grid_shapes, render
 from .sparse import binary_entropy, keep_top
+from .tiles import describe
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,9 @@ class LatentConfig:
 DOWNSCALES = (1, 2, 4, 8)  # resolutions the latents may describe, as divisors of the image's sides
 
 
-def coded_size(height: int, width: int, downscale: int) -> tuple[int, int]:
-    """(rows, cols) of the image the latents describe at a downscale factor."""
-    return math.ceil(height / downscale), math.ceil(width / downscale)
+def coded_size(extent: tuple[int, ...], downscale: int) -> tuple[int, ...]:
+    """Samples per axis of the signal the latents describe at a downscale factor."""
+    return tuple(math.ceil(size / downscale) for size in extent)
 
 
 def header_bytes(levels: int) -> int:
@@ -76,13 +77,13 @@ def header_bytes(levels: int) -> int:
     return bitstream.OVERHEAD + 16 + HASH_BYTES + 12 * levels
 
 
-def plan(budget: int, height: int, width: int, base: Base, config: LatentConfig) -> tuple[int, float]:
+def plan(budget: int, extent: tuple[int, ...], base: Base, config: LatentConfig) -> tuple[int, float]:
     """(first level carried, density target d) that fit `budget` bytes with the most surviving latents.
 
     Planned bits for levels first.. of N latents in all: N * H2(d) for the masks plus d * N *
     bits_per_value for the values. Levels before `first` (the finest) stay zero.
     """
-    shapes = grid_shapes(height, width, base.config)
+    shapes = grid_shapes(extent, base.config)
     best = None
     for first in range(len(shapes)):
         n = sum(math.prod(s) for s in shapes[first:])
@@ -99,91 +100,102 @@ def plan(budget: int, height: int, width: int, base: Base, config: LatentConfig)
             best = (first, low, n)
     first, density, n = best
     if density * n < 1:
-        raise InrError(f"a budget of {budget} bytes is too small for a {width}x{height} image")
+        raise InrError(f"a budget of {budget} bytes is too small for {describe(extent)}")
     return first, density
 
 
-def choose_downscale(budget: int, height: int, width: int, base: Base, config: LatentConfig) -> int:
-    """The smallest factor of DOWNSCALES whose plan carries every level at density >= min_density
+def choose_downscale(budget: int, extent: tuple[int, ...], base: Base, config: LatentConfig,
+                     downscales: tuple[int, ...] = DOWNSCALES) -> int:
+    """The smallest factor of `downscales` whose plan carries every level at density >= min_density
     (the largest factor if none does)."""
-    for downscale in DOWNSCALES:
+    for downscale in downscales:
         try:
-            first, density = plan(budget, *coded_size(height, width, downscale), base, config)
+            first, density = plan(budget, coded_size(extent, downscale), base, config)
         except InrError:  # too small a budget here; coarser resolutions have fewer latents
             continue
         if first == 0 and density >= config.min_density:
             return downscale
-    return DOWNSCALES[-1]
+    return downscales[-1]
 
 
-def _image_steps(latents: list, masks: list, ratio: float) -> list:
-    """Per image and level, rms over the kept latents / ratio, shaped (B, 1, 1, 1) to broadcast."""
-    return [jax.lax.stop_gradient(jax.vmap(quantize.rms)(z, m) / ratio)[:, None, None, None]
+def _per_signal(values: jax.Array, grid: jax.Array) -> jax.Array:
+    """(B,) values shaped (B, 1, ...) to broadcast against a (B, *cells, c) grid."""
+    return values.reshape((-1,) + (1,) * (grid.ndim - 1))
+
+
+def _signal_steps(latents: list, masks: list, ratio: float) -> list:
+    """Per signal and level, rms over the kept latents / ratio, shaped to broadcast over its grid."""
+    return [_per_signal(jax.lax.stop_gradient(jax.vmap(quantize.rms)(z, m) / ratio), z)
             for z, m in zip(latents, masks)]
 
 
-_image_densities = jax.vmap(gates.expected_density)
-"""Expected density of each image's gates over all its levels: list of (B, ...) log_alpha -> (B,)."""
+_signal_densities = jax.vmap(gates.expected_density)
+"""Expected density of each signal's gates over all its levels: list of (B, ...) log_alpha -> (B,)."""
 
 
-def batch_error(base_params, kept: list, key, targets: jax.Array, width: int, first: int, batch: int,
+def batch_error(base_params, kept: list, key, targets: jax.Array, extent: tuple[int, ...], first: int, batch: int,
                 config) -> jax.Array:
-    """(B,) MSE of each image on `batch` random pixels shared by all (every pixel if the images have
-    no more than `batch`).
+    """(B,) MSE of each signal on `batch` random samples shared by all (every sample if the signals
+    have no more than `batch`).
 
-    targets: (B, H*W, 3) centred values; kept: levels first.. with a leading image axis.
+    targets: (B, prod(extent), C) centred values; kept: levels first.. with a leading signal axis.
     """
-    shapes = grid_shapes(targets.shape[1] // width, width, config)
-    images, n_pixels = targets.shape[:2]
-    dropped = [jnp.zeros((images, *s)) for s in shapes[:first]]
-    index = jnp.arange(n_pixels) if batch >= n_pixels else jax.random.randint(key, (batch,), 0, n_pixels)
-    ys, xs = (index // width).astype(jnp.float32) + 0.5, (index % width).astype(jnp.float32) + 0.5
-    values = jax.vmap(render, in_axes=(None, 0, None, None, None))(base_params, dropped + list(kept), ys, xs, config)
+    shapes = grid_shapes(extent, config)
+    count, n_samples = targets.shape[:2]
+    dropped = [jnp.zeros((count, *s)) for s in shapes[:first]]
+    index = jnp.arange(n_samples) if batch >= n_samples else jax.random.randint(key, (batch,), 0, n_samples)
+    axes, rest = [], index
+    for size in reversed(extent):  # row-major: the last axis varies fastest
+        axes.insert(0, (rest % size).astype(jnp.float32) + 0.5)
+        rest = rest // size
+    values = jax.vmap(render, in_axes=(None, 0, None, None))(base_params, dropped + list(kept),
+                                                             jnp.stack(axes, axis=-1), config)
     return jnp.mean(jnp.square(values - targets[:, index]), axis=(1, 2))
 
 
-@functools.partial(jax.jit, static_argnums=(3, 4, 5, 6, 7))
-def meta_start(base_params, log_lrs, targets: jax.Array, height: int, width: int, first: int, steps: int,
+@functools.partial(jax.jit, static_argnums=(3, 4, 5, 6))
+def meta_start(base_params, log_lrs, targets: jax.Array, extent: tuple[int, ...], first: int, steps: int,
                config) -> list:
-    """The meta-learned start: `steps` meta-SGD steps over all pixels from zero grids.
+    """The meta-learned start: `steps` meta-SGD steps over all samples from zero grids.
 
-    targets: (B, H*W, 3) centred values. Returns the carried levels' grids, each (B, rows, cols, c).
+    targets: (B, prod(extent), C) centred values. Returns the carried levels' grids, each (B, *cells, c).
     """
-    shapes = grid_shapes(height, width, config)
-    ys, xs = pixel_positions(height, width)
-    return jax.vmap(lambda t: adapt(base_params, log_lrs, ys, xs, t, shapes, steps, config,
+    shapes = grid_shapes(extent, config)
+    points = positions(extent)
+    return jax.vmap(lambda t: adapt(base_params, log_lrs, points, t, shapes, steps, config,
                                     first_level=first)[first:])(targets)
 
 
-def fit_batch(pixels: np.ndarray, budget: int, base: Base, config: LatentConfig, quiet: bool):
-    """Fit latent grids to (B, H, W, C) uint8 images of one size, each within `budget` bytes.
+def fit_batch(values: np.ndarray, budget: int, base: Base, config: LatentConfig, quiet: bool):
+    """Fit latent grids to (B, *extent, C) centred float32 signals of one size, each within `budget`
+    bytes. C is the base's out_channels, or 1 for a base of 3 (a grayscale image: its value on all three).
 
-    Returns (first level, latents: per carried level (B, rows, cols, c) with pruned values at zero,
-    masks: bool arrays alike, stats: density target and reached (mean over images)).
+    Returns (first level, latents: per carried level (B, *cells, c) with pruned values at zero,
+    masks: bool arrays alike, stats: density target and reached (mean over signals)).
     """
-    images, height, width, channels = pixels.shape
-    first, density = plan(budget, height, width, base, config)
-    targets = jnp.asarray(pixels.reshape(images, height * width, channels), jnp.float32) / 255.0 - 0.5
-    if channels == 1:
-        targets = jnp.repeat(targets, 3, axis=-1)
+    images, *extent, channels = values.shape
+    extent = tuple(extent)
+    first, density = plan(budget, extent, base, config)
+    targets = jnp.asarray(values.reshape(images, math.prod(extent), channels), jnp.float32)
+    if channels < base.config.out_channels:
+        targets = jnp.repeat(targets, base.config.out_channels, axis=-1)
     fit = config.fit
-    shapes = grid_shapes(height, width, base.config)[first:]
+    shapes = grid_shapes(extent, base.config)[first:]
     start = time.perf_counter()
-    latents = list(meta_start(base.params, base.log_lrs, targets, height, width, first, config.start_steps,
-                              base.config))
+    latents = list(meta_start(base.params, base.log_lrs, targets, extent, first, config.start_steps, base.config))
     # the signal's arrays, passed to the compiled steps as arguments (one compiled step per shape)
     data = {"base": base.params, "targets": targets, "density": jnp.float32(density),
-            "rates": [fit.learning_rate * jax.vmap(quantize.rms)(z)[:, None, None, None] + 1e-6 for z in latents]}
+            "rates": [fit.learning_rate * _per_signal(jax.vmap(quantize.rms)(z), z) + 1e-6 for z in latents]}
     log_alpha = [gates.init_log_alpha((images, *s), max(density, config.initial_density)) for s in shapes]
 
     def error(kept, key, data):
-        return batch_error(data["base"], kept, key, data["targets"], width, first, fit.batch, base.config)
+        return batch_error(data["base"], kept, key, data["targets"], extent, first, fit.batch, base.config)
 
     def gated_loss(x, key, step, total, multipliers, data):
         z, la = x
         keys = jax.random.split(key, len(la) + 1)
         mse = error([zi * gates.sample(k, a) for zi, a, k in zip(z, la, keys[1:])], keys[0], data)
-        violations = _image_densities(la) - data["density"]
+        violations = _signal_densities(la) - data["density"]
         objective = constrained.lagrangian(jnp.sum(jnp.log(mse)), violations, multipliers, config.gate.dual)
         multipliers = constrained.dual_update(multipliers, jax.lax.stop_gradient(violations), config.gate.dual,
                                               equality=True)
@@ -197,7 +209,7 @@ def fit_batch(pixels: np.ndarray, budget: int, base: Base, config: LatentConfig,
     x = (latents, log_alpha)
     carry = (x, adam_init(x), jax.random.PRNGKey(fit.seed + 2), constrained.init_multipliers(images, config.gate.dual))
     ((latents, log_alpha), _, _, _), _ = run_chunks(step_chunk, carry, data, gated_config, quiet=quiet, desc="fit gated")
-    reached = float(jnp.mean(_image_densities(log_alpha)))
+    reached = float(jnp.mean(_signal_densities(log_alpha)))
 
     per_image = [keep_top([a[b] for a in log_alpha], density) for b in range(images)]
     masks = [np.stack([m[level] for m in per_image]) for level in range(len(shapes))]
@@ -209,7 +221,7 @@ def fit_batch(pixels: np.ndarray, budget: int, base: Base, config: LatentConfig,
 
     def finish_loss(z, key, step, total, aux, data):
         z = [zi * m for zi, m in zip(z, data["masks"])]
-        quantized = quantize.fake_quantize(z, _image_steps(z, data["masks"], ratio))
+        quantized = quantize.fake_quantize(z, _signal_steps(z, data["masks"], ratio))
         qat = step >= total * (1.0 - finish_config.qat_fraction)
         mse = error([jnp.where(qat, q, zi) for q, zi in zip(quantized, z)], key, data)
         return jnp.sum(mse), (jnp.mean(mse), aux)

@@ -6,8 +6,9 @@ grids with learned per-level, per-channel learning rates (meta-SGD); the outer l
 Second-order MAML differentiates through the inner steps; first-order stops the gradient at the
 inner gradients (the learning rates still learn).
 
-Data: random crops of training photos and whole CIFAR-10 training images, each batch half and half
-by loss. Kodak is never used. Training checkpoints every few hundred steps and resumes from its
+Data (`ImageData`): random crops of training photos and whole CIFAR-10 training images, each batch
+half and half by loss; Kodak is never used. Or (`SpeechData`): random crops of the train-clean-100
+and LJSpeech clips of speech_train and of audio_other; the test-other clips and audio/ are never used. Training checkpoints every few hundred steps and resumes from its
 last checkpoint; the result is written as a shippable base (see `bases`).
 """
 
@@ -21,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import soundfile
 from PIL import Image
 
 from .modulated import BaseConfig, grid_shapes, init_base, render
@@ -30,9 +32,10 @@ from .progress import progress
 @dataclass(frozen=True)
 class MetaConfig:
     base: BaseConfig = field(default_factory=BaseConfig)  # shape of the network being meta-learned
-    crop: int = 64  # side in pixels of the photo crops
-    photo_batch: int = 8  # photo crops per outer step
-    cifar_batch: int = 16  # CIFAR-10 images per outer step
+    modality: str = "image"  # training data: "image" (photos and CIFAR-10) or "audio" (speech and other sounds)
+    crop: int = 64  # side in samples (pixels) of the crops
+    crop_batch: int = 8  # crops per outer step
+    whole_batch: int = 16  # whole CIFAR-10 images per outer step (images only)
     inner_steps: int = 3  # inner gradient steps on the latents from zero
     finest_dropped: int = 0  # each step carries levels from a random first level in 0..this (0: all levels; 2 trained worse, see README)
     first_order: bool = True  # first-order MAML (no gradient through the inner gradients); False: second-order
@@ -45,19 +48,19 @@ class MetaConfig:
     seed: int = 0  # seed of initialisation and data sampling
 
 
-def pixel_positions(height: int, width: int) -> tuple[jax.Array, jax.Array]:
-    """Centres (ys, xs), each (height*width,), of every pixel in row-major order, in pixels."""
-    ys, xs = np.meshgrid(np.arange(height) + 0.5, np.arange(width) + 0.5, indexing="ij")
-    return jnp.asarray(ys.ravel(), jnp.float32), jnp.asarray(xs.ravel(), jnp.float32)
+def positions(extent: tuple[int, ...]) -> jax.Array:
+    """(prod(extent), dims) centres of every sample in row-major order, in samples."""
+    mesh = np.meshgrid(*[np.arange(size) + 0.5 for size in extent], indexing="ij")
+    return jnp.asarray(np.stack([m.ravel() for m in mesh], axis=-1), jnp.float32)
 
 
-def signal_loss(base, latents, ys, xs, target, config: BaseConfig):
-    """Inner loss: squared error summed over pixels, averaged over channels (so a cell's gradient
-    does not depend on the signal's size). target: (N, out_channels) centred values."""
-    return jnp.sum(jnp.mean(jnp.square(render(base, latents, ys, xs, config) - target), axis=-1))
+def signal_loss(base, latents, points, target, config: BaseConfig):
+    """Inner loss: squared error summed over samples, averaged over channels (so a cell's gradient
+    does not depend on the signal's size). target: (N, out_channels) centred values at points (N, dims)."""
+    return jnp.sum(jnp.mean(jnp.square(render(base, latents, points, config) - target), axis=-1))
 
 
-def adapt(base, log_lrs, ys, xs, target, shapes, steps: int, config: BaseConfig, first_order: bool = False,
+def adapt(base, log_lrs, points, target, shapes, steps: int, config: BaseConfig, first_order: bool = False,
           first_level=0):
     """The inner loop: `steps` meta-SGD steps on zero-initialised grids of `shapes`. Returns the grids.
 
@@ -65,7 +68,7 @@ def adapt(base, log_lrs, ys, xs, target, shapes, steps: int, config: BaseConfig,
     does not carry them.
     """
     def one_step(latents, _):
-        grads = jax.grad(signal_loss, argnums=1)(base, latents, ys, xs, target, config)
+        grads = jax.grad(signal_loss, argnums=1)(base, latents, points, target, config)
         if first_order:
             grads = jax.lax.stop_gradient(grads)
         return [z - jnp.where(level >= first_level, jnp.exp(lr), 0.0) * g
@@ -76,25 +79,25 @@ def adapt(base, log_lrs, ys, xs, target, shapes, steps: int, config: BaseConfig,
 
 
 def batch_mse(base, log_lrs, targets, steps: int, config: BaseConfig, first_order: bool, first_level=0):
-    """Mean MSE after adaptation over a batch of same-size signals. targets: (B, H, W, C) centred.
+    """Mean MSE after adaptation over a batch of same-size signals. targets: (B, *extent, C) centred.
 
-    Positions are relative to each signal's top-left corner, where its grids start, as when
-    encoding a whole image: the periodic coordinates then tell where a pixel sits in its cells.
+    Positions are relative to each signal's first sample, where its grids start, as when encoding a
+    whole signal: the periodic coordinates then tell where a sample sits in its cells.
     """
-    height, width = targets.shape[1:3]
-    ys, xs = pixel_positions(height, width)
-    shapes = grid_shapes(height, width, config)
+    extent = targets.shape[1:-1]
+    points = positions(extent)
+    shapes = grid_shapes(extent, config)
 
     def one(target):
         flat = target.reshape(-1, target.shape[-1])
-        latents = adapt(base, log_lrs, ys, xs, flat, shapes, steps, config, first_order, first_level)
-        return jnp.mean(jnp.square(render(base, latents, ys, xs, config) - flat))
+        latents = adapt(base, log_lrs, points, flat, shapes, steps, config, first_order, first_level)
+        return jnp.mean(jnp.square(render(base, latents, points, config) - flat))
 
     return jnp.mean(jax.vmap(one)(targets))
 
 
-class TrainingData:
-    """Training and validation signals: photo crops and CIFAR-10 images, as centred float32 arrays."""
+class ImageData:
+    """Training and validation images: photo crops and CIFAR-10 images, as centred float32 arrays."""
 
     def __init__(self, data_dir: Path, config: MetaConfig, validation_photos: int = 4):
         paths = sorted((data_dir / "train_photos").glob("*.png"))
@@ -121,12 +124,55 @@ class TrainingData:
         return centred(np.stack(crops))
 
     def batch(self, rng, config: MetaConfig):
-        """One outer step's data: (photo crops, cifar images, first level carried), centred."""
-        images = self.cifar[rng.integers(len(self.cifar), size=config.cifar_batch)]
-        flips = rng.random(config.cifar_batch) < 0.5
+        """One outer step's data: ((photo crops, cifar images), first level carried), centred."""
+        images = self.cifar[rng.integers(len(self.cifar), size=config.whole_batch)]
+        flips = rng.random(config.whole_batch) < 0.5
         images = np.where(flips[:, None, None, None], images[:, :, ::-1], images)
         first_level = np.int32(rng.integers(config.finest_dropped + 1))
-        return self._crops(self.photos, config.photo_batch, rng), centred(images), first_level
+        return (self._crops(self.photos, config.crop_batch, rng), centred(images)), first_level
+
+
+class SpeechData:
+    """Training and validation clips, mono, as centred float32 crops (samples / 2, as the codec fits them).
+
+    Training: the train-clean-100 and LJSpeech clips of speech_train (never its test-other clips,
+    which its MANIFEST names) and every clip of audio_other, at their own sample rates; the last
+    `validation_clips` of each folder are held out for validation.
+    """
+
+    def __init__(self, data_dir: Path, config: MetaConfig, validation_clips: int = 4):
+        held_out = []
+        self.clips = []
+        for folder in ("speech_train", "audio_other"):
+            rows = (data_dir / folder / "MANIFEST.tsv").read_text().splitlines()[1:]
+            names = sorted(row.split("\t")[0] for row in rows if "test-other" not in row)
+            clips = [self._read(data_dir / folder / name) for name in names if name.endswith(".wav")]
+            clips = [c for c in clips if len(c) >= config.crop]
+            self.clips += clips[:-validation_clips]
+            held_out += clips[-validation_clips:]
+        self.crop = config.crop
+        crops = self._crops(held_out, 32, np.random.default_rng(1234))
+        self.validation = {"speech": (crops, 0)}
+        if config.finest_dropped:
+            self.validation[f"speech_from_level_{config.finest_dropped}"] = (crops, config.finest_dropped)
+
+    @staticmethod
+    def _read(path: Path) -> np.ndarray:
+        samples, _ = soundfile.read(path, dtype="float32", always_2d=True)
+        return samples.mean(axis=1)
+
+    def _crops(self, clips, n, rng):
+        """n random crops, each of random sign: (n, crop, 1) centred."""
+        crops = []
+        for _ in range(n):
+            clip = clips[rng.integers(len(clips))]
+            start = rng.integers(len(clip) - self.crop + 1)
+            crops.append(clip[start:start + self.crop] * (1 if rng.random() < 0.5 else -1))
+        return (np.stack(crops) / 2.0)[..., None].astype(np.float32)
+
+    def batch(self, rng, config: MetaConfig):
+        """One outer step's data: ((crops,), first level carried), centred."""
+        return (self._crops(self.clips, config.crop_batch, rng),), np.int32(rng.integers(config.finest_dropped + 1))
 
 
 def centred(pixels: np.ndarray) -> np.ndarray:
@@ -143,14 +189,14 @@ def init_state(config: MetaConfig):
 
 
 def make_step(config: MetaConfig, optimizer):
-    """A jitted outer step (params, opt_state, photos, cifar, first level) -> (params, opt_state, loss)."""
-    def loss_fn(params, photos, cifar, first_level):
+    """A jitted outer step (params, opt_state, groups of signals, first level) -> (params, opt_state, loss)."""
+    def loss_fn(params, groups, first_level):
         return sum(batch_mse(params["base"], params["log_lrs"], targets, config.inner_steps, config.base,
-                             config.first_order, first_level) for targets in (photos, cifar))
+                             config.first_order, first_level) for targets in groups)
 
     @jax.jit
-    def step(params, opt_state, photos, cifar, first_level):
-        loss, grads = jax.value_and_grad(loss_fn)(params, photos, cifar, first_level)
+    def step(params, opt_state, groups, first_level):
+        loss, grads = jax.value_and_grad(loss_fn)(params, groups, first_level)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
@@ -160,9 +206,9 @@ def make_step(config: MetaConfig, optimizer):
 _validation_mse = jax.jit(batch_mse, static_argnums=(3, 4, 5, 6))
 
 
-def validate(params, data: TrainingData, config: MetaConfig) -> dict:
-    """Mean PSNR (dB) of held-out photo crops (all levels, and from the finest dropped level on)
-    and CIFAR images after k inner steps, for each k."""
+def validate(params, data, config: MetaConfig) -> dict:
+    """Mean PSNR (dB, of centred values: peak 1) of each held-out set (`data.validation`) after k inner
+    steps, for each k."""
     result = {}
     for name, (targets, first_level) in data.validation.items():
         for k in config.validation_steps:
@@ -180,7 +226,7 @@ def train(config: MetaConfig, data_dir: Path, workdir: Path, quiet: bool = False
     workdir.mkdir(parents=True, exist_ok=True)
     checkpoint = workdir / "checkpoint.pkl"
     optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(config.outer_learning_rate))
-    data = TrainingData(data_dir, config)
+    data = (SpeechData if config.modality == "audio" else ImageData)(data_dir, config)
     if checkpoint.exists():
         state = pickle.loads(checkpoint.read_bytes())
     else:
@@ -196,7 +242,8 @@ def train(config: MetaConfig, data_dir: Path, workdir: Path, quiet: bool = False
         while state["step"] < config.steps:
             if config.seconds is not None and time.perf_counter() - run_started > config.seconds:
                 break
-            params, opt_state, loss = step(params, opt_state, *data.batch(rng, config))
+            groups, first_level = data.batch(rng, config)
+            params, opt_state, loss = step(params, opt_state, groups, first_level)
             state["step"] += 1
             bar.update(1)
             if state["step"] % config.validate_every == 0 or state["step"] == config.steps:

@@ -51,7 +51,7 @@ def binary_entropy(p: float) -> float:
 
 
 def overparam_for(bpp: float) -> float:
-    """Over-parameterisation for a rate in bits per pixel: 1.25 up to 0.3 bpp, 1.1 from 0.6 bpp,
+    """Over-parameterisation for a rate in bits per sample (pixel): 1.25 up to 0.3 bpp, 1.1 from 0.6 bpp,
     linear in log(bpp) between. At equal time on 10 Kodak images, 1.25 led coin by 0.57 dB at
     0.15 bpp and 0.12 dB at 0.3 (1.5 had trailed 1.25 at 0.3); at 0.6 bpp 1.25 trailed coin by
     0.20 dB and 1.1 was level with it (README)."""
@@ -59,17 +59,18 @@ def overparam_for(bpp: float) -> float:
     return 1.25 - 0.15 * share
 
 
-def plan(budget: int, height: int, width: int, channels: int, config: SparseConfig) -> tuple[Architecture, float]:
-    """The gated architecture and the density target its weights must meet to fit the budget.
+def plan(budget: int, extent: tuple[int, ...], channels: int, config: SparseConfig) -> tuple[Architecture, float]:
+    """The gated architecture and the density target its weights must meet to fit the budget, for a
+    signal of `extent` samples per axis.
 
     Planned bits: masks at H2(d) per gated weight, surviving weights and all biases at
     `bits_per_value` each. Returns (architecture, d) with d in (0, 1].
     """
-    dense = choose_architecture(budget, height, width, channels, config.dense)
-    overparam = overparam_for(budget * 8 / (height * width)) if config.overparam is None else config.overparam
+    dense = choose_architecture(budget, extent, channels, config.dense)
+    overparam = overparam_for(budget * 8 / math.prod(extent)) if config.overparam is None else config.overparam
     arch = dataclasses.replace(dense, width=max(dense.width, round(dense.width * math.sqrt(overparam))))
-    n_tiles = math.prod(tiles.grid(height, width, arch.tile))
-    sizes = siren.layer_sizes(2, arch.width, arch.depth, channels)
+    n_tiles = math.prod(tiles.grid(extent, arch.tile))
+    sizes = siren.layer_sizes(len(extent), arch.width, arch.depth, channels)
     n_weights = n_tiles * sum(i * o for i, o in sizes)
     n_biases = n_tiles * sum(o for _, o in sizes)
     available = (budget - header_bytes(arch.depth, True)) * 8
@@ -85,7 +86,7 @@ def plan(budget: int, height: int, width: int, channels: int, config: SparseConf
         mid = 0.5 * (low + high)
         low, high = (mid, high) if cost(mid) <= available else (low, mid)
     if low * n_weights < 1:
-        raise InrError(f"a budget of {budget} bytes is too small for a {width}x{height} image")
+        raise InrError(f"a budget of {budget} bytes is too small for {tiles.describe(extent)}")
     return arch, low
 
 
@@ -103,17 +104,19 @@ def keep_top(log_alpha: list, density: float) -> list:
     return masks
 
 
-def fit_image(pixels: np.ndarray, budget: int, config: SparseConfig, quiet: bool):
+def fit_signal(values: np.ndarray, budget: int, config: SparseConfig, quiet: bool):
     """Plan, fit under the density constraint, then finish the kept weights through rounding.
+
+    values: (*extent, C) centred.
 
     Returns (architecture, params with pruned weights at zero, masks: one bool array per layer's
     w, stats: the density target, the expected density the constrained phase reached, and the
     final multiplier).
     """
-    height, width, channels = pixels.shape
-    arch, density = plan(budget, height, width, channels, config)
-    values, valid = tiles.split(pixels.astype(np.float32) / 255.0, arch.tile)
-    params = init_params(arch, values, channels, config.dense.fit.seed)
+    *extent, channels = values.shape
+    arch, density = plan(budget, tuple(extent), channels, config)
+    values, valid = tiles.split(values, arch.tile)
+    params = init_params(arch, len(values), len(extent), channels, config.dense.fit.seed)
     fit_config = config.dense.fit
     start = time.perf_counter()
 

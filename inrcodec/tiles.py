@@ -1,32 +1,42 @@
-"""Cutting an image into square tiles (one small network each), and finding which tiles a region touches.
+"""Cutting a signal into tiles, one small network each, and finding which tiles a region touches.
 
-A tile of side T covers T x T pixels; the grid is ceil(H/T) x ceil(W/T), so edge tiles may reach
-past the image. Inside a tile, pixel (i, j) sits at coordinates (-1 + (2i+1)/T, -1 + (2j+1)/T).
+A signal is an array (*extent, C) over a lattice of `dims` axes: (H, W, C) for an image, (N, C) for
+a clip. A tile of side T covers T samples along every axis (T x T pixels, or T samples of a clip);
+the grid is ceil(extent / T) tiles per axis, so edge tiles may reach past the signal. Inside a tile,
+sample i along an axis sits at the coordinate -1 + (2i+1)/T.
 """
 
+import itertools
 import math
 
 import numpy as np
 
 
-def grid(height: int, width: int, tile: int) -> tuple[int, int]:
-    """(rows, cols) of tiles of side `tile` covering an image of height x width pixels."""
-    return math.ceil(height / tile), math.ceil(width / tile)
+def grid(extent: tuple[int, ...], tile: int) -> tuple[int, ...]:
+    """Tiles along each axis of side `tile` covering a signal of `extent` samples per axis."""
+    return tuple(math.ceil(size / tile) for size in extent)
 
 
-def pixel_centres(side: int, rows: range | None = None, cols: range | None = None) -> np.ndarray:
-    """(len(rows)*len(cols), 2) float32 coordinates in [-1, 1]^2 of the centres of pixels `rows` x
-    `cols` (default: all) of a side x side tile, row-major."""
-    def axis(pixels):
-        pixels = range(side) if pixels is None else pixels
-        return -1.0 + (2.0 * np.arange(pixels.start, pixels.stop) + 1.0) / side
-    yy, xx = np.meshgrid(axis(rows), axis(cols), indexing="ij")
-    return np.stack([yy.ravel(), xx.ravel()], axis=-1).astype(np.float32)
+def describe(extent: tuple[int, ...]) -> str:
+    """A signal's extent in words, for messages: "a 768x512 image", "a 48000-sample clip"."""
+    if len(extent) == 1:
+        return f"a {extent[0]}-sample clip"
+    if len(extent) == 2:
+        return f"a {extent[1]}x{extent[0]} image"
+    return f"a {'x'.join(map(str, extent))} grid"
+
+
+def sample_centres(side: int, ranges: tuple) -> np.ndarray:
+    """(prod(len(r)), dims) float32 coordinates in [-1, 1]^dims of the centres of the samples
+    ranges[0] x ranges[1] x ... of a tile of `side` (a range per axis; None: the whole axis), row-major."""
+    axes = [np.arange(side) if r is None else np.arange(r.start, r.stop) for r in ranges]
+    mesh = np.meshgrid(*[-1.0 + (2.0 * a + 1.0) / side for a in axes], indexing="ij")
+    return np.stack([m.ravel() for m in mesh], axis=-1).astype(np.float32)
 
 
 def spans(start: int, length: int, side: int) -> dict[tuple[int, int], list[int]]:
-    """The tiles of side `side` along one axis that pixels start..start+length-1 touch, grouped by the
-    part of the tile those pixels cover: {(first, stop) pixel range inside the tile: [tile indices]}."""
+    """The tiles of side `side` along one axis that samples start..start+length-1 touch, grouped by the
+    part of the tile those samples cover: {(first, stop) sample range inside the tile: [tile indices]}."""
     groups = {}
     for index in range(start // side, -(-(start + length) // side)):
         origin = index * side
@@ -36,16 +46,19 @@ def spans(start: int, length: int, side: int) -> dict[tuple[int, int], list[int]
 
 
 def split(values: np.ndarray, tile: int) -> tuple[np.ndarray, np.ndarray]:
-    """Cut (H, W, C) values into tiles.
+    """Cut (*extent, C) values into tiles.
 
-    Returns tiles (n_tiles, T*T, C), zero-padded past the image, and valid (n_tiles, 2): how many
-    rows and columns of each tile lie inside the image.
+    Returns tiles (n_tiles, T**dims, C), zero-padded past the signal, row-major over the tile grid,
+    and valid (n_tiles, dims): how many samples of each tile along each axis lie inside the signal.
     """
-    height, width, channels = values.shape
-    rows, cols = grid(height, width, tile)
-    padded = np.zeros((rows * tile, cols * tile, channels), values.dtype)
-    padded[:height, :width] = values
-    tiles = padded.reshape(rows, tile, cols, tile, channels).transpose(0, 2, 1, 3, 4)
-    valid = np.array([[min(tile, height - r * tile), min(tile, width - c * tile)]
-                      for r in range(rows) for c in range(cols)], dtype=np.int32)
-    return tiles.reshape(rows * cols, tile * tile, channels), valid
+    *extent, channels = values.shape
+    counts = grid(extent, tile)
+    padded = np.zeros([n * tile for n in counts] + [channels], values.dtype)
+    padded[tuple(slice(0, size) for size in extent)] = values
+    dims = len(extent)
+    split_shape = [x for n in counts for x in (n, tile)] + [channels]
+    order = [2 * k for k in range(dims)] + [2 * k + 1 for k in range(dims)] + [2 * dims]
+    tiles = padded.reshape(split_shape).transpose(order).reshape(math.prod(counts), tile ** dims, channels)
+    valid = np.array([[min(tile, size - index * tile) for size, index in zip(extent, position)]
+                      for position in itertools.product(*[range(n) for n in counts])], dtype=np.int32)
+    return tiles, valid.reshape(len(tiles), dims)

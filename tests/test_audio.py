@@ -1,4 +1,4 @@
-"""Audio: reading, the cap, rendering at any rate and span, the metrics, and refusals."""
+"""Audio: reading, the cap, every method, chunks, rendering at any rate and span, the metrics, and refusals."""
 
 import io
 import json
@@ -9,12 +9,22 @@ import pytest
 import soundfile
 
 from inrcodec import audio
+from inrcodec.coin import CoinConfig
 from inrcodec.errors import InrError
+from inrcodec.fit import FitConfig
+from inrcodec.latents import LatentConfig
 from inrcodec.pyramid_fit import PyramidConfig
+from inrcodec.sparse import SparseConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = PyramidConfig(steps=10, search_iterations=6)  # a short fit: these tests check behaviour, not quality
 # (test_cli's audio test codes a clip of the same length with the same steps: one compiled fit for both)
+SHORT_FIT = FitConfig(steps=100, batch=512, learning_rate=2e-3)
+NETWORK_CONFIGS = {  # short fits of the network methods
+    "coin": CoinConfig(tile=512, depth=2, fit=SHORT_FIT),
+    "sparse": SparseConfig(dense=CoinConfig(tile=512, depth=2, fit=SHORT_FIT), gated_steps=25),
+    "meta": LatentConfig(fit=FitConfig(steps=100, batch=4096, learning_rate=0.1)),
+}
 
 
 def chirp(seconds: float = 0.5, rate: int = 16000, channels: int = 1) -> np.ndarray:
@@ -29,7 +39,7 @@ def chirp(seconds: float = 0.5, rate: int = 16000, channels: int = 1) -> np.ndar
 @pytest.fixture(scope="module")
 def mono_file() -> tuple[np.ndarray, bytes]:
     clip = chirp()
-    return clip, audio.encode_audio(clip, 16000, kbps=32, config=QUICK)
+    return clip, audio.encode_audio(clip, 16000, kbps=32, method="pyramid", config=QUICK)
 
 
 def test_a_clip_is_under_its_cap_and_close_to_the_original(mono_file):
@@ -43,7 +53,7 @@ def test_a_clip_is_under_its_cap_and_close_to_the_original(mono_file):
 
 def test_a_stereo_clip_keeps_its_two_channels():
     clip = chirp(channels=2)
-    data = audio.encode_audio(clip, 16000, kbps=48, config=QUICK)
+    data = audio.encode_audio(clip, 16000, kbps=48, method="pyramid", config=QUICK)
     assert len(data) <= audio.budget(48, len(clip), 16000)
     decoded, _ = audio.decode_audio(data)
     assert decoded.shape == clip.shape
@@ -64,6 +74,55 @@ def test_a_clip_renders_at_another_rate_and_over_a_span_alone(mono_file):
             audio.decode_audio(data, start=start, duration=duration)
     with pytest.raises(InrError, match="rate"):
         audio.decode_audio(data, rate=44100.5)
+
+
+@pytest.mark.parametrize("method", ["coin", "sparse", "meta"])
+def test_every_network_method_codes_a_stereo_clip_under_its_cap(method):
+    """coin and sparse (a SIREN per tile of samples) and meta (latents on the shipped speech base):
+    under the cap, both channels back, renderable at another rate and over a span alone."""
+    clip = chirp(channels=2)
+    data = audio.encode_audio(clip, 16000, kbps=64, method=method, config=NETWORK_CONFIGS[method])
+    assert len(data) <= audio.budget(64, len(clip), 16000)
+    assert audio.read_header(data).method == method
+    decoded, _ = audio.decode_audio(data)
+    assert decoded.shape == clip.shape
+    assert min(audio.psnr(clip[:, c], decoded[:, c]) for c in range(2)) > 22.0  # silence: 17 dB
+    span, _ = audio.decode_audio(data, start=0.1, duration=0.2)
+    np.testing.assert_allclose(span, decoded[1600:4800], atol=1e-5)
+    fast, _ = audio.decode_audio(data, rate=44100)  # a rate whose ratio to 16 kHz is not whole
+    assert fast.shape == (22050, 2) and audio.psnr(decoded, fast[np.round(np.arange(8000) * 2.75625 + 0.88).astype(int)]) > 20
+
+
+def test_a_long_clip_is_coded_in_chunks_read_one_at_a_time(tmp_path):
+    """Chunks of 1 s: the file is under the whole clip's cap, the encoder reads the WAV a chunk at a
+    time (and makes the file encode_audio makes of its samples), and a span across a chunk border
+    renders as in the whole clip."""
+    clip = chirp(seconds=2.5, rate=8000)
+    path = tmp_path / "long.wav"
+    soundfile.write(path, clip, 8000, subtype="FLOAT")
+    reads = []
+    original_read = soundfile.SoundFile.read
+
+    def counting_read(self, frames=-1, *args, **kwargs):
+        reads.append(frames)
+        return original_read(self, frames, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(soundfile.SoundFile, "read", counting_read)
+        data = audio.encode_file(path, 32, "pyramid", QUICK, chunk_seconds=1)
+    assert reads == [8000, 8000, 4000]
+    assert data == audio.encode_audio(clip, 8000, 32, "pyramid", QUICK, chunk_seconds=1)
+    assert len(data) <= audio.budget(32, len(clip), 8000)
+    header = audio.read_header(data)
+    assert header.chunk_seconds == 1 and len(header.chunks) == 3
+    whole, _ = audio.decode_audio(data)
+    assert whole.shape == clip.shape and audio.psnr(clip, whole) > 35.0
+    span, _ = audio.decode_audio(data, start=0.75, duration=1.5)
+    np.testing.assert_array_equal(span, whole[6000:18000])
+    faster, _ = audio.decode_audio(data, rate=44100)
+    assert len(faster) == round(2.5 * 44100)
+    with pytest.raises(InrError, match="chunks of"):
+        audio.encode_audio(clip, 8000, 32, "pyramid", QUICK, chunk_seconds=0)
 
 
 def test_wav_files_are_read_with_their_rate_and_the_metrics_behave(tmp_path):

@@ -110,7 +110,7 @@ def test_unknown_output_extension(small_file, tmp_path):
 def test_no_partial_file_after_failed_decode(small_file, tmp_path):
     path = tmp_path / "a.inr"
     path.write_bytes(small_file)
-    assert_clean_failure(run("decode", str(path), "-o", str(tmp_path / "a.png"), "--scale", "0.3"))
+    assert_clean_failure(run("decode", str(path), "-o", str(tmp_path / "a.png"), "--scale", "100"))
     assert os.listdir(tmp_path) == ["a.inr"]
 
 
@@ -136,3 +136,7 @@ def test_audio_encode_info_decode_at_another_rate_and_span(tmp_path):
     empty.write_bytes(b"")
     assert_clean_failure(run("encode", str(empty), "-o", str(tmp_path / "z.inr"), "--kbps", "16"))
     assert not (tmp_path / "y.inr").exists() and not (tmp_path / "z.inr").exists()
+    coin = tmp_path / "coin.inr"
+    result = run("encode", str(wav), "-o", str(coin), "--kbps", "32", "--method", "coin", "--steps", "25", "--quiet")
+    assert result.returncode == 0 and result.stdout == "" and coin.stat().st_size <= 32000 * 0.5 / 8
+    assert "coin: SIREN" in run("info", str(coin)).stdout

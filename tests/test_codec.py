@@ -67,7 +67,8 @@ def test_a_crop_is_the_same_region_of_the_full_render(sample):
 
 def test_a_crop_outside_the_image_is_refused(small_file):
     header = inrcodec.read_header(small_file)
-    for crop in ((0, 0, header.width + 1, 1), (-1, 0, 2, 2), (0, 0, 0, 4), (3, 3, header.width, 1)):
+    width = header.extent[1]
+    for crop in ((0, 0, width + 1, 1), (-1, 0, 2, 2), (0, 0, 0, 4), (3, 3, width, 1)):
         with pytest.raises(InrError, match="crop"):
             inrcodec.decode(small_file, crop=crop)
     with pytest.raises(InrError, match="whole numbers"):
@@ -75,11 +76,11 @@ def test_a_crop_outside_the_image_is_refused(small_file):
 
 
 def test_architecture_shrinks_with_the_budget():
-    big = coin.choose_architecture(14745, 512, 768, 3, inrcodec.CoinConfig())
-    small = coin.choose_architecture(3000, 512, 768, 3, inrcodec.CoinConfig())
+    big = coin.choose_architecture(14745, (512, 768), 3, inrcodec.CoinConfig())
+    small = coin.choose_architecture(3000, (512, 768), 3, inrcodec.CoinConfig())
     assert (small.tile, -small.depth, small.width) != (big.tile, -big.depth, big.width)
     with pytest.raises(InrError, match="too small"):
-        coin.choose_architecture(20, 512, 768, 3, inrcodec.CoinConfig())
+        coin.choose_architecture(20, (512, 768), 3, inrcodec.CoinConfig())
 
 
 @pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), "0.3"])
@@ -88,10 +89,12 @@ def test_bad_bpp_is_refused(crop, bad, fast):
         inrcodec.encode(crop, bpp=bad, config=fast)
 
 
-def test_bad_scale_is_refused(small_file):
-    for scale in (0, -1, 1000, 1 / 3):
+def test_bad_scale_is_refused_and_any_other_renders(small_file):
+    for scale in (0, -1, 1000, float("nan")):
         with pytest.raises(InrError):
             inrcodec.decode(small_file, scale=scale)
+    height, width = inrcodec.read_header(small_file).extent
+    assert inrcodec.decode(small_file, scale=1 / 3).shape == (round(height / 3), round(width / 3), 3)
 
 
 def test_unknown_method_is_refused(crop):
@@ -103,13 +106,13 @@ def test_unknown_method_is_refused(crop):
 def test_estimated_bits_match_the_payload_of_a_real_file(sample, method):
     """The ideal code length under the stored models (what rate planning relies on) is within 5% of
     the real entropy-coded payload."""
-    from inrcodec import codec, entropy
+    from inrcodec import entropy, networks
 
     fit = inrcodec.FitConfig(steps=100, batch=512)
     config = inrcodec.CoinConfig(fit=fit) if method == "coin" else inrcodec.SparseConfig(dense=inrcodec.CoinConfig(fit=fit))
     data = inrcodec.encode(sample[100:164, 200:296], bpp=3.0, method=method, config=config)
     header = inrcodec.read_header(data)
-    models, sizes = codec.payload_models(header)
+    models, sizes = networks.payload_models(header)
     symbols = entropy.decode(header.payload, models, sizes)
     estimate = sum(m.information_bits(s) for s, m in zip(symbols, models))
     real = len(header.payload) * 8

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import inrcodec
-from inrcodec import bitstream, codec, decoding, fuzz
+from inrcodec import bitstream, codec, decoding, fuzz, networks
 from inrcodec.coin import Architecture
 from inrcodec.errors import InrError
 
@@ -77,7 +77,7 @@ def _rewritten(data: bytes, **layout) -> bytes:
     reader = bitstream.unpack(data)
     codec.parse_header(reader, len(data))
     layout_end = reader.fields[7][1]  # modality, method, height, width, channels, tile, depth, width
-    shape = (layout.pop("height", header.height), layout.pop("width", header.width), header.channels)
+    shape = (layout.pop("height", header.extent[0]), layout.pop("width", header.extent[1]), header.channels)
     old = header.architecture
     arch = Architecture(layout.get("tile", old.tile), layout.get("depth", old.depth), layout.get("net_width", old.width))
     body = data[len(bitstream.MAGIC) + 1:-4]
@@ -128,6 +128,6 @@ def test_a_payload_ending_in_a_zero_word_is_refused(coin_file):
 
 
 def test_a_render_that_is_not_finite_is_refused(coin_file, monkeypatch):
-    monkeypatch.setattr(codec, "_render_tiled", lambda header, scale, box: np.full((*box[2:], 3), np.nan, np.float32))
+    monkeypatch.setattr(networks, "_render_tiled", lambda header, scales, box: np.full((*box[1], 3), np.nan, np.float32))
     with pytest.raises(InrError, match="not finite"):
         inrcodec.decode(coin_file)

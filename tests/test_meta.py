@@ -31,13 +31,13 @@ def test_bilinear_read_is_exact_at_cell_centres_and_linear_between():
     stride = 4
     ys = jnp.array([2.0, 6.0, 4.0, 0.0, 100.0])  # centres of rows 0 and 1, halfway, beyond both edges
     xs = jnp.array([2.0, 10.0, 2.0, 0.0, 100.0])
-    values = np.asarray(modulated.sample_level(grid, ys, xs, stride))[:, 0]
+    values = np.asarray(modulated.sample_level(grid, jnp.stack([ys, xs], axis=-1), stride))[:, 0]
     np.testing.assert_allclose(values, [0.0, 6.0, 2.0, 0.0, 11.0])
 
 
 def test_grids_cover_the_image_at_every_level():
     config = modulated.BaseConfig(strides=(2, 8), channels=3)
-    assert modulated.grid_shapes(33, 16, config) == [(17, 8, 3), (5, 2, 3)]
+    assert modulated.grid_shapes((33, 16), config) == [(17, 8, 3), (5, 2, 3)]
 
 
 def test_base_round_trip_and_identity(tmp_path, monkeypatch):
@@ -61,16 +61,16 @@ def test_missing_base_is_a_clear_error():
 def test_plan_keeps_more_latents_for_more_bytes_and_refuses_tiny_budgets():
     base = bases.load_base()
     config = inrcodec.LatentConfig()
-    small = latents.plan(1500, 512, 768, base, config)
-    large = latents.plan(30000, 512, 768, base, config)
-    shapes = modulated.grid_shapes(512, 768, base.config)
+    small = latents.plan(1500, (512, 768), base, config)
+    large = latents.plan(30000, (512, 768), base, config)
+    shapes = modulated.grid_shapes((512, 768), base.config)
 
     def survivors(plan):
         return plan[1] * sum(np.prod(s) for s in shapes[plan[0]:])
 
     assert survivors(large) > 5 * survivors(small)
     with pytest.raises(InrError, match="too small"):
-        latents.plan(30, 512, 768, base, config)
+        latents.plan(30, (512, 768), base, config)
 
 
 def test_meta_file_fits_its_cap_and_decodes(crop, meta_file):
@@ -135,7 +135,7 @@ def test_meta_density_target_is_met_and_the_file_keeps_exactly_that_share(sample
     assert abs(stats["density_reached"] - stats["density_target"]) < 0.02  # 500 gated steps
     layout = codec.read_header(data).architecture
     assert layout.downscale == stats["downscale"] == 2  # at full resolution every level would be under 0.5
-    shapes = modulated.grid_shapes(64, 64, bases.load_base().config)[layout.first_level:]
+    shapes = modulated.grid_shapes((64, 64), bases.load_base().config)[layout.first_level:]
     assert sum(codec.read_header(data).counts) == round(stats["density_target"] * sum(np.prod(s) for s in shapes))
     out = inrcodec.decode(data)
     assert out.shape == image.shape and psnr(image, out) > 15.0
@@ -144,11 +144,11 @@ def test_meta_density_target_is_met_and_the_file_keeps_exactly_that_share(sample
 
 def test_the_coded_resolution_is_the_finest_that_carries_every_level_densely():
     base, config = bases.load_base(), inrcodec.LatentConfig()
-    kodak = [latents.choose_downscale(math.floor(bpp * 512 * 768 / 8), 512, 768, base, config)
+    kodak = [latents.choose_downscale(math.floor(bpp * 512 * 768 / 8), (512, 768), base, config)
              for bpp in (0.1, 0.3, 2.0)]
     assert kodak == sorted(kodak, reverse=True) and kodak[-1] == 1 and kodak[0] > 1
     for bpp, downscale in zip((0.1, 0.3, 2.0), kodak):
-        first, density = latents.plan(math.floor(bpp * 512 * 768 / 8), *latents.coded_size(512, 768, downscale),
+        first, density = latents.plan(math.floor(bpp * 512 * 768 / 8), latents.coded_size((512, 768), downscale),
                                       base, config)
         assert first == 0 and density >= config.min_density
 
@@ -174,7 +174,7 @@ def _tiny_data(folder):
 def test_meta_training_checkpoints_and_resumes(tmp_path):
     _tiny_data(tmp_path / "data")
     config = meta.MetaConfig(base=modulated.BaseConfig(width=8, depth=2, strides=(8, 16), channels=2),
-                             photo_batch=2, cifar_batch=2, inner_steps=1, steps=2, validate_every=1,
+                             crop_batch=2, whole_batch=2, inner_steps=1, steps=2, validate_every=1,
                              validation_steps=(1,))
     state = meta.train(config, tmp_path / "data", tmp_path / "run", quiet=True)
     assert state["step"] == 2 and len(state["history"]) == 2

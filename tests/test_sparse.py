@@ -56,10 +56,10 @@ def test_lagrangian_meets_the_density_target_on_a_small_image(crop, bpp):
     factor tuned to the problem). Over-parameterised as at low rates, so that there is something to prune."""
     image = crop[:40, :48]
     config = inrcodec.SparseConfig(overparam=1.25)
-    arch, target = sparse.plan(math.floor(bpp * 40 * 48 / 8), 40, 48, 3, config)
+    arch, target = sparse.plan(math.floor(bpp * 40 * 48 / 8), (40, 48), 3, config)
     assert target < 0.9
     values, valid = tiles.split(image.astype(np.float32) / 255.0, arch.tile)
-    params = init_params(arch, values, 3, 0)
+    params = init_params(arch, len(values), 2, 3, 0)
     log_alpha = [gates.init_log_alpha(layer["w"].shape, max(target, config.initial_density)) for layer in params]
     _, log_alpha, _ = fit_gated_tiles(params, log_alpha, values, valid, arch.tile, target,
                                       inrcodec.FitConfig(steps=config.gated_steps, batch=512), config.gate, quiet=True)
@@ -78,8 +78,8 @@ def test_mask_coding_round_trip():
 
 def test_plan_density_uses_the_budget():
     config = inrcodec.SparseConfig()
-    _, low = sparse.plan(7000, 512, 768, 3, config)
-    _, high = sparse.plan(30000, 512, 768, 3, config)
+    _, low = sparse.plan(7000, (512, 768), 3, config)
+    _, high = sparse.plan(30000, (512, 768), 3, config)
     assert 0 < low < 1 and 0 < high <= 1
 
 
@@ -87,7 +87,7 @@ def test_overparam_falls_from_low_to_high_rates():
     assert sparse.overparam_for(0.1) == sparse.overparam_for(0.3) == 1.25
     assert sparse.overparam_for(0.6) == pytest.approx(1.1) and sparse.overparam_for(2.0) == pytest.approx(1.1)
     assert 1.1 < sparse.overparam_for(0.45) < 1.25
-    by_rate, dense = (sparse.plan(7000, 512, 768, 3, inrcodec.SparseConfig(overparam=o))[0] for o in (None, 1.0))
+    by_rate, dense = (sparse.plan(7000, (512, 768), 3, inrcodec.SparseConfig(overparam=o))[0] for o in (None, 1.0))
     assert by_rate.width > dense.width
 
 
