@@ -47,9 +47,14 @@ def parent_context(parent: np.ndarray | None, shape: tuple[int, int]) -> np.ndar
     """(2, rows, cols) float64 p and p_abs of a level's cells from its parent plane (half resolution)."""
     if parent is None:
         return np.zeros((2, *shape))
-    padded = np.pad(np.abs(parent.astype(np.float64)), 1, mode="edge")
     rows, cols = parent.shape
-    activity = sum(padded[1 + dy:1 + dy + rows, 1 + dx:1 + dx + cols] for dy in (-1, 0, 1) for dx in (-1, 0, 1)) / 9.0
+    if rows == 1:  # one row (audio): its edge-extended 3x3 window is its 3 neighbours thrice; sums of integers are exact
+        padded = np.pad(np.abs(parent[0].astype(np.float64)), 1, mode="edge")
+        activity = (3.0 * (padded[:-2] + padded[1:-1] + padded[2:]) / 9.0)[None]
+    else:
+        padded = np.pad(np.abs(parent.astype(np.float64)), 1, mode="edge")
+        activity = sum(padded[1 + dy:1 + dy + rows, 1 + dx:1 + dx + cols]
+                       for dy in (-1, 0, 1) for dx in (-1, 0, 1)) / 9.0
     out = []
     for values in (parent.astype(np.float64), activity):
         values = interpolate_axis(values, cell_positions(0, shape[0], 2.0, 1), 0)
@@ -66,6 +71,12 @@ def unpack_params(stored: np.ndarray) -> np.ndarray:
         for index in kept:
             full[phase, index] = next(values)
     return full
+
+
+def coded_phases(shape: tuple[int, int]) -> list[int]:
+    """The phases that have cells in a plane of `shape` (a one-row plane has none of phase 1)."""
+    return [phase for phase, lattices in enumerate(PHASE_LATTICES)
+            if any(row < shape[0] and col < shape[1] for row, col in lattices)]
 
 
 def phase_of(shape: tuple[int, int]) -> np.ndarray:
@@ -89,19 +100,23 @@ def phase_features(plane: np.ndarray, parent: np.ndarray, phase: int) -> np.ndar
     neighbours by strided slices.
     """
     height, width = plane.shape
-    values = np.pad(plane.astype(np.float64), 1)
-    sources = (np.pad(np.ones((height, width)), 1), values, np.abs(values))  # in the plane, value, magnitude
+    pad = 1 if height > 1 else 0  # one row (audio): no rows above or below to pad, nor neighbours there
+    values = np.pad(plane.astype(np.float64), ((pad, pad), (1, 1)))
+    sources = (np.pad(np.ones((height, width)), ((pad, pad), (1, 1))), values, np.abs(values))  # in the plane, value, magnitude
     lattices = []
     for row, col in PHASE_LATTICES[phase]:
+        if row >= height:
+            continue
         p, p_abs = parent[:, row::2, col::2]
         count, total, magnitude = (np.zeros(p.shape),) * 3
         for dy, dx in PHASE_NEIGHBOURS[phase]:  # sums of integers: exact in any order
-            window = (slice(1 + row + dy, 1 + dy + height, 2), slice(1 + col + dx, 1 + dx + width, 2))
-            count, total, magnitude = (s + source[window] for s, source in zip((count, total, magnitude), sources))
+            if pad or dy == 0:
+                cells = (slice(pad + row + dy, pad + dy + height, 2), slice(1 + col + dx, 1 + dx + width, 2))
+                count, total, magnitude = (s + source[cells] for s, source in zip((count, total, magnitude), sources))
         count = np.maximum(count, 1.0)
         lattices.append(np.stack([np.log1p(np.abs(p)), np.log1p(p_abs), np.log1p(magnitude / count), total / count, p]))
-    if len(lattices) == 1:
-        return lattices[0].reshape(5, -1)
+    if len(lattices) < 2:
+        return lattices[0].reshape(5, -1) if lattices else np.zeros((5, 0))
     first, second = lattices  # rows alternate between the two lattices, the first's first
     rows = second.shape[1]
     paired = np.concatenate([first[:, :rows], second], axis=2).reshape(5, -1)
@@ -214,7 +229,7 @@ def encode(grids: list[np.ndarray], params: np.ndarray, bounds: list[int]) -> by
             continue
         phases = phase_of(plane.shape)
         family = constriction.stream.model.QuantizedLaplace(-bound, bound)
-        for phase in range(PHASES):
+        for phase in coded_phases(plane.shape):
             mu, b = phase_laplace(plane, parent, phase, a)
             coded.append((plane[phases == phase].astype(np.int32), family, mu, b))
     coder = constriction.stream.stack.AnsCoder()
@@ -242,7 +257,7 @@ def decode(data: bytes, shapes: list[tuple[int, int, int]], params: np.ndarray, 
             parent = parent_context(parent_plane(grids, k, c), shapes[k][:2])
             plane, phases = grids[k][..., c], phase_of(shapes[k][:2])
             family = constriction.stream.model.QuantizedLaplace(-bound, bound)
-            for phase in range(PHASES):
+            for phase in coded_phases(plane.shape):
                 mu, b = phase_laplace(plane, parent, phase, a)
                 try:
                     plane[phases == phase] = coder.decode(family, mu, b)

@@ -16,7 +16,8 @@ extent, channels, ...) and hands it in; after it, the body is:
 
 Limits a file of n bytes must keep (the decoder refuses a file that breaks one before allocating
 anything; the encoder refuses a cap it could only meet by breaking one):
-- a tile side is at most TILE_FLOOR or twice the signal's longest axis, whichever is larger;
+- a tile side is at most TILE_FLOOR or twice the signal's longest axis, whichever is larger, and
+  there is at most one tile per byte;
 - it declares at most MAX_VALUES_PER_BYTE * n values (network weights or latents) in all;
 - rendering it at scale 1 takes at most MAX_MACS_PER_BYTE * n multiply-adds (output samples x the
   network's multiply-adds per sample), so decoding time grows with the file, not with what it claims;
@@ -214,7 +215,10 @@ def check_cost(method: str, extent: tuple[int, ...], channels: int, layout, n_by
         macs = sets * math.prod(extent) * modulated.macs_per_sample(base_config)
     else:
         network = (len(extent), layout.width, layout.depth, channels)
-        values = math.prod(tiles.grid(extent, layout.tile)) * siren.count_params(*network)
+        n_tiles = math.prod(tiles.grid(extent, layout.tile))
+        if n_tiles > n_bytes:  # a legitimate tile's network takes tens of bytes at least
+            raise InrError(f"{n_bytes} bytes are too few for {n_tiles} tiles (at most one a byte)")
+        values = n_tiles * siren.count_params(*network)
         macs = math.prod(extent) * siren.count_macs(*network)
     if values > MAX_VALUES_PER_BYTE * n_bytes or macs > MAX_MACS_PER_BYTE * n_bytes:
         raise InrError(f"{n_bytes} bytes are too few for {tiles.describe(extent)} coded by {method} with {values} "
@@ -311,47 +315,46 @@ def _axis_tiles(start: int, size: int, scale: float, tile: int) -> list[tuple[in
     are exactly those the fit used (`tiles.sample_centres`).
     """
     centres = (np.arange(start, start + size) + 0.5) / scale
-    index = np.floor(centres / tile).astype(np.int64)
+    index = np.floor(centres / tile).astype(np.int64)  # non-decreasing along the axis
     coords = -1.0 + 2.0 * (centres - index * tile) / tile
-    groups = []
-    for k in np.unique(index):
-        chosen = np.flatnonzero(index == k)
-        groups.append((int(k), chosen, coords[chosen]))
-    return groups
+    cuts = np.flatnonzero(np.diff(index)) + 1
+    return [(int(index[part[0]]), part, coords[part]) for part in np.split(np.arange(size), cuts)]
 
 
 def _render_tiled(header: Header, scales: tuple[float, ...], box) -> np.ndarray:
     """(*sizes, C) centred values of a tiled SIREN file rendered at `scales` (per axis, any) over box.
 
     box: (starts, sizes) in output samples per axis; only the box's samples are rendered. Tiles whose
-    parts in the box have the same number of samples along every axis are rendered in one call.
+    parts in the box have as many samples along every axis are rendered together, each at its own
+    coordinates.
     """
     arch = header.architecture
     starts, sizes = box
     counts = tiles.grid(header.extent, arch.tile)
     arrays = _tensors_from_header(header)
     out = np.empty((*sizes, header.channels), np.float32)
-    per_axis = []
-    for start, size, scale, n in zip(starts, sizes, scales, counts):
-        per_axis.append([g for g in _axis_tiles(start, size, scale, arch.tile) if g[0] < n])
-    groups = {}  # samples of a tile's part along each axis -> [(tile index, per-axis groups)]
+    per_axis = [_axis_tiles(start, size, scale, arch.tile) for start, size, scale in zip(starts, sizes, scales)]
+    groups = {}  # samples of a tile's part along each axis -> the parts' per-axis groups
     for combo in itertools.product(*per_axis):
-        shape = tuple(len(g[1]) for g in combo)
-        groups.setdefault(shape, []).append(combo)
+        groups.setdefault(tuple(len(g[1]) for g in combo), []).append(combo)
+    dims = len(sizes)
     for shape, combos in groups.items():
-        n_coords = math.prod(shape)
-        coord_chunks = _chunks(n_coords, max(1, RENDER_FLOATS // arch.width))
+        coord_chunks = _chunks(math.prod(shape), max(1, RENDER_FLOATS // arch.width))
         for group in _chunks(len(combos), max(1, RENDER_FLOATS // (len(coord_chunks[0]) * arch.width))):
             chosen = [combos[k] for k in group]
-            flat_tiles = [int(np.ravel_multi_index([g[0] for g in combo], counts)) for combo in chosen]
+            flat_tiles = np.ravel_multi_index(np.array([[g[0] for g in c] for c in chosen]).T, counts)
             params = [{"w": w[flat_tiles], "b": b[flat_tiles]} for w, b in zip(arrays[0::2], arrays[1::2])]
-            coords = np.stack([np.stack([m.ravel() for m in np.meshgrid(*[g[2] for g in combo], indexing="ij")], -1)
-                               for combo in chosen]).astype(np.float32)
+            offsets, coords = [], []
+            for axis in range(dims):  # (tiles, samples of the part along the axis), broadcast over the others
+                view = [len(chosen)] + [shape[a] if a == axis else 1 for a in range(dims)]
+                offsets.append(np.stack([c[axis][1] for c in chosen]).reshape(view))
+                coords.append(np.broadcast_to(np.stack([c[axis][2] for c in chosen]).reshape(view),
+                                              (len(chosen), *shape)).reshape(len(chosen), -1))
+            coords = np.stack(coords, axis=-1).astype(np.float32)
+            offsets = [np.broadcast_to(o, (len(chosen), *shape)).reshape(len(chosen), -1) for o in offsets]
             for part in coord_chunks:
                 rendered = np.asarray(_render_tiles(params, coords[:, part]))
-                local = np.unravel_index(part, shape)
-                for combo, values in zip(chosen, rendered):
-                    out[tuple(g[1][axis] for g, axis in zip(combo, local))] = values
+                out[tuple(o[:, part] for o in offsets)] = rendered
     return out
 
 

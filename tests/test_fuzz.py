@@ -102,6 +102,8 @@ def test_rendering_work_is_bounded_by_the_file_size(coin_file):
         inrcodec.decode(_rewritten(coin_file, height=8000, width=8000))
     with pytest.raises(InrError, match="too few"):
         inrcodec.decode(_rewritten(coin_file, net_width=1024, depth=32))
+    with pytest.raises(InrError, match="tiles"):  # tiny networks, one a pixel: fewer values, but a tile a pixel
+        inrcodec.decode(_rewritten(coin_file, tile=1, net_width=1, depth=1))
 
 
 def test_a_step_that_would_overflow_is_refused(coin_file):
