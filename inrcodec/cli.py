@@ -265,10 +265,11 @@ def print_pyramid_layout(layout, payload: bytes) -> None:
 
 def cmd_bench(args) -> None:
     if args.kbps:
+        from .audio import default_config
         from .audio_bench import run_audio_bench
 
         methods = args.methods or AUDIO_BENCH_METHODS
-        configs = {method: method_config(method, args) for method in methods}
+        configs = {method: method_config(method, args, default_config) for method in methods}
         run_audio_bench(args.folder, args.kbps, methods, limit=args.limit, out_dir=args.out, configs=configs,
                         quiet=args.quiet, tag=args.tag)
         return
