@@ -23,7 +23,7 @@ SHORT_FIT = FitConfig(steps=100, batch=512, learning_rate=2e-3)
 NETWORK_CONFIGS = {  # short fits of the network methods
     "coin": CoinConfig(tile=512, depth=2, fit=SHORT_FIT),
     "sparse": SparseConfig(dense=CoinConfig(tile=512, depth=2, fit=SHORT_FIT), gated_steps=25),
-    "meta": LatentConfig(fit=FitConfig(steps=100, batch=4096, learning_rate=0.1)),
+    "meta": LatentConfig(fit=FitConfig(steps=50, batch=4096, learning_rate=0.1)),
 }
 
 
@@ -76,7 +76,7 @@ def test_a_clip_renders_at_another_rate_and_over_a_span_alone(mono_file):
         audio.decode_audio(data, rate=44100.5)
 
 
-@pytest.mark.parametrize("method", ["coin", "sparse", "meta"])
+@pytest.mark.parametrize("method", ["coin", pytest.param("sparse", marks=pytest.mark.slow), "meta"])
 def test_every_network_method_codes_a_stereo_clip_under_its_cap(method):
     """coin and sparse (a SIREN per tile of samples) and meta (latents on the shipped speech base):
     under the cap, both channels back, renderable at another rate and over a span alone."""
@@ -96,8 +96,8 @@ def test_every_network_method_codes_a_stereo_clip_under_its_cap(method):
 def test_a_long_clip_is_coded_in_chunks_read_one_at_a_time(tmp_path):
     """Chunks of 1 s: the file is under the whole clip's cap, the encoder reads the WAV a chunk at a
     time (and makes the file encode_audio makes of its samples), and a span across a chunk border
-    renders as in the whole clip."""
-    clip = chirp(seconds=2.5, rate=8000)
+    renders as in the whole clip. (Chunks of 8000 samples, as the fixture's clip: one compiled fit.)"""
+    clip = chirp(seconds=2.0, rate=8000)
     path = tmp_path / "long.wav"
     soundfile.write(path, clip, 8000, subtype="FLOAT")
     reads = []
@@ -110,17 +110,17 @@ def test_a_long_clip_is_coded_in_chunks_read_one_at_a_time(tmp_path):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(soundfile.SoundFile, "read", counting_read)
         data = audio.encode_file(path, 32, "pyramid", QUICK, chunk_seconds=1)
-    assert reads == [8000, 8000, 4000]
+    assert reads == [8000, 8000]
     assert data == audio.encode_audio(clip, 8000, 32, "pyramid", QUICK, chunk_seconds=1)
     assert len(data) <= audio.budget(32, len(clip), 8000)
     header = audio.read_header(data)
-    assert header.chunk_seconds == 1 and len(header.chunks) == 3
+    assert header.chunk_seconds == 1 and len(header.chunks) == 2
     whole, _ = audio.decode_audio(data)
     assert whole.shape == clip.shape and audio.psnr(clip, whole) > 35.0
-    span, _ = audio.decode_audio(data, start=0.75, duration=1.5)
-    np.testing.assert_array_equal(span, whole[6000:18000])
+    span, _ = audio.decode_audio(data, start=0.75, duration=0.5)
+    np.testing.assert_array_equal(span, whole[6000:10000])
     faster, _ = audio.decode_audio(data, rate=44100)
-    assert len(faster) == round(2.5 * 44100)
+    assert len(faster) == 2 * 44100
     with pytest.raises(InrError, match="chunks of"):
         audio.encode_audio(clip, 8000, 32, "pyramid", QUICK, chunk_seconds=0)
 
