@@ -375,6 +375,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("inrcodec: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`inrcodec info x.inr | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return 0
 
 
