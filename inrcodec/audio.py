@@ -33,7 +33,7 @@ from .effort import DEFAULT_EFFORT, apply_effort
 from .errors import InrError, reading
 from .fit import FitConfig
 from .latents import LatentConfig
-from .methods import DEFAULT_METHOD, METHODS
+from .methods import DEFAULT_METHOD, METHOD_NAMES, METHODS
 from .pyramid_fit import PyramidConfig
 from .sparse import SparseConfig
 
@@ -149,13 +149,6 @@ def geometry(samples: int, channels: int) -> pyramid.Geometry:
     return pyramid.Geometry(1, samples, (channels,) * len(pyramid.STRIDES), dims=1)
 
 
-def _head(method: str, rate: int, samples: int, channels: int, chunk_seconds: int) -> bytes:
-    writer = bitstream.Writer()
-    for value in (AUDIO, METHODS[method], rate, samples, channels, chunk_seconds):
-        writer.varint(value)
-    return bytes(writer.buffer)
-
-
 def _chunk_spans(samples: int, rate: int, chunk_seconds: int) -> list[tuple[int, int]]:
     """(first sample, samples) of each chunk of a clip."""
     chunk = chunk_seconds * rate
@@ -192,7 +185,7 @@ def encode_chunks(read, samples: int, channels: int, rate: int, kbps: float, met
     if not (isinstance(chunk_seconds, numbers.Integral) and 1 <= chunk_seconds <= MAX_CHUNK_SECONDS):
         raise InrError(f"chunks of {chunk_seconds!r} s: a chunk lasts 1..{MAX_CHUNK_SECONDS} whole seconds")
     spans = _chunk_spans(samples, rate, chunk_seconds)
-    head = _head(method, rate, samples, channels, chunk_seconds)
+    head = bitstream.varints(AUDIO, METHODS[method], rate, samples, channels, chunk_seconds)
     available = cap - OVERHEAD - len(head) - 4 * (len(spans) - 1)  # a chunk's length takes at most 4 bytes
     bodies = []
     for first, count in spans:
@@ -253,15 +246,16 @@ class Header:
     channels: int  # 1 (mono) or 2 (stereo, coded as mid and side)
     chunk_seconds: int  # length of every chunk but the last, seconds
     chunks: list  # each chunk's body (bytes), in time order
+    layouts: list  # each chunk's layout as `read_chunk` gives it (empty until `read_header` checks them)
 
 
 def read_header(data: bytes) -> Header:
-    """The head and chunk bodies of an audio file, validated (every chunk's own header included)."""
+    """The head, chunk bodies and chunk layouts of an audio file, validated (every chunk's own header
+    included)."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise InrError(f"expected the bytes of an .inr file, got {type(data).__name__}")
     header = parse_header(bitstream.unpack(bytes(data)), len(data))
-    for index in range(len(header.chunks)):
-        read_chunk(header, index)
+    header.layouts.extend(read_chunk(header, index) for index in range(len(header.chunks)))
     return header
 
 
@@ -272,8 +266,7 @@ def parse_header(reader: bitstream.Reader, n_bytes: int) -> Header:
     if modality != AUDIO:
         raise InrError("this file holds an image, not audio" if modality == IMAGE else
                        f"this file holds modality {modality}, which this version cannot decode")
-    names = {code: name for name, code in METHODS.items()}
-    method = names.get(reader.varint(255, "method"))
+    method = METHOD_NAMES.get(reader.varint(255, "method"))
     if method is None:
         raise InrError("this audio file uses a method this version cannot decode")
     rate = reader.varint(MAX_RATE, "sample rate")
@@ -290,7 +283,7 @@ def parse_header(reader: bitstream.Reader, n_bytes: int) -> Header:
     lengths = [reader.varint(n_bytes, "chunk length") for _ in spans[:-1]]
     chunks = [bytes(reader.raw(length)) for length in lengths]
     chunks.append(bytes(reader.rest()))
-    return Header(method, rate, count, channels, chunk_seconds, chunks)
+    return Header(method, rate, count, channels, chunk_seconds, chunks, [])
 
 
 def read_chunk(header: Header, index: int):
@@ -308,13 +301,10 @@ def read_chunk(header: Header, index: int):
 def _render_chunk(header: Header, index: int, scale: float, first: int, length: int) -> np.ndarray:
     """(length, channels) centred values of chunk `index` from its output sample `first`, at `scale`."""
     _, count = _chunk_spans(header.samples, header.rate, header.chunk_seconds)[index]
-    layout = read_chunk(header, index)
+    layout = header.layouts[index]
     if header.method == "pyramid":
-        values = pyramid_file.render(layout[1], layout[0], geometry(count, header.channels), (1.0, scale),
-                                     (0, first, 1, length))[0]
-        if not np.all(np.isfinite(values)):
-            raise InrError("corrupt file: it renders to values that are not finite")
-        return values
+        return pyramid_file.render(layout[1], layout[0], geometry(count, header.channels), (1.0, scale),
+                                   (0, first, 1, length))[0]
     return networks.render(layout, (scale,), ((first,), (length,)))
 
 

@@ -58,6 +58,14 @@ class Writer:
         self.buffer += data
 
 
+def varints(*values: int) -> bytes:
+    """The fields of a file's head: each value as a varint, in order."""
+    writer = Writer()
+    for value in values:
+        writer.varint(value)
+    return bytes(writer.buffer)
+
+
 class Reader:
     """Read fields from a body in the order they were written; any overrun is an InrError.
 

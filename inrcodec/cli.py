@@ -221,9 +221,8 @@ def cmd_info(args) -> None:
             print(f"file:         {args.input}, {len(data)} bytes, {len(data) * 8 * rate / count / 1000:.2f} kbps")
             print(f"audio:        {count / rate:.3f} s at {rate} Hz, {count} samples, {header.channels} channel(s), "
                   f"{len(header.chunks)} chunk(s) of up to {header.chunk_seconds} s")
-            for index, body in enumerate(header.chunks):
+            for index, (body, layout) in enumerate(zip(header.chunks, header.layouts)):
                 print(f"chunk {index}:      {len(body)} bytes")
-                layout = audio.read_chunk(header, index)
                 if header.method == "pyramid":
                     print_pyramid_layout(*layout)
                 else:

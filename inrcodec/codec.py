@@ -21,7 +21,7 @@ from .coin import CoinConfig
 from .effort import DEFAULT_EFFORT, apply_effort
 from .errors import InrError
 from .latents import LatentConfig
-from .methods import DEFAULT_METHOD, METHODS
+from .methods import DEFAULT_METHOD, METHOD_NAMES, METHODS
 from .pyramid_fit import PyramidConfig
 from .signals import MAX_PIXELS, as_pixels, check_size, resize
 from .sparse import SparseConfig
@@ -39,10 +39,7 @@ def default_config(method: str, effort: int = DEFAULT_EFFORT):
 
 def _head(shape, method: str) -> bytes:
     """The file body up to the method's own fields: modality, method and image shape (H, W, C)."""
-    writer = bitstream.Writer()
-    for value in (IMAGE, METHODS[method], *shape):
-        writer.varint(value)
-    return bytes(writer.buffer)
+    return bitstream.varints(IMAGE, METHODS[method], *shape)
 
 
 def _layout_fields(shape, method: str, layout) -> bytes:
@@ -132,10 +129,9 @@ def parse_header(reader: bitstream.Reader, n_bytes: int) -> networks.Header:
         raise InrError("this file holds audio, not an image (decode it to a .wav)" if modality == AUDIO else
                        f"this file holds modality {modality}, which this version cannot decode")
     method_code = reader.varint(255, "method")
-    names = {code: name for name, code in METHODS.items()}
-    if method_code not in names:
+    if method_code not in METHOD_NAMES:
         raise InrError(f"this file uses method code {method_code}, unknown to this version")
-    method = names[method_code]
+    method = METHOD_NAMES[method_code]
     height = reader.varint(MAX_PIXELS, "height")
     width = reader.varint(MAX_PIXELS, "width")
     channels = reader.varint(3, "channels")
@@ -155,10 +151,7 @@ def _render_pyramid(header: networks.Header, scale: float, box: tuple[int, int, 
     geometry = pyramid.image_geometry(*header.extent, header.channels)
     ycbcr = np.zeros((box[2], box[3], 3), np.float32)
     ycbcr[..., :header.channels] = pyramid_file.render(header.payload, header.architecture, geometry, (scale, scale), box)
-    values = pyramid.to_rgb(ycbcr, header.channels)
-    if not np.all(np.isfinite(values)):
-        raise InrError("corrupt file: it renders to values that are not finite")
-    return values
+    return pyramid.to_rgb(ycbcr, header.channels)
 
 
 def _output_box(header: networks.Header, scale: float, crop) -> tuple[int, int, int, int]:

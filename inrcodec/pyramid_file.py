@@ -143,7 +143,7 @@ def encode(field: np.ndarray, geometry: pyramid.Geometry, head: bytes, budget: i
 def render(payload: bytes, layout: Pyramid, geometry: pyramid.Geometry, scales: tuple[float, float],
            box: tuple[int, int, int, int]) -> np.ndarray:
     """(h, w, filtered channels) float32 field of a file's payload rendered at (row, column)
-    `scales` over `box` = (top, left, h, w) in output samples, post-filtered."""
+    `scales` over `box` = (top, left, h, w) in output samples, post-filtered; InrError if any is not finite."""
     levels = context.decode(payload, geometry.shapes(), layout.params, list(layout.bounds))
     top, left, height, width = box
     margins = [postfilter.RADIUS * round(scale) for scale in scales]  # the filter's reach, inside the output
@@ -152,4 +152,7 @@ def render(payload: bytes, layout: Pyramid, geometry: pyramid.Geometry, scales: 
     last = (min(extent[0], top + height + margins[0]), min(extent[1], left + width + margins[1]))
     field = pyramid.render(levels, geometry, layout.step, scales, (*first, last[0] - first[0], last[1] - first[1]))
     filtered = postfilter.apply(field[..., :len(layout.filter)], layout.filter, scales)
-    return filtered[top - first[0]:top - first[0] + height, left - first[1]:left - first[1] + width]
+    values = filtered[top - first[0]:top - first[0] + height, left - first[1]:left - first[1] + width]
+    if not np.all(np.isfinite(values)):
+        raise InrError("corrupt file: it renders to values that are not finite")
+    return values
