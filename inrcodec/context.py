@@ -15,6 +15,12 @@ phase 2, none in phase 0, whose a3 and a4 are therefore 0 and not stored). The e
 plane's numbers to the grids' code length and stores them as multiples of 1 / PARAM_RESOLUTION;
 both sides compute every mu and b from the stored numbers and the integers in float64 NumPy with
 the same elementwise operations. log b is clipped to [LOG_SCALE_MIN, LOG_SCALE_MAX].
+
+Most integers of the finer levels are 0 at low rates, so a phase's cells, in coding order, are cut
+into runs of RUN cells, and only the runs holding a nonzero integer (the active runs) are coded: the
+phase first codes how many of its runs are active (uniform over 0..runs), then, unless that is none
+or all, a flag per run (Bernoulli, p = active / runs), then the integers of the active runs. The
+decoder computes mu and b only at those cells, so a mostly-zero level costs little time to decode.
 """
 
 import math
@@ -27,7 +33,7 @@ import numpy as np
 import optax
 
 from .errors import InrError
-from .pyramid import cell_positions, interpolate_axis
+from .pyramid import cell_positions, cubic_weights, interpolate_axis
 
 PHASES = 3  # coding phases of a plane
 PHASE_PARAMS = 6  # a0..a5 per phase
@@ -41,24 +47,32 @@ FIT_LEARNING_RATE = 0.1  # Adam learning rate of the encoder's fit
 PHASE_LATTICES = [((0, 0),), ((1, 1),), ((0, 1), (1, 0))]  # (row, col) parities of each phase's cells
 DIAGONAL, NEAREST = ((-1, -1), (-1, 1), (1, -1), (1, 1)), ((-1, 0), (0, -1), (0, 1), (1, 0))
 PHASE_NEIGHBOURS = [(), DIAGONAL, NEAREST]  # offsets of each phase's neighbours decoded before it (all earlier phases)
+PARENT_WEIGHTS = np.stack(cubic_weights(np.array([0.75, 0.25])), axis=1)  # (2, 4) taps of even cells (3/4 past a parent cell), odd (1/4)
+RUN = 64  # cells of a phase, consecutive in coding order, flagged together as holding a nonzero integer or not
 
 
-def parent_context(parent: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
-    """(2, rows, cols) float64 p and p_abs of a level's cells from its parent plane (half resolution)."""
+def parent_sources(parent: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
+    """(2, rows, cols) float64 parent values and their mean magnitude over each parent cell's 3 x 3
+    neighbourhood (edges extended), at the parent's resolution; zeros of a level's `shape` where there
+    is no parent."""
     if parent is None:
         return np.zeros((2, *shape))
     rows, cols = parent.shape
-    if rows == 1:  # one row (audio): its edge-extended 3x3 window is its 3 neighbours thrice; sums of integers are exact
-        padded = np.pad(np.abs(parent[0].astype(np.float64)), 1, mode="edge")
-        activity = (3.0 * (padded[:-2] + padded[1:-1] + padded[2:]) / 9.0)[None]
-    else:
-        padded = np.pad(np.abs(parent.astype(np.float64)), 1, mode="edge")
-        activity = sum(padded[1 + dy:1 + dy + rows, 1 + dx:1 + dx + cols]
-                       for dy in (-1, 0, 1) for dx in (-1, 0, 1)) / 9.0
+    padded = np.pad(np.abs(parent.astype(np.float64)), 1, mode="edge")
+    activity = sum(padded[1 + dy:1 + dy + rows, 1 + dx:1 + dx + cols] for dy in (-1, 0, 1) for dx in (-1, 0, 1)) / 9.0
+    return np.stack([parent.astype(np.float64), activity])
+
+
+def parent_context(parent: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
+    """(2, rows, cols) float64 p and p_abs of every cell of a level of `shape` from its parent plane
+    (half resolution): the encoder's whole-plane route to what `cell_features` gives at chosen cells
+    (equal up to rounding)."""
     out = []
-    for values in (parent.astype(np.float64), activity):
-        values = interpolate_axis(values, cell_positions(0, shape[0], 2.0, 1), 0)
-        out.append(interpolate_axis(values, cell_positions(0, shape[1], 2.0, 1), 1))
+    for values in parent_sources(parent, shape):
+        if parent is not None:
+            values = interpolate_axis(values, cell_positions(0, shape[0], 2.0, 1), 0)
+            values = interpolate_axis(values, cell_positions(0, shape[1], 2.0, 1), 1)
+        out.append(values)
     out[1] = np.maximum(out[1], 0.0)  # the cubic's overshoot must not make a magnitude negative
     return np.stack(out)
 
@@ -129,6 +143,56 @@ def phase_laplace(plane: np.ndarray, parent: np.ndarray, phase: int, params: np.
     return _laplace(np, unpack_params(params)[phase], phase_features(plane, parent, phase))
 
 
+def phase_cells(shape: tuple[int, int], phase: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) int indices of the cells of `phase` in a plane of `shape`, in coding order (row-major)."""
+    return np.nonzero(phase_of(shape) == phase)
+
+
+def _axis_taps(index: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n, taps) parent indices and cubic weights of cells `index` along an axis whose parent has
+    `size` cells: cell i sits at parent position i / 2 - 1/4 (4 taps, edges extended), or on the
+    parent's only cell (1 tap of weight 1)."""
+    if size == 1:
+        return np.zeros((len(index), 1), np.int64), np.ones((len(index), 1))
+    taps = (index[:, None] - 1) // 2 + np.arange(-1, 3)
+    return np.minimum(np.maximum(taps, 0), size - 1), PARENT_WEIGHTS[index % 2]
+
+
+def cell_features(plane: np.ndarray, sources: np.ndarray, phase: int, rows: np.ndarray,
+                  cols: np.ndarray) -> np.ndarray:
+    """(5, n) float64 `phase_features` of the n cells (rows, cols) of `phase`, computed at those cells
+    alone; sources: the plane's `parent_sources`. Both coder sides use this route."""
+    row_taps, row_weights = _axis_taps(rows, sources.shape[1])
+    col_taps, col_weights = _axis_taps(cols, sources.shape[2])
+    flat, parent = sources.reshape(2, -1), 0.0
+    for a in range(row_taps.shape[1]):
+        offsets = row_taps[:, a] * sources.shape[2]
+        line = sum(flat[:, offsets + col_taps[:, b]] * col_weights[:, b] for b in range(col_taps.shape[1]))
+        parent = parent + line * row_weights[:, a]
+    p, p_abs = parent[0], np.maximum(parent[1], 0.0)
+    height, width = plane.shape
+    values, count, total, magnitude = plane.ravel(), *(np.zeros(len(rows)),) * 3
+    for dy, dx in PHASE_NEIGHBOURS[phase]:  # sums of integers: exact in any order
+        row, col = rows + dy, cols + dx
+        inside = (row >= 0) & (row < height) & (col >= 0) & (col < width)
+        value = np.where(inside, values[np.where(inside, row * width + col, 0)], 0).astype(np.float64)
+        count, total, magnitude = count + inside, total + value, magnitude + np.abs(value)
+    count = np.maximum(count, 1.0)
+    return np.stack([np.log1p(np.abs(p)), np.log1p(p_abs), np.log1p(magnitude / count), total / count, p])
+
+
+def active_runs(values: np.ndarray) -> np.ndarray:
+    """(ceil(n / RUN),) bool: which runs of a phase's n integers (in coding order) hold a nonzero one."""
+    padded = np.zeros(-(-len(values) // RUN) * RUN, bool)
+    padded[:len(values)] = values != 0
+    return padded.reshape(-1, RUN).any(axis=1)
+
+
+def run_cells(active: np.ndarray, cells: int) -> np.ndarray:
+    """(cells,) bool: which of a phase's cells lie in its `active` runs."""
+    return np.repeat(active, RUN)[:cells]
+
+
 def laplace_bits(xp, y, mu, b):
     """Ideal bits of integers y under a Laplace(mu, b) integrated over [y - 1/2, y + 1/2] (xp: numpy or jax.numpy)."""
     d = xp.abs(y - mu)
@@ -144,10 +208,10 @@ def parent_plane(grids: list, k: int, c: int) -> np.ndarray | None:
     return grids[k + 1][..., c] if k + 1 < len(grids) and c < grids[k + 1].shape[-1] else None
 
 
-def channel_planes(grids: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(plane, its `parent_context`) of every grid channel, in coding order (coarsest level first)."""
-    return [(grids[k][..., c], parent_context(parent_plane(grids, k, c), grids[k].shape[:2]))
-            for k in reversed(range(len(grids))) for c in range(grids[k].shape[-1])]
+def channel_planes(grids: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """(plane, its `parent_plane`) of every grid channel, in coding order (coarsest level first)."""
+    return [(grids[k][..., c], parent_plane(grids, k, c)) for k in reversed(range(len(grids)))
+            for c in range(grids[k].shape[-1])]
 
 
 @partial(jax.jit, static_argnums=(4, 5))
@@ -187,12 +251,13 @@ def fit_params(grids: list[np.ndarray], steps: int, start: np.ndarray | None = N
     """(n_planes, N_PARAMS) int parameters (units of 1 / PARAM_RESOLUTION) fitted to the grids' code
     length by `steps` Adam steps, from stored parameters `start` (None: `initial_params`)."""
     planes = channel_planes(grids)
-    symbols, features = [], []
+    symbols, features, counted = [], [], []
     for plane, parent in planes:
-        phases = phase_of(plane.shape)
+        phases, context = phase_of(plane.shape), parent_context(parent, plane.shape)
         for phase in range(PHASES):
             symbols.append(plane[phases == phase])
-            features.append(phase_features(plane, parent, phase))
+            features.append(phase_features(plane, context, phase))
+            counted.append(run_cells(active_runs(symbols[-1]), len(symbols[-1])))  # inactive runs cost no bits
     initial = (np.array([initial_params(y, f) for y, f in zip(symbols, features)]).reshape(-1, PHASE_PARAMS)
                if start is None else np.concatenate([unpack_params(a) for a in start]))
     sizes = tuple(padded_size(len(y)) for y in symbols)
@@ -200,8 +265,7 @@ def fit_params(grids: list[np.ndarray], steps: int, start: np.ndarray | None = N
     fitted = _fit(jnp.asarray(np.concatenate([np.pad(y, pad) for y, pad in zip(symbols, padding)]), jnp.float32),
                   jnp.asarray(np.concatenate([np.pad(f, ((0, 0), pad)) for f, pad in zip(features, padding)], axis=1),
                               jnp.float32),
-                  jnp.asarray(np.concatenate([np.pad(np.ones(len(y)), pad) for y, pad in zip(symbols, padding)]),
-                              jnp.float32),
+                  jnp.asarray(np.concatenate([np.pad(c, pad) for c, pad in zip(counted, padding)]), jnp.float32),
                   jnp.asarray(initial, jnp.float32), sizes, steps)
     fitted = np.asarray(fitted, np.float64).reshape(len(planes), PHASES, PHASE_PARAMS)
     diverged = ~np.all(np.isfinite(fitted), axis=(1, 2))  # a plane of huge integers can overflow the fit
@@ -223,18 +287,25 @@ def initial_params(symbols: np.ndarray, features: np.ndarray) -> np.ndarray:
 
 def encode(grids: list[np.ndarray], params: np.ndarray, bounds: list[int]) -> bytes:
     """ANS-code the grids' integers under the context model; bounds: max |value| per plane."""
-    coded = []
+    coded = []  # (symbols, model, model parameters...) in decoding order
     for (plane, parent), a, bound in zip(channel_planes(grids), params, bounds):
         if bound == 0:
             continue
-        phases = phase_of(plane.shape)
-        family = constriction.stream.model.QuantizedLaplace(-bound, bound)
+        sources, family = parent_sources(parent, plane.shape), constriction.stream.model.QuantizedLaplace(-bound, bound)
         for phase in coded_phases(plane.shape):
-            mu, b = phase_laplace(plane, parent, phase, a)
-            coded.append((plane[phases == phase].astype(np.int32), family, mu, b))
+            rows, cols = phase_cells(plane.shape, phase)
+            active = active_runs(plane[rows, cols])
+            count = int(active.sum())
+            coded.append((np.array([count], np.int32), constriction.stream.model.Uniform(len(active) + 1)))
+            if 0 < count < len(active):
+                coded.append((active.astype(np.int32), constriction.stream.model.Bernoulli(count / len(active), perfect=False)))
+            cells = run_cells(active, len(rows))
+            rows, cols = rows[cells], cols[cells]
+            mu, b = _laplace(np, unpack_params(a)[phase], cell_features(plane, sources, phase, rows, cols))
+            coded.append((plane[rows, cols].astype(np.int32), family, mu, b))
     coder = constriction.stream.stack.AnsCoder()
-    for symbols, family, mu, b in reversed(coded):
-        coder.encode_reverse(symbols, family, mu, b)
+    for symbols, *model in reversed(coded):
+        coder.encode_reverse(symbols, *model)
     return coder.get_compressed().tobytes()
 
 
@@ -247,22 +318,27 @@ def decode(data: bytes, shapes: list[tuple[int, int, int]], params: np.ndarray, 
     planes = iter(zip(params, bounds))
     try:
         coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, np.uint32).copy())
+        for k in reversed(range(len(shapes))):
+            for c in range(shapes[k][-1]):
+                a, bound = next(planes)
+                if bound == 0:
+                    continue
+                plane = grids[k][..., c]
+                sources = parent_sources(parent_plane(grids, k, c), plane.shape)
+                family = constriction.stream.model.QuantizedLaplace(-bound, bound)
+                for phase in coded_phases(plane.shape):
+                    rows, cols = phase_cells(plane.shape, phase)
+                    runs = -(-len(rows) // RUN)
+                    count = int(coder.decode(constriction.stream.model.Uniform(runs + 1), 1)[0])
+                    active = (coder.decode(constriction.stream.model.Bernoulli(count / runs, perfect=False), runs).astype(bool)
+                              if 0 < count < runs else np.full(runs, count == runs))
+                    cells = run_cells(active, len(rows))
+                    rows, cols = rows[cells], cols[cells]
+                    if len(rows):
+                        mu, b = _laplace(np, unpack_params(a)[phase], cell_features(plane, sources, phase, rows, cols))
+                        plane[rows, cols] = coder.decode(family, mu, b)
+            if k == 0 and not coder.is_empty():
+                raise InrError("corrupt file: the payload holds more data than its grids use")
+            yield k, grids[k]
     except (ValueError, RuntimeError, AssertionError) as err:
         raise InrError(f"corrupt file: entropy decoding failed ({err})") from None
-    for k in reversed(range(len(shapes))):
-        for c in range(shapes[k][-1]):
-            a, bound = next(planes)
-            if bound == 0:
-                continue
-            parent = parent_context(parent_plane(grids, k, c), shapes[k][:2])
-            plane, phases = grids[k][..., c], phase_of(shapes[k][:2])
-            family = constriction.stream.model.QuantizedLaplace(-bound, bound)
-            for phase in coded_phases(plane.shape):
-                mu, b = phase_laplace(plane, parent, phase, a)
-                try:
-                    plane[phases == phase] = coder.decode(family, mu, b)
-                except (ValueError, RuntimeError, AssertionError) as err:
-                    raise InrError(f"corrupt file: entropy decoding failed ({err})") from None
-        if k == 0 and not coder.is_empty():
-            raise InrError("corrupt file: the payload holds more data than its grids use")
-        yield k, grids[k]

@@ -31,6 +31,7 @@ RENDER_THREADS = 2  # levels rendered side by side
 # output values (samples x channels) from which levels are rendered on worker threads: below, the
 # threads' start costs more than they save (a 1.4 s clip at 48 kHz: 44 ms of 76)
 THREADED_RENDER = 1 << 20
+PHASE_BATCH = 1 << 16  # output values of one upsampling computed in one go (several phases of a small level)
 MACS_PER_PIXEL = 2 * 4 * 3 * len(STRIDES) + 9  # rendering work per output pixel: 4 taps x 2 axes per level and channel
 
 
@@ -106,22 +107,29 @@ def _period(positions: np.ndarray) -> int:
 def _interpolate_periodic(values: np.ndarray, start: np.ndarray, weights: list[np.ndarray], period: int,
                           axis: int) -> np.ndarray:
     """`interpolate_axis` where the taps repeat every `period` outputs one cell further on (weights:
-    the first period's): each phase is a weighted sum of four shifted slices of the edge-extended values."""
-    below, above = max(0, 1 - int(start.min())), max(0, int(start.max()) + 2 - (values.shape[axis] - 1))
+    the first period's): output j * period + phase weighs the four edge-extended values from cell
+    start[phase] + j - 1 on. Phases share at most two starts; each start's phases are the outer
+    product of the shifted values and their weights."""
+    count, groups = len(start), -(-len(start) // period)  # the last group's outputs past `count` are cropped
+    below = max(0, 1 - int(start[0]))  # starts ascend: the first output reaches furthest back
     padding = [(0, 0)] * values.ndim
-    padding[axis] = (below, above)
+    padding[axis] = below, max(0, groups + int(start[period - 1]) + 2 - values.shape[axis])
     padded = np.pad(values, padding, mode="edge")
-    count = len(start)
-    out = np.empty(values.shape[:axis] + (count,) + values.shape[axis + 1:], values.dtype)
-    for phase in range(period):
-        outputs = len(range(phase, count, period))
-        total = None
-        for offset, weight in zip(range(-1, 3), weights):
-            first = start[phase] + offset + below
-            term = padded[(slice(None),) * axis + (slice(first, first + outputs),)] * values.dtype.type(weight[phase])
-            total = term if total is None else total + term
-        out[(slice(None),) * axis + (slice(phase, None, period),)] = total
-    return out
+    out = np.empty(values.shape[:axis] + (groups, period) + values.shape[axis + 1:], values.dtype)
+    by_phase = np.moveaxis(out, axis + 1, 0)  # a view: (period, ..., groups, ...)
+    per_batch = max(1, PHASE_BATCH // (out.size // period))  # phases computed together
+    for first in np.unique(start[:period]):
+        same = np.flatnonzero(start[:period] == first)  # consecutive phases
+        for phases in np.array_split(same, -(-len(same) // per_batch)):
+            total = None
+            for offset, weight in zip(range(-1, 3), weights):
+                shift = first + offset + below
+                shifted = padded[(slice(None),) * axis + (slice(shift, shift + groups),)]
+                term = shifted[None] * weight[phases].astype(values.dtype).reshape((-1,) + (1,) * values.ndim)
+                total = term if total is None else total + term
+            by_phase[phases[0]:phases[-1] + 1] = total
+    out = out.reshape(values.shape[:axis] + (groups * period,) + values.shape[axis + 1:])
+    return out[(slice(None),) * axis + (slice(0, count),)]
 
 
 def cell_positions(first: int, count: int, scale: float, stride: int) -> np.ndarray:
@@ -168,8 +176,9 @@ def render(levels, geometry: Geometry, step: float, scales: tuple[float, float],
 
     if out.size < THREADED_RENDER:  # starting threads would cost more than they save
         for k, grid in levels:
-            values = level_values(grid, geometry.strides(k), steps[k], scales, box)
-            out[..., :values.shape[-1]] += values
+            if grid.any():  # an all-zero level (common at the finest at low rates) adds nothing
+                values = level_values(grid, geometry.strides(k), steps[k], scales, box)
+                out[..., :values.shape[-1]] += values
         return out
     with ThreadPoolExecutor(RENDER_THREADS) as pool:  # NumPy's loops release the GIL
         for k, grid in levels:

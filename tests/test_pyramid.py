@@ -67,6 +67,8 @@ def test_context_coding_round_trips_any_integers():
     shapes = pyramid.image_geometry(37, 53, 3).shapes()
     grids = [np.round(rng.laplace(size=s) * rng.uniform(0.1, 30)).astype(np.int32) for s in shapes]
     grids[2][...] = 0  # an all-zero level costs nothing
+    grids[1][...] = 0
+    grids[1][5, 7, 1] = -3  # one active run among inactive ones
     grids[0][3, 4, 0] = 1000  # and an outlier
     params = rng.integers(-40, 40, size=(len(context.channel_planes(grids)), context.N_PARAMS))
     bounds = [int(np.abs(plane).max()) for plane, _ in context.channel_planes(grids)]
@@ -90,6 +92,27 @@ def test_a_cells_model_reads_only_cells_decoded_before_it():
         for a, b in zip(context.phase_laplace(plane, parent, phase, params),
                         context.phase_laplace(changed, parent, phase, params)):
             assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("shape, parent_shape", [((9, 11), (5, 6)), ((1, 41), (1, 21)), ((7, 1), (4, 1))])
+def test_the_coders_features_at_chosen_cells_equal_the_encoders_whole_plane_features(shape, parent_shape):
+    rng = np.random.default_rng(3)
+    plane, parent = rng.integers(-5, 6, size=shape), rng.integers(-9, 10, size=parent_shape)
+    for phase in context.coded_phases(shape):
+        rows, cols = context.phase_cells(shape, phase)
+        whole = context.phase_features(plane, context.parent_context(parent, shape), phase)
+        chosen = rng.random(len(rows)) < 0.5
+        at_cells = context.cell_features(plane, context.parent_sources(parent, shape), phase, rows[chosen], cols[chosen])
+        np.testing.assert_allclose(at_cells, whole[:, chosen], rtol=1e-12, atol=1e-12)
+
+
+def test_runs_of_zeros_are_flagged_not_coded():
+    values = np.zeros(3 * context.RUN + 5, np.int32)
+    values[context.RUN + 7] = 2
+    active = context.active_runs(values)
+    assert active.tolist() == [False, True, False, False]
+    cells = context.run_cells(active, len(values))
+    assert cells.sum() == context.RUN and cells[context.RUN + 7]
 
 
 def test_the_post_filter_recovers_a_known_blur():
