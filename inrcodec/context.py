@@ -24,7 +24,7 @@ decoder computes mu and b only at those cells, so a mostly-zero level costs litt
 """
 
 import math
-from functools import partial
+from functools import lru_cache, partial
 
 import constriction
 import jax
@@ -59,7 +59,8 @@ def parent_sources(parent: np.ndarray | None, shape: tuple[int, int]) -> np.ndar
         return np.zeros((2, *shape))
     rows, cols = parent.shape
     padded = np.pad(np.abs(parent.astype(np.float64)), 1, mode="edge")
-    activity = sum(padded[1 + dy:1 + dy + rows, 1 + dx:1 + dx + cols] for dy in (-1, 0, 1) for dx in (-1, 0, 1)) / 9.0
+    columns = padded[:-2] + padded[1:-1] + padded[2:]  # sums of integers: exact, so the 3 x 3 sum may be separable
+    activity = (columns[:, :-2] + columns[:, 1:-1] + columns[:, 2:]) / 9.0
     return np.stack([parent.astype(np.float64), activity])
 
 
@@ -143,9 +144,14 @@ def phase_laplace(plane: np.ndarray, parent: np.ndarray, phase: int, params: np.
     return _laplace(np, unpack_params(params)[phase], phase_features(plane, parent, phase))
 
 
+@lru_cache(maxsize=32)
 def phase_cells(shape: tuple[int, int], phase: int) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, cols) int indices of the cells of `phase` in a plane of `shape`, in coding order (row-major)."""
-    return np.nonzero(phase_of(shape) == phase)
+    """(rows, cols) int indices of the cells of `phase` in a plane of `shape`, in coding order
+    (row-major); read-only, as they are cached."""
+    cells = np.nonzero(phase_of(shape) == phase)
+    for index in cells:
+        index.flags.writeable = False
+    return cells
 
 
 def _axis_taps(index: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -166,13 +172,15 @@ def cell_features(plane: np.ndarray, sources: np.ndarray, phase: int, rows: np.n
     col_taps, col_weights = _axis_taps(cols, sources.shape[2])
     flat, parent = sources.reshape(2, -1), 0.0
     for a in range(row_taps.shape[1]):
-        offsets = row_taps[:, a] * sources.shape[2]
-        line = sum(flat[:, offsets + col_taps[:, b]] * col_weights[:, b] for b in range(col_taps.shape[1]))
+        taps = row_taps[:, a:a + 1] * sources.shape[2] + col_taps if sources.shape[1] > 1 else col_taps
+        line = sum(np.take(flat, taps[:, b], axis=1) * col_weights[:, b] for b in range(col_taps.shape[1]))
         parent = parent + line * row_weights[:, a]
     p, p_abs = parent[0], np.maximum(parent[1], 0.0)
     height, width = plane.shape
     values, count, total, magnitude = plane.ravel(), *(np.zeros(len(rows)),) * 3
     for dy, dx in PHASE_NEIGHBOURS[phase]:  # sums of integers: exact in any order
+        if (dy and height == 1) or (dx and width == 1):
+            continue  # no cell of the plane there
         row, col = rows + dy, cols + dx
         inside = (row >= 0) & (row < height) & (col >= 0) & (col < width)
         value = np.where(inside, values[np.where(inside, row * width + col, 0)], 0).astype(np.float64)
