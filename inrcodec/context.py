@@ -17,14 +17,17 @@ both sides compute every mu and b from the stored numbers and the integers in fl
 the same elementwise operations. log b is clipped to [LOG_SCALE_MIN, LOG_SCALE_MAX].
 
 Most integers of the finer levels are 0 at low rates, so a phase's cells, in coding order, are cut
-into runs of RUN cells, and only the runs holding a nonzero integer (the active runs) are coded: the
-phase first codes how many of its runs are active (uniform over 0..runs), then, unless that is none
-or all, a flag per run (Bernoulli, p = active / runs), then the integers of the active runs. The
-decoder computes mu and b only at those cells, so a mostly-zero level costs little time to decode.
+into runs of RUN cells, and only the runs declared active are coded: the phase first codes whether
+all its runs are (one bit) and, if not and it has several, how many are (uniform over 0..runs - 1),
+then, unless that is none, a flag per run (Bernoulli, p = active / runs), then the integers of the
+active runs. The encoder declares active the runs holding a nonzero integer, or all runs where the
+flags would cost more than the zeros they spare (a busy level, whose zeros the context already
+predicts). The decoder computes mu and b only at the active runs' cells, so a mostly-zero level
+costs little time to decode.
 """
 
 import math
-from functools import lru_cache, partial
+from functools import cached_property, lru_cache, partial
 
 import constriction
 import jax
@@ -154,6 +157,11 @@ def phase_cells(shape: tuple[int, int], phase: int) -> tuple[np.ndarray, np.ndar
     return cells
 
 
+def phase_runs(shape: tuple[int, int], phase: int) -> int:
+    """How many runs of RUN cells the cells of `phase` in a plane of `shape` make."""
+    return -(-len(phase_cells(shape, phase)[0]) // RUN)
+
+
 def _axis_taps(index: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """(n, taps) parent indices and cubic weights of cells `index` along an axis whose parent has
     `size` cells: cell i sits at parent position i / 2 - 1/4 (4 taps, edges extended), or on the
@@ -199,6 +207,46 @@ def active_runs(values: np.ndarray) -> np.ndarray:
 def run_cells(active: np.ndarray, cells: int) -> np.ndarray:
     """(cells,) bool: which of a phase's cells lie in its `active` runs."""
     return np.repeat(active, RUN)[:cells]
+
+
+def coded_runs(symbols: np.ndarray, mu: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(runs,) bool: the runs of a phase's integers (coding order) the encoder declares active: those
+    holding a nonzero integer, or all of them where that is cheaper under Laplaces (mu, b)."""
+    active = active_runs(symbols)
+    if active.all() or not active.any():
+        return active
+    share = active.mean()
+    flags = -len(active) * (share * math.log2(share) + (1 - share) * math.log2(1 - share))
+    idle = ~run_cells(active, len(symbols))
+    return active if flags < laplace_bits(np, symbols[idle], mu[idle], b[idle]).sum() else np.ones_like(active)
+
+
+class PlaneContext:
+    """Where both coder sides get the Laplaces of a plane's cells, phase by phase: a phase of a
+    plane of several rows coding every cell takes them from the whole-plane route (`phase_laplace`,
+    separable), any other phase from `cell_features` at the cells of its active runs (cheaper where
+    few are, and on one row)."""
+
+    def __init__(self, plane: np.ndarray, parent: np.ndarray | None):
+        self.plane, self.parent = plane, parent  # plane: (rows, cols) integers, filled phase by phase
+
+    @cached_property
+    def whole(self) -> np.ndarray:
+        return parent_context(self.parent, self.plane.shape)
+
+    @cached_property
+    def sources(self) -> np.ndarray:
+        return parent_sources(self.parent, self.plane.shape)
+
+    def laplace(self, phase: int, params: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(rows, cols, mu, b) of the cells of `phase` in `active` runs, in coding order; params:
+        the plane's stored integers."""
+        rows, cols = phase_cells(self.plane.shape, phase)
+        if active.all() and self.plane.shape[0] > 1:
+            return rows, cols, *phase_laplace(self.plane, self.whole, phase, params)
+        cells = run_cells(active, len(rows))
+        rows, cols = rows[cells], cols[cells]
+        return rows, cols, *_laplace(np, unpack_params(params)[phase], cell_features(self.plane, self.sources, phase, rows, cols))
 
 
 def laplace_bits(xp, y, mu, b):
@@ -260,12 +308,14 @@ def fit_params(grids: list[np.ndarray], steps: int, start: np.ndarray | None = N
     length by `steps` Adam steps, from stored parameters `start` (None: `initial_params`)."""
     planes = channel_planes(grids)
     symbols, features, counted = [], [], []
-    for plane, parent in planes:
+    for index, (plane, parent) in enumerate(planes):
         phases, context = phase_of(plane.shape), parent_context(parent, plane.shape)
         for phase in range(PHASES):
             symbols.append(plane[phases == phase])
             features.append(phase_features(plane, context, phase))
-            counted.append(run_cells(active_runs(symbols[-1]), len(symbols[-1])))  # inactive runs cost no bits
+            runs = (np.ones(-(-len(symbols[-1]) // RUN), bool) if start is None else  # the runs coded under `start`
+                    coded_runs(symbols[-1], *_laplace(np, unpack_params(start[index])[phase], features[-1])))
+            counted.append(run_cells(runs, len(symbols[-1])))  # runs left out cost no bits
     initial = (np.array([initial_params(y, f) for y, f in zip(symbols, features)]).reshape(-1, PHASE_PARAMS)
                if start is None else np.concatenate([unpack_params(a) for a in start]))
     sizes = tuple(padded_size(len(y)) for y in symbols)
@@ -299,18 +349,21 @@ def encode(grids: list[np.ndarray], params: np.ndarray, bounds: list[int]) -> by
     for (plane, parent), a, bound in zip(channel_planes(grids), params, bounds):
         if bound == 0:
             continue
-        sources, family = parent_sources(parent, plane.shape), constriction.stream.model.QuantizedLaplace(-bound, bound)
+        context, family = PlaneContext(plane, parent), constriction.stream.model.QuantizedLaplace(-bound, bound)
         for phase in coded_phases(plane.shape):
-            rows, cols = phase_cells(plane.shape, phase)
-            active = active_runs(plane[rows, cols])
+            runs = phase_runs(plane.shape, phase)
+            rows, cols, mu, b = context.laplace(phase, a, np.ones(runs, bool))
+            active = coded_runs(plane[rows, cols], mu, b)
             count = int(active.sum())
-            coded.append((np.array([count], np.int32), constriction.stream.model.Uniform(len(active) + 1)))
-            if 0 < count < len(active):
-                coded.append((active.astype(np.int32), constriction.stream.model.Bernoulli(count / len(active), perfect=False)))
-            cells = run_cells(active, len(rows))
-            rows, cols = rows[cells], cols[cells]
-            mu, b = _laplace(np, unpack_params(a)[phase], cell_features(plane, sources, phase, rows, cols))
-            coded.append((plane[rows, cols].astype(np.int32), family, mu, b))
+            coded.append((np.array([count == runs], np.int32), constriction.stream.model.Uniform(2)))
+            if count < runs > 1:  # one run: not all active is none
+                coded.append((np.array([count], np.int32), constriction.stream.model.Uniform(runs)))
+            if 0 < count < runs:
+                coded.append((active.astype(np.int32), constriction.stream.model.Bernoulli(count / runs, perfect=False)))
+            if count < runs:
+                rows, cols, mu, b = context.laplace(phase, a, active)
+            if count:
+                coded.append((plane[rows, cols].astype(np.int32), family, mu, b))
     coder = constriction.stream.stack.AnsCoder()
     for symbols, *model in reversed(coded):
         coder.encode_reverse(symbols, *model)
@@ -331,20 +384,18 @@ def decode(data: bytes, shapes: list[tuple[int, int, int]], params: np.ndarray, 
                 a, bound = next(planes)
                 if bound == 0:
                     continue
-                plane = grids[k][..., c]
-                sources = parent_sources(parent_plane(grids, k, c), plane.shape)
+                context = PlaneContext(grids[k][..., c], parent_plane(grids, k, c))
                 family = constriction.stream.model.QuantizedLaplace(-bound, bound)
-                for phase in coded_phases(plane.shape):
-                    rows, cols = phase_cells(plane.shape, phase)
-                    runs = -(-len(rows) // RUN)
-                    count = int(coder.decode(constriction.stream.model.Uniform(runs + 1), 1)[0])
+                for phase in coded_phases(context.plane.shape):
+                    runs = phase_runs(context.plane.shape, phase)
+                    every = coder.decode(constriction.stream.model.Uniform(2), 1)[0]
+                    count = (runs if every else 0 if runs == 1 else
+                             int(coder.decode(constriction.stream.model.Uniform(runs), 1)[0]))
                     active = (coder.decode(constriction.stream.model.Bernoulli(count / runs, perfect=False), runs).astype(bool)
                               if 0 < count < runs else np.full(runs, count == runs))
-                    cells = run_cells(active, len(rows))
-                    rows, cols = rows[cells], cols[cells]
-                    if len(rows):
-                        mu, b = _laplace(np, unpack_params(a)[phase], cell_features(plane, sources, phase, rows, cols))
-                        plane[rows, cols] = coder.decode(family, mu, b)
+                    if count:
+                        rows, cols, mu, b = context.laplace(phase, a, active)
+                        context.plane[rows, cols] = coder.decode(family, mu, b)
             if k == 0 and not coder.is_empty():
                 raise InrError("corrupt file: the payload holds more data than its grids use")
             yield k, grids[k]

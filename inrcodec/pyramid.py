@@ -174,11 +174,11 @@ def render(levels, geometry: Geometry, step: float, scales: tuple[float, float],
         values = pending.popleft().result()
         out[..., :values.shape[-1]] += values
 
+    levels = ((k, grid) for k, grid in levels if grid.any())  # an all-zero level (the finest at low rates) adds nothing
     if out.size < THREADED_RENDER:  # starting threads would cost more than they save
         for k, grid in levels:
-            if grid.any():  # an all-zero level (common at the finest at low rates) adds nothing
-                values = level_values(grid, geometry.strides(k), steps[k], scales, box)
-                out[..., :values.shape[-1]] += values
+            values = level_values(grid, geometry.strides(k), steps[k], scales, box)
+            out[..., :values.shape[-1]] += values
         return out
     with ThreadPoolExecutor(RENDER_THREADS) as pool:  # NumPy's loops release the GIL
         for k, grid in levels:
