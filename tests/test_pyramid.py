@@ -115,6 +115,18 @@ def test_runs_of_zeros_are_flagged_not_coded():
     assert cells.sum() == context.RUN and cells[context.RUN + 7]
 
 
+def test_the_encoder_flags_runs_only_where_that_is_cheaper():
+    rng = np.random.default_rng(4)
+    cells = 40 * context.RUN
+    mu, b = np.zeros(cells), np.full(cells, 0.05)  # a model sure of zeros: they cost next to nothing
+    sparse = np.zeros(cells, np.int32)
+    sparse[[5, 2000]] = 1  # 2 active runs of 40
+    assert context.coded_runs(sparse, mu, np.full(cells, 1.0)).sum() == 2  # zeros at 1.5 bits each: flag runs
+    busy = np.where(rng.random(cells) < 0.2, rng.integers(1, 3, cells), 0).astype(np.int32)
+    busy[:context.RUN] = 0  # one idle run
+    assert context.coded_runs(busy, mu, b).all()  # its flags would cost more than its cheap zeros
+
+
 def test_the_post_filter_recovers_a_known_blur():
     rng = np.random.default_rng(2)
     sharp = rng.normal(size=(60, 70, 1)).astype(np.float32)
