@@ -52,6 +52,7 @@ DIAGONAL, NEAREST = ((-1, -1), (-1, 1), (1, -1), (1, 1)), ((-1, 0), (0, -1), (0,
 PHASE_NEIGHBOURS = [(), DIAGONAL, NEAREST]  # offsets of each phase's neighbours decoded before it (all earlier phases)
 PARENT_WEIGHTS = np.stack(cubic_weights(np.array([0.75, 0.25])), axis=1)  # (2, 4) taps of even cells (3/4 past a parent cell), odd (1/4)
 RUN = 64  # cells of a phase, consecutive in coding order, flagged together as holding a nonzero integer or not
+IDLE_RUN_BITS = 0.5  # bits the encoder would pay to skip an idle run rather than code its zeros (decoding time)
 
 
 def parent_sources(parent: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
@@ -211,14 +212,16 @@ def run_cells(active: np.ndarray, cells: int) -> np.ndarray:
 
 def coded_runs(symbols: np.ndarray, mu: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(runs,) bool: the runs of a phase's integers (coding order) the encoder declares active: those
-    holding a nonzero integer, or all of them where that is cheaper under Laplaces (mu, b)."""
+    holding a nonzero integer, or all of them where the flags cost more than the zeros they spare
+    under Laplaces (mu, b), plus IDLE_RUN_BITS an idle run."""
     active = active_runs(symbols)
     if active.all() or not active.any():
         return active
     share = active.mean()
     flags = -len(active) * (share * math.log2(share) + (1 - share) * math.log2(1 - share))
     idle = ~run_cells(active, len(symbols))
-    return active if flags < laplace_bits(np, symbols[idle], mu[idle], b[idle]).sum() else np.ones_like(active)
+    spared = laplace_bits(np, symbols[idle], mu[idle], b[idle]).sum() + IDLE_RUN_BITS * (len(active) - active.sum())
+    return active if flags < spared else np.ones_like(active)
 
 
 class PlaneContext:
