@@ -312,11 +312,11 @@ def fit_params(grids: list[np.ndarray], steps: int, start: np.ndarray | None = N
     planes = channel_planes(grids)
     symbols, features, counted = [], [], []
     for index, (plane, parent) in enumerate(planes):
-        phases, context = phase_of(plane.shape), parent_context(parent, plane.shape)
+        context = parent_context(parent, plane.shape)
         for phase in range(PHASES):
-            symbols.append(plane[phases == phase])
+            symbols.append(plane[phase_cells(plane.shape, phase)])
             features.append(phase_features(plane, context, phase))
-            runs = (np.ones(-(-len(symbols[-1]) // RUN), bool) if start is None else  # the runs coded under `start`
+            runs = (np.ones(phase_runs(plane.shape, phase), bool) if start is None else  # the runs coded under `start`
                     coded_runs(symbols[-1], *_laplace(np, unpack_params(start[index])[phase], features[-1])))
             counted.append(run_cells(runs, len(symbols[-1])))  # runs left out cost no bits
     initial = (np.array([initial_params(y, f) for y, f in zip(symbols, features)]).reshape(-1, PHASE_PARAMS)
