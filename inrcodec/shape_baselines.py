@@ -1,0 +1,111 @@
+"""Draco (through DracoPy) as the classical baseline for meshes: the best file under a byte cap.
+
+Draco's knob is the quantization of the vertex positions (bits per coordinate over the bounding
+cube; files grow with it). Under a cap that even its coarsest useful quantization (Q_MIN bits) of
+the whole mesh is over, the mesh must lose faces first: quadric decimation (fast_simplification).
+
+The search walks a ladder of face counts from the whole mesh down, LADDER a step, after merging
+vertices at the same position (so that decimation does not tear texture seams open). A count is
+skipped when its file would be over the cap even at Q_MIN bits, judged from the bytes per face of
+the last count found over it (they only grow as faces get fewer). At each count it bisects the most
+bits in [Q_MIN, Q_MAX] whose file fits, decodes that file and scores it by Chamfer-L1 against the
+reference (`shape_metrics`, SEARCH_SAMPLES points unless given a reference). The walk goes on below
+the first count that fits, since fewer faces at more bits can beat more faces at fewer; it stops
+PATIENCE counts after the best so far, at a count that fits at Q_MAX (coarser meshes gain no bits),
+or at MIN_FACES, and keeps the best file. Files are Draco's own (`compression_level=10`); the rate
+is their length.
+"""
+
+import DracoPy
+import fast_simplification
+import numpy as np
+
+from .errors import InrError
+from .shape_metrics import Reference, check_mesh, compare, prepare
+
+Q_MIN, Q_MAX = 6, 16  # coarsest and finest quantization tried, bits per coordinate
+COMPRESSION_LEVEL = 10  # Draco's slowest, smallest setting
+LADDER = 2 ** -0.25  # ratio of successive face counts in the search
+MIN_FACES = 16  # fewest faces a decimated mesh is given
+PATIENCE = 3  # face counts tried after the best so far before the search stops
+SEARCH_SAMPLES = 20_000  # points per surface of the reference the search builds when it is given none
+
+
+def _encode(vertices: np.ndarray, faces: np.ndarray, bits: int) -> bytes:
+    return DracoPy.encode(vertices, faces, quantization_bits=bits, compression_level=COMPRESSION_LEVEL)
+
+
+def decompress(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(vertices (V, 3) float64, faces (F, 3) int64) of a Draco mesh file's bytes."""
+    try:
+        mesh = DracoPy.decode(data)
+    except (DracoPy.FileTypeException, ValueError):
+        raise InrError("not a Draco file") from None
+    if not hasattr(mesh, "faces"):
+        raise InrError("the Draco file holds a point cloud, not a mesh")
+    vertices = np.asarray(mesh.points, dtype=np.float64).reshape(-1, 3)
+    return vertices, np.asarray(mesh.faces, dtype=np.int64).reshape(-1, 3)
+
+
+def _merged(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mesh with vertices at the same position made one, and vertices of no face dropped."""
+    unique, inverse = np.unique(vertices[faces].reshape(-1, 3), axis=0, return_inverse=True)
+    return unique, inverse.reshape(-1, 3)
+
+
+def _largest_fitting(vertices: np.ndarray, faces: np.ndarray, budget: int) -> tuple[int, bytes]:
+    """(bits, file) of the most quantization bits in [Q_MIN, Q_MAX] whose file is at most `budget`
+    bytes, by bisection; (Q_MIN - 1, file at Q_MIN) when even that is over."""
+    data = _encode(vertices, faces, Q_MIN)
+    if len(data) > budget:
+        return Q_MIN - 1, data
+    low, high = Q_MIN, Q_MAX + 1  # fits at `low`; over at `high` (or past the range)
+    while high - low > 1:
+        bits = (low + high) // 2
+        candidate = _encode(vertices, faces, bits)
+        if len(candidate) <= budget:
+            low, data = bits, candidate
+        else:
+            high = bits
+    return low, data
+
+
+def draco(vertices: np.ndarray, faces: np.ndarray, budget: int,
+          reference: Reference | None = None) -> tuple[bytes, tuple[np.ndarray, np.ndarray]]:
+    """(file, decoded (vertices (V', 3), faces (F', 3))): the Draco file of the mesh (V, 3), (F, 3)
+    of at most `budget` bytes with the lowest Chamfer-L1 against `reference` (by default the mesh
+    itself, sampled with SEARCH_SAMPLES points). InrError if no file fits."""
+    vertices, faces = _merged(*check_mesh(vertices, faces, "input"))
+    if not len(faces):
+        raise InrError("input mesh has no triangle of nonzero area")
+    if reference is None:
+        reference = prepare(vertices, faces, samples=SEARCH_SAMPLES)
+    total = len(faces)
+    counts = [total]
+    while round(counts[-1] * LADDER) >= MIN_FACES:
+        counts.append(round(counts[-1] * LADDER))
+    best, best_score, misses = None, np.inf, 0
+    floor = 0.0  # bytes per face at Q_MIN bits of the last mesh over the cap: coarser meshes need more
+    for count in counts:
+        if count * floor > budget and count != counts[-1]:
+            continue
+        if count == total:
+            mesh = vertices, faces
+        else:
+            mesh = fast_simplification.simplify(vertices, faces, target_reduction=1 - count / total)
+        bits, data = _largest_fitting(*mesh, budget)
+        if bits < Q_MIN:
+            floor = len(data) / len(mesh[1])
+            smallest = f"{len(mesh[1])} faces at {Q_MIN} bits take {len(data)} bytes"
+            continue
+        decoded = decompress(data)
+        score = compare(reference, decoded)["chamfer_l1"]
+        if score < best_score:
+            best, best_score, misses = (data, decoded), score, 0
+        else:
+            misses += 1
+        if misses >= PATIENCE or bits == Q_MAX:
+            break
+    if best is None:
+        raise InrError(f"budget of {budget} bytes is too small for Draco ({smallest})")
+    return best
