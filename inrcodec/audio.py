@@ -27,7 +27,7 @@ import numpy as np
 import soundfile
 
 from . import bitstream, networks, pyramid, pyramid_file
-from .bitstream import AUDIO, IMAGE, OVERHEAD
+from .bitstream import AUDIO, IMAGE, OVERHEAD, SHAPE
 from .coin import CoinConfig
 from .effort import DEFAULT_EFFORT, apply_effort
 from .errors import InrError, reading
@@ -265,6 +265,7 @@ def parse_header(reader: bitstream.Reader, n_bytes: int) -> Header:
     modality = reader.varint(255, "modality")
     if modality != AUDIO:
         raise InrError("this file holds an image, not audio" if modality == IMAGE else
+                       "this file holds a shape, not audio" if modality == SHAPE else
                        f"this file holds modality {modality}, which this version cannot decode")
     method = METHOD_NAMES.get(reader.varint(255, "method"))
     if method is None:

@@ -104,7 +104,7 @@ def measure_batch(images: list[np.ndarray], bpp: float, config, quiet: bool) -> 
 
 
 def merge_results(path: Path, method: str, rows: list[dict], description: str, rate_key: str = "bpp",
-                  item_key: str = "image") -> dict:
+                  item_key: str = "image", metrics: tuple[str, ...] = ("psnr", "si_snr", "pesq", "stoi")) -> dict:
     """Add this run's rows to the method's JSON file (replacing rows of the same item and cap); the
     summary holds, per cap, the mean of the rate, the times and every metric all its rows have."""
     target = f"target_{rate_key}"
@@ -113,7 +113,7 @@ def merge_results(path: Path, method: str, rows: list[dict], description: str, r
     keep.update({(r[item_key], r[target]): r for r in rows})
     per_image = sorted(keep.values(), key=lambda r: (r[target], r[item_key]))
     caps = sorted({r[target] for r in per_image})
-    means = [rate_key, "psnr"] + [key for key in ("si_snr", "pesq", "stoi") if all(key in r for r in per_image)]
+    means = [rate_key] + [key for key in metrics if all(key in r for r in per_image)]
     means += ["encoding_time", "decoding_time"]
     results = {key: [] for key in (target, "n_images", *means)}
     for cap in caps:

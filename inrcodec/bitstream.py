@@ -17,7 +17,7 @@ MAGIC = b"IN"
 VERSION = 2  # 2: the `meta` layout carries its downscale factor
 OVERHEAD = len(MAGIC) + 1 + 4  # bytes of every file outside the body
 LOG_STEP_RESOLUTION = 256  # quantization steps are stored as round(256 * log2(step)) in an int16
-IMAGE, AUDIO = 0, 1  # modality codes: the first field of every body
+IMAGE, AUDIO, SHAPE = 0, 1, 2  # modality codes: the first field of every body
 MAX_ABS_VALUE = float(1 << 16)  # largest magnitude of a dequantized value any file may declare
 MAX_MACS_PER_BYTE = 1 << 22  # most multiply-adds of rendering at scale 1 a file may declare per byte of itself
 
@@ -151,5 +151,5 @@ def unpack(data: bytes) -> Reader:
 
 
 def modality(data: bytes) -> int:
-    """The modality code of a whole file (IMAGE, AUDIO, or a later one), its container checked."""
+    """The modality code of a whole file (IMAGE, AUDIO, SHAPE, or a later one), its container checked."""
     return unpack(data).varint(255, "modality")

@@ -1,4 +1,4 @@
-"""Command line: inrcodec encode | decode | info | bench | fuzz, for images and (with --kbps) audio.
+"""Command line: inrcodec encode | decode | info | bench | fuzz, for images, audio (--kbps) and shapes (--bytes).
 
 Every error a user can cause is printed as one line on stderr with exit status 1; outputs are
 written to a temporary file beside the target and renamed into place, so a failure leaves none.
@@ -15,11 +15,13 @@ import time
 from .effort import DEFAULT_EFFORT, STEP_SHARES
 from .errors import InrError
 from .methods import DEFAULT_METHOD, METHODS
+from .sdf import DEFAULT_RESOLUTION
 
 MAX_PROBE_BYTES = 1 << 26  # most bytes read to tell whether an unreadable image is an .inr file
 IMAGE_BENCH_CAPS = [0.15, 0.3, 0.6]  # bpp caps of `bench` on images by default
 IMAGE_BENCH_METHODS = ["pyramid", "coin", "jpeg", "jpeg2000", "webp", "avif"]  # `bench` on images by default
 AUDIO_BENCH_METHODS = ["pyramid", "mp3", "opus"]  # `bench --kbps` by default
+SHAPE_BENCH_METHODS = ["pyramid", "draco", "sdf-grid"]  # `bench --bytes` by default
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".opus"}  # inputs that --bpp hints towards --kbps for
 
 
@@ -109,6 +111,8 @@ def cmd_encode(args) -> None:
     check_writable(args.output)
     if args.kbps is not None:
         return encode_audio_file(args)
+    if args.bytes is not None:
+        return encode_shape_file(args)
     try:
         pixels = read_image(args.input)
     except InrError as err:
@@ -159,6 +163,34 @@ def encode_audio_file(args) -> None:
               f"{describe_fit(stats, '-sample')}")
 
 
+def encode_shape_file(args) -> None:
+    """`encode --bytes`: a mesh under its cap, coded as its signed distance function."""
+    from . import sdf, shapes
+
+    vertices, faces = sdf.read_mesh(args.input)
+    start = time.perf_counter()
+    stats = {}
+    config = method_config(args.method, args, shapes.default_config) if args.method != "pyramid" else None
+    data = shapes.encode_mesh(vertices, faces, args.bytes, args.method, config, quiet=args.quiet, stats=stats)
+    seconds = time.perf_counter() - start
+    write_atomic(args.output, data)
+    if not args.quiet:
+        made = (f"lattice {'x'.join(map(str, stats['lattice']))}, step = spacing / {stats['fineness']:g}"
+                if "lattice" in stats else describe_fit(stats, "-sample"))
+        print(f"{args.input} -> {args.output}: {len(data)} bytes (cap {args.bytes}), {len(faces)} faces in, "
+              f"{seconds:.1f} s, {made}")
+
+
+def decode_shape_file(args, data: bytes) -> None:
+    """`decode` of a shape file to a mesh (OBJ, PLY, STL, OFF, GLB) by marching cubes at --resolution."""
+    from . import shapes
+
+    if args.scale != 1.0 or args.crop or args.rate is not None or args.start is not None or args.duration is not None:
+        raise InrError("this file holds a shape: it takes --resolution only")
+    vertices, faces = shapes.decode_mesh(data, args.resolution or DEFAULT_RESOLUTION)
+    write_atomic(args.output, shapes.write_mesh(args.output, vertices, faces))
+
+
 def decode_audio_file(args, data: bytes) -> None:
     """`decode` of an audio file to WAV, FLAC or OGG at any rate and span, written a chunk at a time."""
     import soundfile
@@ -192,8 +224,12 @@ def cmd_decode(args) -> None:
     try:
         if bitstream.modality(data) == bitstream.AUDIO:
             return decode_audio_file(args, data)
+        if bitstream.modality(data) == bitstream.SHAPE:
+            return decode_shape_file(args, data)
     except InrError as err:
         raise InrError(f"{args.input}: {err}") from None
+    if args.resolution is not None:
+        raise InrError("--resolution is for shapes; images take --scale and --crop")
     if args.rate is not None or args.start is not None or args.duration is not None:
         raise InrError("--rate, --start and --duration are for audio; images take --scale and --crop")
     extension = os.path.splitext(args.output)[1].lower()
@@ -227,6 +263,18 @@ def cmd_info(args) -> None:
                     print_pyramid_layout(*layout)
                 else:
                     print_network_layout(layout, "-sample")
+            return
+        if bitstream.modality(data) == bitstream.SHAPE:
+            from . import shapes
+
+            header = shapes.read_header(data)
+            print(f"file:         {args.input}, {len(data)} bytes")
+            print(f"shape:        {shapes.describe(header)}")
+            if header.method == "pyramid":
+                step, bound, params, payload = header.body
+                print(f"method:       pyramid: step {step:.4g}, |q| <= {bound}, model {list(params)}, payload {len(payload)} bytes")
+            else:
+                print_network_layout(header.body, "-sample")
             return
         header = read_header(data)
     except InrError as err:
@@ -263,6 +311,15 @@ def print_pyramid_layout(layout, payload: bytes) -> None:
 
 
 def cmd_bench(args) -> None:
+    if args.bytes:
+        from .shape_bench import run_shape_bench
+        from .shapes import default_config
+
+        methods = args.methods or SHAPE_BENCH_METHODS
+        configs = {method: method_config(method, args, default_config) for method in methods if method in ("coin", "sparse")}
+        run_shape_bench(args.folder, args.bytes, methods, limit=args.limit, out_dir=args.out, configs=configs,
+                        quiet=args.quiet, tag=args.tag)
+        return
     if args.kbps:
         from .audio import default_config
         from .audio_bench import run_audio_bench
@@ -296,7 +353,7 @@ def cmd_fuzz(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="inrcodec", description="Image and audio compression with implicit neural representations.")
+    parser = argparse.ArgumentParser(prog="inrcodec", description="Image, audio and 3-D shape compression with implicit neural representations.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def fitting_options(sub):
@@ -310,11 +367,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summaries")
 
     encode = commands.add_parser("encode", help="compress an image or an audio clip")
-    encode.add_argument("input", help="image file (PNG, JPEG, ...) or, with --kbps, audio (WAV, FLAC, OGG)")
+    encode.add_argument("input", help="image file (PNG, JPEG, ...); with --kbps, audio (WAV, FLAC, OGG); with "
+                                      "--bytes, a mesh (OBJ, PLY, STL, OFF, GLB)")
     encode.add_argument("-o", "--output", required=True, help="output .inr file")
     cap = encode.add_mutually_exclusive_group(required=True)
     cap.add_argument("--bpp", type=float, help="an image's hard cap in bits per pixel")
     cap.add_argument("--kbps", type=float, help="an audio clip's hard cap in kbit/s (headers included)")
+    cap.add_argument("--bytes", type=int, help="a shape's (mesh's) hard cap on the file, in bytes")
     fitting_options(encode)
     encode.set_defaults(run=cmd_encode)
 
@@ -327,6 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     decode.add_argument("--scale", type=float, default=1.0, help="render at this multiple of the resolution")
     decode.add_argument("--crop", type=int, nargs=4, metavar=("LEFT", "TOP", "WIDTH", "HEIGHT"),
                         help="decode only this region (in pixels of the encoded image)")
+    decode.add_argument("--resolution", type=int, help="shapes: marching-cubes lattice samples along the longest "
+                                                       f"side (default: {DEFAULT_RESOLUTION})")
     decode.set_defaults(run=cmd_decode)
 
     info = commands.add_parser("info", help="print an .inr file's header")
@@ -338,6 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     caps = bench.add_mutually_exclusive_group()
     caps.add_argument("--bpp", type=float, nargs="+", help=f"image caps in bpp (default: {IMAGE_BENCH_CAPS})")
     caps.add_argument("--kbps", type=float, nargs="+", help="audio caps in kbit/s: benchmark a folder of clips")
+    caps.add_argument("--bytes", type=int, nargs="+", help="shape caps in bytes: benchmark a folder of meshes")
     bench.add_argument("--methods", nargs="+", help=f"inrcodec methods and baselines to run (default: images "
                        f"{' '.join(IMAGE_BENCH_METHODS)}; audio {' '.join(AUDIO_BENCH_METHODS)})")
     bench.add_argument("--limit", type=int, help="use only the first N images")

@@ -16,7 +16,7 @@ import numbers
 import numpy as np
 
 from . import bitstream, networks, pyramid, pyramid_file
-from .bitstream import AUDIO, IMAGE
+from .bitstream import AUDIO, IMAGE, SHAPE
 from .coin import CoinConfig
 from .effort import DEFAULT_EFFORT, apply_effort
 from .errors import InrError
@@ -127,6 +127,7 @@ def parse_header(reader: bitstream.Reader, n_bytes: int) -> networks.Header:
     modality = reader.varint(255, "modality")
     if modality != IMAGE:
         raise InrError("this file holds audio, not an image (decode it to a .wav)" if modality == AUDIO else
+                       "this file holds a shape, not an image (decode it to a .ply)" if modality == SHAPE else
                        f"this file holds modality {modality}, which this version cannot decode")
     method_code = reader.varint(255, "method")
     if method_code not in METHOD_NAMES:

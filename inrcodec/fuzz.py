@@ -1,7 +1,7 @@
 """A structure-aware fuzzer of the decoder: real files, mutated, each decoded under a watchdog.
 
 Seeds are small files made by the real encoder, one per kind of file (every image method; RGB and
-grayscale; one tile and several; mono and stereo audio). A case is one seed mutated in one way (`MUTATIONS`), with the
+grayscale; one tile and several; mono and stereo audio; shapes). A case is one seed mutated in one way (`MUTATIONS`), with the
 CRC32 recomputed so that the parser gets past the checksum (except `raw`, which keeps the old one,
 and `truncate`, which cuts the file as a broken download would). Case i of a run is a pure
 function of (seed, i), so any case can be rebuilt from the report.
@@ -66,9 +66,17 @@ def _test_clip(samples: int, channels: int) -> np.ndarray:
     return clip
 
 
+def _test_mesh() -> tuple[np.ndarray, np.ndarray]:
+    """(vertices, faces) of a capsule: a small closed surface to code."""
+    import trimesh
+
+    mesh = trimesh.creation.capsule(height=1.0, radius=0.4, count=[12, 12])
+    return np.asarray(mesh.vertices), np.asarray(mesh.faces)
+
+
 def seed_makers() -> dict:
     """Name -> function making that seed file. Every new kind of file the codec writes joins here."""
-    from . import audio, codec
+    from . import audio, codec, shapes
     from .coin import CoinConfig
     from .fit import FitConfig
     from .latents import LatentConfig
@@ -100,6 +108,8 @@ def seed_makers() -> dict:
                                                    SparseConfig(dense=CoinConfig(tile=256, depth=2, fit=fit),
                                                                 gated_steps=10)),
         "audio-meta": lambda: audio.encode_audio(_test_clip(3000, 2), 8000, 64.0, "meta", LatentConfig(fit=fit)),
+        "shape-pyramid": lambda: shapes.encode_mesh(*_test_mesh(), 300),
+        "shape-coin": lambda: shapes.encode_mesh(*_test_mesh(), 400, "coin", CoinConfig(tile=48, depth=2, fit=fit)),
     }
 
 
@@ -133,10 +143,11 @@ def _varint(value: int) -> bytes:
 
 def header_fields(data: bytes) -> list[tuple[int, int, str]]:
     """(start, stop, kind) in the body of every field of a valid file before its payload."""
-    from . import audio, codec
+    from . import audio, codec, shapes
 
     reader = bitstream.unpack(data)
-    (audio.parse_header if bitstream.modality(data) == bitstream.AUDIO else codec.parse_header)(reader, len(data))
+    parsers = {bitstream.AUDIO: audio.parse_header, bitstream.SHAPE: shapes.parse_header}
+    parsers.get(bitstream.modality(data), codec.parse_header)(reader, len(data))
     return reader.fields[:-1]
 
 
@@ -234,9 +245,9 @@ def _worker(connection, target: str) -> None:
         data = connection.recv_bytes()
         try:
             output = decode(data)
-            shape, dtype = expected_output(data) or (None, None)
+            shape, dtype, limit = expected_output(data) or (None, None, None)
             if (isinstance(output, np.ndarray) and output.dtype == dtype and output.shape == shape
-                    and (dtype == np.uint8 or np.all(np.abs(output) <= 1.0))):
+                    and (dtype == np.uint8 or np.all(np.isfinite(output)) and (limit is None or np.all(np.abs(output) <= limit)))):
                 outcome, detail = "decoded", ""
             else:
                 outcome, detail = "crash", f"output {getattr(output, 'dtype', type(output))} " \

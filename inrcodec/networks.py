@@ -358,6 +358,19 @@ def _render_tiled(header: Header, scales: tuple[float, ...], box) -> np.ndarray:
     return out
 
 
+def render_points(header: Header, index: np.ndarray) -> np.ndarray:
+    """(N, C) float32 centred values of a one-tile SIREN file (`coin`, `sparse`) at (N, dims) sample
+    indices (floats: any point; sample i of an axis at index i)."""
+    if math.prod(tiles.grid(header.extent, header.architecture.tile)) != 1:
+        raise InrError("points can be read from a file of one tile only")
+    arrays = _tensors_from_header(header)
+    params = [{"w": w, "b": b} for w, b in zip(arrays[0::2], arrays[1::2])]
+    coords = (-1.0 + (2.0 * np.asarray(index, np.float64) + 1.0) / header.architecture.tile).astype(np.float32)
+    parts = [np.asarray(_render_tiles(params, coords[None, part]))[0]
+             for part in _chunks(len(coords), max(1, RENDER_FLOATS // header.architecture.width))]
+    return np.concatenate(parts)[:len(coords)]
+
+
 _render_samples = jax.jit(modulated.render, static_argnums=(3,))
 
 

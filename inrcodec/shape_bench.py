@@ -1,0 +1,98 @@
+"""Rate-distortion benchmark of shapes: inrcodec's methods beside Draco and an SDF grid with lzma, over a folder of meshes.
+
+For every mesh, cap and codec the file is made under the cap (rate = file bytes), decoded to a mesh
+(inrcodec: marching cubes at sdf.DEFAULT_RESOLUTION), and scored against the input by
+`shape_metrics` (SAMPLES points per surface, seed 0): Chamfer-L1, Hausdorff (in units of the input's
+bounding-box diagonal), normal consistency, IoU and F-score at 1% of the diagonal. The baselines'
+searches score candidates with SEARCH_SAMPLES points. Results are written per codec in the JSON
+shape of the image bench, with "bytes" for "bpp".
+"""
+
+import os
+import platform
+import time
+from pathlib import Path
+
+from . import sdf, shape_baselines, shape_metrics, shapes
+from .bench import merge_results, timed_decode
+from .errors import InrError
+from .methods import METHODS
+from .progress import progress
+
+BASELINES = {"draco": shape_baselines.draco, "sdf-grid": shape_baselines.sdf_grid_lzma}  # name -> search(V, F, cap, reference)
+METRICS = ("chamfer_l1", "accuracy", "completeness", "hausdorff", "normal_consistency", "iou", "f_score")
+
+
+def load_meshes(source: str, limit: int | None) -> list[tuple[str, tuple]]:
+    """(name, (vertices, faces)) of the first `limit` meshes of a folder."""
+    root = Path(source)
+    if not root.is_dir():
+        raise InrError(f"{source}: not a folder")
+    paths = sorted(p for p in root.iterdir() if p.suffix.lower() in sdf.SUFFIXES)
+    if not paths:
+        raise InrError(f"{source}: no mesh files found")
+    return [(p.name, sdf.read_mesh(p)) for p in (paths[:limit] if limit else paths)]
+
+
+def measure(mesh: tuple, reference, search_reference, cap: int, name: str, config) -> dict:
+    """Encode under the cap and decode; the row of one mesh, cap and codec."""
+    start = time.perf_counter()
+    extra = {}
+    if name in BASELINES:
+        data, decoded = BASELINES[name](*mesh, cap, search_reference)
+        middle = time.perf_counter()
+        decoding_time = 0.0 if name == "sdf-grid" else timed_decode(shape_baselines.decompress, data)[1]
+    else:
+        stats = {}
+        data = shapes.encode_mesh(*mesh, cap, name, config, stats=stats)
+        middle = time.perf_counter()
+        decoded, decoding_time = timed_decode(shapes.decode_mesh, data)
+        extra["stats"] = stats
+    if len(data) > cap:
+        raise AssertionError(f"{name} wrote {len(data)} bytes over a cap of {cap}")
+    return {"bytes": len(data), **shape_metrics.compare(reference, decoded), "faces": len(decoded[1]),
+            "encoding_time": middle - start, "decoding_time": decoding_time, **extra}
+
+
+def run_shape_bench(folder: str, caps: list[int], methods: list[str], *, limit: int | None, out_dir: str,
+                    configs: dict, quiet: bool, tag: str = "") -> dict:
+    """Every codec at every cap over the folder's meshes; writes and prints the results."""
+    unknown = [m for m in methods if m not in BASELINES and m not in METHODS]
+    if unknown:
+        raise InrError(f"unknown shape method(s) {', '.join(unknown)}; choose from pyramid, coin, sparse, "
+                       f"{', '.join(BASELINES)}")
+    meshes = load_meshes(folder, limit)
+    machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_implementation()} {platform.python_version()}"
+    documents = {}
+    references = {}
+    tasks = [(item, cap, method) for item in meshes for method in methods for cap in caps]
+    with progress(len(tasks), "bench", unit="task", quiet=quiet) as bar:
+        for (name, mesh), cap, method in tasks:
+            if name not in references:
+                references = {name: (shape_metrics.prepare(*mesh), shape_metrics.prepare(
+                    *mesh, samples=shape_baselines.SEARCH_SAMPLES))}
+            try:
+                row = measure(mesh, *references[name], cap, method, configs.get(method))
+            except InrError as err:
+                bar.write(f"{method} on {name} at {cap} bytes: {err}")
+            else:
+                description = (f"{'inrcodec ' + method if method in METHODS else method} on {Path(folder).name}, "
+                               f"byte caps; measured on {machine}")
+                documents[method] = merge_results(Path(out_dir) / Path(folder).name / f"{method}{tag}.json",
+                                                  method + tag, [{"mesh": name, "target_bytes": cap, **row}],
+                                                  description, rate_key="bytes", item_key="mesh", metrics=METRICS)
+            bar.update()
+    print_summary(documents)
+    return documents
+
+
+def print_summary(documents: dict) -> None:
+    """One line per codec and cap: meshes, bytes, Chamfer-L1 and Hausdorff (thousandths of the diagonal), IoU, F-score, times."""
+    print(f"{'method':10s} {'cap':>6s} {'n':>3s} {'bytes':>7s} {'CD-L1':>7s} {'Haus':>7s} {'NC':>6s} {'IoU':>6s} "
+          f"{'F@1%':>6s} {'enc s':>7s} {'dec s':>7s}")
+    for method, document in documents.items():
+        r = document["results"]
+        for i, cap in enumerate(r["target_bytes"]):
+            print(f"{method:10s} {cap:6g} {r['n_images'][i]:3d} {r['bytes'][i]:7.0f} {1000 * r['chamfer_l1'][i]:7.3f} "
+                  f"{1000 * r['hausdorff'][i]:7.2f} {r['normal_consistency'][i]:6.3f} {r['iou'][i]:6.3f} "
+                  f"{r['f_score'][i]:6.3f} {r['encoding_time'][i]:7.2f} {r['decoding_time'][i]:7.3f}")
