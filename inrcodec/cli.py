@@ -175,7 +175,7 @@ def encode_shape_file(args) -> None:
     seconds = time.perf_counter() - start
     write_atomic(args.output, data)
     if not args.quiet:
-        made = (f"lattice {'x'.join(map(str, stats['lattice']))}, step = spacing / {stats['fineness']:g}"
+        made = (f"lattice {'x'.join(map(str, stats['lattice']))}, integers within +-{stats['bound']}"
                 if "lattice" in stats else describe_fit(stats, "-sample"))
         print(f"{args.input} -> {args.output}: {len(data)} bytes (cap {args.bytes}), {len(faces)} faces in, "
               f"{seconds:.1f} s, {made}")

@@ -110,6 +110,7 @@ def seed_makers() -> dict:
         "audio-meta": lambda: audio.encode_audio(_test_clip(3000, 2), 8000, 64.0, "meta", LatentConfig(fit=fit)),
         "shape-pyramid": lambda: shapes.encode_mesh(*_test_mesh(), 300),
         "shape-coin": lambda: shapes.encode_mesh(*_test_mesh(), 400, "coin", CoinConfig(tile=48, depth=2, fit=fit)),
+        "shape-meta": lambda: shapes.encode_mesh(*_test_mesh(), 400, "meta", LatentConfig(fit=fit)),
     }
 
 

@@ -8,7 +8,8 @@ inner gradients (the learning rates still learn).
 
 Data (`ImageData`): random crops of training photos and whole CIFAR-10 training images, each batch
 half and half by loss; Kodak is never used. Or (`SpeechData`): random crops of the train-clean-100
-and LJSpeech clips of speech_train and of audio_other; the test-other clips and audio/ are never used. Training checkpoints every few hundred steps and resumes from its
+and LJSpeech clips of speech_train and of audio_other; the test-other clips and audio/ are never used.
+Or (`ShapeData`): crops of the meshes of meshes_train as squashed SDF lattices; meshes/ is never used. Training checkpoints every few hundred steps and resumes from its
 last checkpoint; the result is written as a shippable base (see `bases`).
 """
 
@@ -32,7 +33,7 @@ from .progress import progress
 @dataclass(frozen=True)
 class MetaConfig:
     base: BaseConfig = field(default_factory=BaseConfig)  # shape of the network being meta-learned
-    modality: str = "image"  # training data: "image" (photos and CIFAR-10) or "audio" (speech and other sounds)
+    modality: str = "image"  # training data: "image" (photos and CIFAR-10), "audio" (speech and other sounds) or "shape" (meshes_train)
     crop: int = 64  # side in samples (pixels) of the crops
     crop_batch: int = 8  # crops per outer step
     whole_batch: int = 16  # whole CIFAR-10 images per outer step (images only)
@@ -175,6 +176,52 @@ class SpeechData:
         return (self._crops(self.clips, config.crop_batch, rng),), np.int32(rng.integers(config.finest_dropped + 1))
 
 
+class ShapeData:
+    """Training and validation crops of the squashed SDF lattices of meshes_train (never meshes/), as
+    the codec's network methods fit them (`shapes.network_values`); the last `validation_meshes`
+    meshes are held out. A crop is centred on a random sample within a band of the surface, so that
+    every crop holds some surface. The lattices are cached in the working folder."""
+
+    def __init__(self, data_dir: Path, config: MetaConfig, workdir: Path, validation_meshes: int = 4):
+        from . import sdf, shapes
+
+        cache = workdir / "lattices.npz"
+        if cache.exists():
+            with np.load(cache) as f:
+                lattices = [f[k] for k in sorted(f.files, key=int)]
+        else:
+            paths = sorted((data_dir / "meshes_train").glob("*.obj"))
+            lattices = []
+            with progress(len(paths), "SDF", unit="mesh", quiet=False) as bar:
+                for path in paths:
+                    lattices.append(shapes.network_values(*sdf.read_mesh(path))[0][..., 0])
+                    bar.update()
+            np.savez(cache, **{str(k): v for k, v in enumerate(lattices)})
+        self.crop = config.crop
+        self.lattices = [lat for lat in lattices if min(lat.shape) >= self.crop][:-validation_meshes]
+        held_out = [lat for lat in lattices if min(lat.shape) >= self.crop][-validation_meshes:]
+        self.validation = {"shapes": (self._crops(held_out, 16, np.random.default_rng(1234)), 0)}
+
+    def _crops(self, lattices, n, rng):
+        """n crops of side `crop`, each around a sample near the surface, randomly mirrored: (n, c, c, c, 1)."""
+        crops = []
+        for _ in range(n):
+            lattice = lattices[rng.integers(len(lattices))]
+            near = np.argwhere(np.abs(lattice) < 0.25)
+            centre = near[rng.integers(len(near))]
+            corner = [int(np.clip(c - self.crop // 2, 0, n - self.crop)) for c, n in zip(centre, lattice.shape)]
+            crop = lattice[tuple(slice(c, c + self.crop) for c in corner)]
+            for axis in range(3):
+                if rng.random() < 0.5:
+                    crop = np.flip(crop, axis)
+            crops.append(crop)
+        return np.stack(crops)[..., None].astype(np.float32)
+
+    def batch(self, rng, config: MetaConfig):
+        """One outer step's data: ((crops,), first level carried)."""
+        return (self._crops(self.lattices, config.crop_batch, rng),), np.int32(rng.integers(config.finest_dropped + 1))
+
+
 def centred(pixels: np.ndarray) -> np.ndarray:
     """uint8 pixels -> float32 values in [-0.5, 0.5]."""
     return pixels.astype(np.float32) / 255.0 - 0.5
@@ -226,7 +273,10 @@ def train(config: MetaConfig, data_dir: Path, workdir: Path, quiet: bool = False
     workdir.mkdir(parents=True, exist_ok=True)
     checkpoint = workdir / "checkpoint.pkl"
     optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(config.outer_learning_rate))
-    data = (SpeechData if config.modality == "audio" else ImageData)(data_dir, config)
+    if config.modality == "shape":
+        data = ShapeData(data_dir, config, workdir)
+    else:
+        data = (SpeechData if config.modality == "audio" else ImageData)(data_dir, config)
     if checkpoint.exists():
         state = pickle.loads(checkpoint.read_bytes())
     else:

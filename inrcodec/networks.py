@@ -359,8 +359,18 @@ def _render_tiled(header: Header, scales: tuple[float, ...], box) -> np.ndarray:
 
 
 def render_points(header: Header, index: np.ndarray) -> np.ndarray:
-    """(N, C) float32 centred values of a one-tile SIREN file (`coin`, `sparse`) at (N, dims) sample
-    indices (floats: any point; sample i of an axis at index i)."""
+    """(N, C) float32 centred values of a `meta` file or a one-tile SIREN file (`coin`, `sparse`)
+    at (N, dims) sample indices (floats: any point; sample i of an axis at index i)."""
+    index = np.asarray(index, np.float64)
+    if header.method == "meta":
+        coded = latents.coded_size(header.extent, header.architecture.downscale)
+        points = ((index + 0.5) * (np.array(coded) / np.array(header.extent))).astype(np.float32)
+        base, grid_sets = _latent_grids(header)
+        parts = [np.concatenate([np.asarray(_render_samples(base.params, grids, points[part], base.config))
+                                 for grids in grid_sets], axis=-1)
+                 for part in _chunks(len(points), RENDER_CHUNK)]
+        values = np.concatenate(parts)[:len(points)]
+        return values.mean(axis=-1, keepdims=True) if header.channels < values.shape[-1] else values
     if math.prod(tiles.grid(header.extent, header.architecture.tile)) != 1:
         raise InrError("points can be read from a file of one tile only")
     arrays = _tensors_from_header(header)
@@ -374,19 +384,23 @@ def render_points(header: Header, index: np.ndarray) -> np.ndarray:
 _render_samples = jax.jit(modulated.render, static_argnums=(3,))
 
 
+def _latent_grids(header: Header):
+    """(base, per set of latents the list of its grids, all levels, zeros below the first carried) of a `meta` file."""
+    base, layout = load_base(header.base), header.architecture
+    shapes = modulated.grid_shapes(latents.coded_size(header.extent, layout.downscale), base.config)
+    arrays = iter(_tensors_from_header(header))
+    return base, [[jnp.zeros(s) for s in shapes[:layout.first_level]] + [jnp.asarray(next(arrays)) for _ in
+                                                                          shapes[layout.first_level:]]
+                  for _ in range(_latent_sets(header.channels, header.base))]
+
+
 def _render_grids(header: Header, scales: tuple[float, ...], box) -> np.ndarray:
     """(*sizes, C) centred values of a `meta` file rendered at `scales` (per axis, any) over box.
 
     box: (starts, sizes) in output samples per axis.
     """
-    base, layout = load_base(header.base), header.architecture
-    coded = latents.coded_size(header.extent, layout.downscale)
-    shapes = modulated.grid_shapes(coded, base.config)
-    arrays = iter(_tensors_from_header(header))
-    sets = _latent_sets(header.channels, header.base)
-    grid_sets = [[jnp.zeros(s) for s in shapes[:layout.first_level]] + [jnp.asarray(next(arrays)) for _ in
-                                                                         shapes[layout.first_level:]]
-                 for _ in range(sets)]
+    coded = latents.coded_size(header.extent, header.architecture.downscale)
+    base, grid_sets = _latent_grids(header)
     starts, sizes = box
     out = np.empty((math.prod(sizes), header.channels), np.float32)
     chunk = min(RENDER_CHUNK, 1 << (len(out) - 1).bit_length())

@@ -79,3 +79,29 @@ def secant_fitting(make_file: Callable[[float], bytes], budget: int, low: float,
             raise InrError(f"budget of {budget} bytes is too small: the coarsest setting needs {len(data)} bytes")
         return low, data
     return math.exp(under[0]), under[2]
+
+
+def largest_integer_fitting(make_file: Callable[[int], bytes], budget: int, guess: int, limit: int) -> tuple[int, bytes]:
+    """(knob, file) of the largest whole knob in 1..limit whose file is at most `budget` bytes: from
+    `guess`, doubling or halving until the budget is bracketed, then bisecting. Raises InrError if
+    even knob 1 gives a file over the budget."""
+    files = {}
+
+    def fits(knob: int) -> bool:
+        files[knob] = make_file(knob)
+        return len(files[knob]) <= budget
+
+    under, over, knob = 0, limit + 1, min(max(guess, 1), limit)
+    while under == 0 or over == limit + 1:
+        if fits(knob):
+            under, knob = knob, min(2 * knob, over - 1)
+        elif knob == 1:
+            raise InrError(f"budget of {budget} bytes is too small: the coarsest setting needs {len(files[1])} bytes")
+        else:
+            over, knob = knob, max(knob // 2, under + 1)
+        if knob in files:
+            break
+    while under + 1 < over:
+        middle = (under + over) // 2
+        under, over = (middle, over) if fits(middle) else (under, middle)
+    return under, files[under]

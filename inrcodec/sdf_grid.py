@@ -1,16 +1,19 @@
 """An SDF on a lattice as integers: coded coarse to fine by interpolative prediction, read by tricubic interpolation.
 
-The integers are q = clip(round(sdf / step), -bound, bound): beyond `bound` steps from the surface
-every value is the same, so far samples cost almost nothing. Coding order: the samples whose
-indices are all multiples of S = 2^levels first, then for s = S/2, ..., 1 the samples at multiples
-of s not yet coded, in phases by how many axes of index / s are odd (one, two, three). A sample is
-predicted by the rounded mean m of its neighbours +-s along its odd axes (each coded before it;
-those outside the lattice left out), and its integer minus the prediction is ANS-coded under a
-Laplace of location a3 * (m - round(m)) and log scale a0 + a1 * log(1 + spread) + a2 * log2(s)
-+ a4 * [spread = 0], spread: the neighbours' max minus min (the first samples: m = 0, spread
-2 * bound). Far from the surface every neighbour is +-bound: spread 0, a small scale, and almost no
-bits (a4 lets the few samples pulled off the clip between equal neighbours cost a few bits, not
-tens). The parameters are fitted to the grid's code length and stored as integers / PARAM_RESOLUTION.
+The integers are q in [-bound, bound] (the SDF over a step, clipped: far from the surface every
+value is the same, so far samples cost almost nothing). Coding order: the samples whose indices
+are all multiples of S = 2^levels first, then for s = S/2, ..., 1 the samples at multiples of s
+not yet coded, in phases by how many axes of index / s are odd (one, two, three). A sample is
+predicted from samples coded before it along its odd axes (`_context`: Catmull-Rom midpoints,
+averaged over the axes, rounded: the prediction p), and its integer minus p is ANS-coded under a
+Laplace of
+    location  a3 * offset + a5 * pull * [spread > 0]
+    log scale a0 + a1 * log(1 + spread) + a2 * log2(s) + a4 * [spread = 0] + a6 * |pull|
+              + a7 * [|p| >= FAR_FRACTION * bound]
+offset: the unrounded estimate minus p; spread: the nearest neighbours' max minus min; pull: how
+many of them sit at +bound less how many at -bound, over their count (the first samples: p = 0,
+spread 2 * bound). The parameters are fitted to the grid's code length by the encoder and stored
+as integers / PARAM_RESOLUTION.
 
 Reading: the field at lattice index u (floats, per axis) is step times the Keys-cubic (Catmull-Rom)
 interpolation of the integers there, edges extended.
@@ -25,11 +28,13 @@ from .context import laplace_bits
 from .errors import InrError
 from .pyramid import cubic_weights, interpolate_axis
 
-N_PARAMS = 5  # a0, a1, a2, a4 of the scale model, a3 of the location
+N_PARAMS = 8  # a0, a1, a2, a4, a6, a7 of the scale model, a3, a5 of the location
 PARAM_RESOLUTION = 16  # stored parameters are integers / 16
 MAX_PARAM = 32.0  # largest |a| a file may store
 LOG_SCALE_MIN, LOG_SCALE_MAX = -4.0, 10.0  # clip of the log scale
-INITIAL_PARAMS = (-2.0, 0.5, 0.5, 1.0, -1.0)  # where the encoder's fit of the parameters starts
+FAR_FRACTION = 0.8  # a prediction this share of the bound or more is far from the surface: a scale of its own (the encoder keeps such samples' predictions, `quantize`)
+FIT_ITERATIONS = 300  # Nelder-Mead iterations of the parameter fit at most
+INITIAL_PARAMS = (-2.0, 0.2, 0.6, 1.0, -1.0, 0.5, -0.5, -1.0)  # where the encoder's fit of the parameters starts
 
 
 def top_stride(extent: tuple[int, ...]) -> int:
@@ -54,71 +59,111 @@ def _phase_cells(extent, stride: int, odd) -> list[np.ndarray]:
     return [np.arange(stride if o else 0, n, step) for n, o in zip(extent, odd)]
 
 
-def _context(grid: np.ndarray, stride: int, odd, bound: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
-    """(prediction (int64), offset of the mean from it (float64), spread (int64), cells) of a phase:
-    arrays over the phase's samples and their index arrays (np.ix_), from the samples coded before it."""
+def _taps(grid: np.ndarray, axes: list[np.ndarray], axis: int, shift: int) -> tuple[np.ndarray, np.ndarray]:
+    """(values (int64), present (bool)) of the samples `shift` along `axis` from a phase's samples."""
+    moved = list(axes)
+    moved[axis] = axes[axis] + shift
+    present = (moved[axis] >= 0) & (moved[axis] < grid.shape[axis])
+    moved[axis] = np.clip(moved[axis], 0, grid.shape[axis] - 1)
+    view = [1, 1, 1]
+    view[axis] = -1
+    shape = tuple(len(a) for a in axes)
+    return grid[np.ix_(*moved)].astype(np.int64), np.broadcast_to(present.reshape(view), shape)
+
+
+def _context(grid: np.ndarray, stride: int, odd, bound: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple]:
+    """(prediction (int64), offset of the estimate from it, spread (int64), pull, cells) of a phase:
+    arrays over the phase's samples (float64 but the first and third) and their index arrays
+    (np.ix_), from the samples coded before it.
+
+    Along each odd axis the estimate is the Catmull-Rom midpoint (-1, 9, 9, -1) / 16 of the samples
+    at -3s, -s, +s, +3s, or the mean of those at -s and +s where a far one lies outside the lattice,
+    or the one at -s at the far edge; the estimate is the mean over the odd axes, in sixteenths
+    (integers, so both sides compute it exactly); the prediction is it rounded, clipped to the bound. Spread: the near samples' max minus min; pull:
+    how many near samples sit at +bound less how many at -bound, over their count.
+    """
     axes = _phase_cells(grid.shape, stride, odd)
     cells = np.ix_(*axes)
     shape = tuple(len(a) for a in axes)
     if not any(odd):
-        return np.zeros(shape, np.int64), np.zeros(shape), np.full(shape, 2 * bound, np.int64), cells
-    total, count = np.zeros(shape, np.int64), np.zeros(shape, np.int64)
+        zero = np.zeros(shape)
+        return np.zeros(shape, np.int64), zero, np.full(shape, 2 * bound, np.int64), zero, cells
+    sixteenths, count, pull = np.zeros(shape, np.int64), 0, np.zeros(shape, np.int64)
     high, low = np.full(shape, -(1 << 40), np.int64), np.full(shape, 1 << 40, np.int64)
     for axis in np.flatnonzero(odd):
-        for shift in (-stride, stride):
-            moved = list(axes)
-            moved[axis] = axes[axis] + shift
-            present = moved[axis] < grid.shape[axis]
-            moved[axis] = np.minimum(moved[axis], grid.shape[axis] - 1)
-            values = grid[np.ix_(*moved)].astype(np.int64)
-            view = [1, 1, 1]
-            view[axis] = -1
-            present = np.broadcast_to(present.reshape(view), shape)
-            total += np.where(present, values, 0)
-            count += present
-            high = np.where(present, np.maximum(high, values), high)
-            low = np.where(present, np.minimum(low, values), low)
-    prediction = (2 * total + count) // (2 * count)
-    return prediction, (total - prediction * count) / count, high - low, cells
+        before, _ = _taps(grid, axes, axis, -stride)
+        after, has_after = _taps(grid, axes, axis, stride)
+        far_before, has_far_before = _taps(grid, axes, axis, -3 * stride)
+        far_after, has_far_after = _taps(grid, axes, axis, 3 * stride)
+        after = np.where(has_after, after, before)
+        cubic = has_far_before & has_far_after & has_after
+        sixteenths += np.where(cubic, 9 * (before + after) - far_before - far_after, 8 * (before + after))
+        count += 1
+        for near in (before, after):
+            high, low = np.maximum(high, near), np.minimum(low, near)
+            pull += (near == bound).astype(np.int64) - (near == -bound)
+    prediction = np.clip((2 * sixteenths + 16 * count) // (32 * count), -bound, bound)  # cubics overshoot
+    return prediction, sixteenths / (16 * count) - prediction, high - low, pull / (2 * count), cells
 
 
-def _laplace(params: np.ndarray, offset: np.ndarray, spread: np.ndarray, stride: int) -> tuple[np.ndarray, np.ndarray]:
+def _laplace(params: np.ndarray, prediction: np.ndarray, offset: np.ndarray, spread: np.ndarray, pull: np.ndarray,
+             stride: int, bound: int) -> tuple[np.ndarray, np.ndarray]:
     """Laplace (locations, scales), float64, of a phase's residuals from the stored parameters."""
     a = np.asarray(params, np.float64) / PARAM_RESOLUTION
-    log_b = a[0] + a[1] * np.log1p(spread.astype(np.float64)) + a[2] * math.log2(stride) + a[4] * (spread == 0)
-    return a[3] * offset, np.exp(np.clip(log_b, LOG_SCALE_MIN, LOG_SCALE_MAX))
+    inside = spread > 0
+    log_b = (a[0] + a[1] * np.log1p(spread.astype(np.float64)) + a[2] * math.log2(stride) + a[4] * ~inside
+             + a[6] * np.abs(pull) + a[7] * (np.abs(prediction) >= FAR_FRACTION * bound))
+    return a[3] * offset + a[5] * pull * inside, np.exp(np.clip(log_b, LOG_SCALE_MIN, LOG_SCALE_MAX))
 
 
-def residuals(grid: np.ndarray, bound: int) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
-    """(stride, residuals, offsets, spreads) of every phase of a grid, flat, in coding order."""
+def quantize(values: np.ndarray, step: float, bound: int, near: float, tolerance: float) -> np.ndarray:
+    """The int64 grid coding (nx, ny, nz) float values (in the SDF's units) at `step`, clipped to
+    [-bound, bound], built in coding order: a sample within `near` of the surface is rounded; one
+    farther keeps its prediction where that lies within `tolerance` of its value (no bits, and its
+    sign is kept since tolerance < near), else is rounded. Far samples weigh little in the
+    interpolated surface, and a residual of zero is the cheapest symbol."""
+    exact = values / step
+    grid = np.zeros(values.shape, np.int64)
+    for stride, odd in phases(values.shape):
+        prediction, _, _, _, cells = _context(grid, stride, odd, bound)
+        target = exact[cells]
+        keep = (np.abs(target) * step > near) & (np.abs(target - prediction) * step <= tolerance)
+        grid[cells] = np.clip(np.where(keep, prediction, np.round(target)), -bound, bound)
+    return grid
+
+
+def residuals(grid: np.ndarray, bound: int) -> list[tuple]:
+    """(stride, residuals, then the context: predictions, offsets, spreads, pulls) of every phase of
+    a grid, flat, in coding order."""
     out = []
     for stride, odd in phases(grid.shape):
-        prediction, offset, spread, cells = _context(grid, stride, odd, bound)
-        out.append((stride, (grid[cells] - prediction).ravel(), offset.ravel(), spread.ravel()))
+        prediction, offset, spread, pull, cells = _context(grid, stride, odd, bound)
+        out.append((stride, (grid[cells] - prediction).ravel(), prediction.ravel(), offset.ravel(), spread.ravel(),
+                    pull.ravel()))
     return out
 
 
-def information_bits(coded, params: np.ndarray, counts=None) -> float:
+def information_bits(coded, params: np.ndarray, bound: int, counts=None) -> float:
     """Ideal code length of the residuals under (unrounded) parameters, in bits (each residual
     counted counts[phase][i] times, if given)."""
     counts = counts or [1] * len(coded)
-    return float(sum(np.sum(laplace_bits(np, r, *_laplace(params, o, s, stride)) * n)
-                     for (stride, r, o, s), n in zip(coded, counts)))
+    return float(sum(np.sum(laplace_bits(np, r, *_laplace(params, *context, stride, bound)) * n)
+                     for (stride, r, *context), n in zip(coded, counts)))
 
 
-def fit_params(coded) -> np.ndarray:
+def fit_params(coded, bound: int) -> np.ndarray:
     """(N_PARAMS,) stored parameters minimising the residuals' code length (Nelder-Mead from
-    INITIAL_PARAMS), over the distinct (residual, offset, spread) of each stride with their counts."""
+    INITIAL_PARAMS), over the distinct (residual, context) of each stride with their counts."""
     from scipy.optimize import minimize
 
     distinct, counts = [], []
     for stride in sorted({c[0] for c in coded}):
-        rows = np.concatenate([np.stack([r, o, s], axis=1) for c, r, o, s in coded if c == stride])
+        rows = np.concatenate([np.stack(c[1:], axis=1) for c in coded if c[0] == stride])
         unique, count = np.unique(rows, axis=0, return_counts=True)
-        distinct.append((stride, unique[:, 0], unique[:, 1], unique[:, 2]))
+        distinct.append((stride, *unique.T))
         counts.append(count)
-    found = minimize(lambda a: information_bits(distinct, a, counts), np.array(INITIAL_PARAMS) * PARAM_RESOLUTION,
-                     method="Nelder-Mead", options={"xatol": 0.5, "fatol": 1.0, "maxiter": 400}).x
+    found = minimize(lambda a: information_bits(distinct, a, bound, counts), np.array(INITIAL_PARAMS) * PARAM_RESOLUTION,
+                     method="Nelder-Mead", options={"xatol": 0.5, "fatol": 1.0, "maxiter": FIT_ITERATIONS}).x
     limit = MAX_PARAM * PARAM_RESOLUTION
     return np.clip(np.round(np.nan_to_num(found)), -limit, limit).astype(np.int64)
 
@@ -127,8 +172,8 @@ def encode(grid: np.ndarray, bound: int, params: np.ndarray) -> bytes:
     """ANS-code an int grid of values in [-bound, bound] under the parameters."""
     family = constriction.stream.model.QuantizedLaplace(-2 * bound, 2 * bound)
     coder = constriction.stream.stack.AnsCoder()
-    for stride, residual, offset, spread in reversed(residuals(grid, bound)):
-        coder.encode_reverse(residual.astype(np.int32), family, *_laplace(params, offset, spread, stride))
+    for stride, residual, *context in reversed(residuals(grid, bound)):
+        coder.encode_reverse(residual.astype(np.int32), family, *_laplace(params, *context, stride, bound))
     return coder.get_compressed().tobytes()
 
 
@@ -142,10 +187,11 @@ def decode(data: bytes, extent: tuple[int, int, int], bound: int, params: np.nda
     try:
         coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, np.uint32).copy())
         for stride, odd in phases(extent):
-            prediction, offset, spread, cells = _context(grid, stride, odd, bound)
-            residual = coder.decode(family, *_laplace(params, offset.ravel(), spread.ravel(), stride))
+            *context, cells = _context(grid, stride, odd, bound)
+            prediction = context[0]
+            residual = coder.decode(family, *_laplace(params, *[c.ravel() for c in context], stride, bound))
             values = prediction + residual.reshape(prediction.shape)
-            if np.abs(values).max() > bound:
+            if np.any(np.abs(values) > bound):
                 raise InrError(f"corrupt file: an SDF value outside [-{bound}, {bound}]")
             grid[cells] = values
     except (ValueError, RuntimeError, AssertionError) as err:

@@ -4,8 +4,9 @@ The SDF grid (`sdf_grid_lzma`): the signed distance on a lattice (`sdf.Lattice`)
 shapes.CLAMP_CELLS samples from the surface, quantized, one int8 a sample (or int16), compressed by
 lzma (raw LZMA2, preset 9 extreme) behind a 25-byte head (lattice, centre, spacing, step), and
 decoded by the same cubic interpolation and marching cubes as inrcodec's `pyramid`; the search
-tries the lattice sizes of `shapes.RESOLUTIONS`, bisects the step for the largest file under the
-cap, and keeps the lowest Chamfer-L1 against the reference.
+tries the lattice sizes of `shapes.RESOLUTIONS`, searches the finest step (as `pyramid` does: the
+largest bound of the integers over CLAMP_CELLS samples) whose file fits the cap, until PATIENCE
+sizes score worse than the best, and keeps the lowest Chamfer-L1 against the reference.
 
 Draco's knob is the quantization of the vertex positions (bits per coordinate over the bounding
 cube; files grow with it). Under a cap that even its coarsest useful quantization (Q_MIN bits) of
@@ -32,7 +33,7 @@ import fast_simplification
 import numpy as np
 
 from . import sdf, sdf_grid
-from .ratecontrol import largest_fitting
+from .ratecontrol import largest_integer_fitting
 
 from .errors import InrError
 from .shape_metrics import Reference, check_mesh, compare, prepare
@@ -128,12 +129,11 @@ def draco(vertices: np.ndarray, faces: np.ndarray, budget: int,
 LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME}]  # raw stream: no container bytes
 
 
-def _grid_file(grid: np.ndarray, lattice: sdf.Lattice, fineness: float) -> tuple[bytes, np.ndarray, float]:
-    """(file, its integers, step) of a lattice SDF at step = spacing / fineness."""
+def _grid_file(grid: np.ndarray, lattice: sdf.Lattice, bound: int) -> tuple[bytes, np.ndarray, float]:
+    """(file, its integers, step) of a lattice SDF as integers in [-bound, bound] spanning shapes.CLAMP_CELLS samples."""
     from .shapes import CLAMP_CELLS
 
-    step = float(np.float32(lattice.spacing / fineness))
-    bound = math.ceil(CLAMP_CELLS * lattice.spacing / step)
+    step = float(np.float32(CLAMP_CELLS * lattice.spacing / bound))
     q = np.clip(np.round(grid / step), -bound, bound).astype(np.int8 if bound < 128 else np.int16)
     head = struct.pack("<3B5f", *lattice.extent, *lattice.centre, lattice.spacing, step)
     return head + lzma.compress(q.tobytes(), lzma.FORMAT_RAW, filters=LZMA_FILTERS), q, step
@@ -156,25 +156,28 @@ def sdf_grid_lzma(vertices: np.ndarray, faces: np.ndarray, budget: int, referenc
                   resolution: int = sdf.DEFAULT_RESOLUTION) -> tuple[bytes, tuple[np.ndarray, np.ndarray]]:
     """(file, decoded mesh): the SDF-grid file of at most `budget` bytes with the lowest Chamfer-L1
     against `reference` (by default the mesh, SEARCH_SAMPLES points). InrError if none fits."""
-    from .shapes import CLAMP_CELLS, FINENESS, FINENESS_STEPS, RESOLUTIONS
+    from .shapes import CLAMP_CELLS, FIRST_BOUND, MAX_BOUND, PATIENCE, RESOLUTIONS
 
     vertices, faces = check_mesh(vertices, faces, "input")
     if reference is None:
         reference = prepare(vertices, faces, samples=SEARCH_SAMPLES)
-    best, best_score = None, np.inf
+    best, best_score, misses = None, np.inf, 0
     for longest in RESOLUTIONS:
         lattice = sdf.lattice_for(vertices, faces, longest)
         grid = sdf.lattice_sdf(vertices, faces, lattice, CLAMP_CELLS * lattice.spacing)
         try:
-            fineness, data = largest_fitting(lambda f: _grid_file(grid, lattice, f)[0], budget, *FINENESS, FINENESS_STEPS)
+            bound, data = largest_integer_fitting(lambda b: _grid_file(grid, lattice, b)[0], budget, FIRST_BOUND,
+                                                  MAX_BOUND)
         except InrError:
             break
-        _, q, step = _grid_file(grid, lattice, fineness)
+        _, q, step = _grid_file(grid, lattice, bound)
         decoded = grid_mesh(q, step, lattice, resolution)
         score = compare(reference, decoded)["chamfer_l1"]
         if score < best_score:
-            best, best_score = (data, decoded), score
-        if fineness <= FINENESS[0]:
+            best, best_score, misses = (data, decoded), score, 0
+        else:
+            misses += 1
+        if bound == 1 or misses >= PATIENCE:
             break
     if best is None:
         raise InrError(f"budget of {budget} bytes is too small for an SDF grid with lzma")

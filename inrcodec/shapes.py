@@ -34,8 +34,9 @@ from .coin import CoinConfig
 from .effort import DEFAULT_EFFORT, apply_effort
 from .errors import InrError
 from .fit import FitConfig
+from .latents import LatentConfig
 from .methods import DEFAULT_METHOD, METHOD_NAMES, METHODS
-from .ratecontrol import largest_fitting
+from .ratecontrol import largest_integer_fitting
 from .sdf import DEFAULT_RESOLUTION
 from .sparse import SparseConfig
 
@@ -43,17 +44,34 @@ MAX_LATTICE = 512  # most lattice samples a file may declare along an axis
 MAX_SAMPLES_PER_BYTE = 2048  # most lattice samples a file may declare per byte of itself
 MIN_BYTES, MAX_BYTES = 64, 1 << 26  # range of byte caps
 MAX_RESOLUTION = 512  # finest decoding lattice (512^3 float32 values: 512 MiB)
-CLAMP_CELLS = 2  # `pyramid`: SDF values clipped this many lattice samples from the surface (dragon at 1 KB: 3 gave 1172 B, 2 920 B, same error)
-RESOLUTIONS = (16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 112, 128)  # `pyramid`: lattice sizes (longest side) searched
-FINENESS = (0.5, 32.0)  # `pyramid`: range of spacing / step searched
-FINENESS_STEPS = 8  # `pyramid`: bisection steps of the fineness per lattice size
-COARSEST_USEFUL = 1.0  # `pyramid`: the search stops at the first lattice size whose fineness falls below this
+CLAMP_CELLS = 1.25  # `pyramid`: SDF clipped this many lattice samples from the surface (dragon, bunny, spot at 1 and 2 KB: mean Chamfer-L1 1.41e-3 at 2, 1.32 at 1.5, 1.23 at 1.25, 1.23 at 1)
+# `pyramid`: samples farther than NEAR_CELLS lattice samples from the surface keep their prediction
+# when it is within TOLERANCE_CELLS of their value (`sdf_grid.quantize`). At 1 KB, tolerance 0 / 0.15 /
+# 0.3 / 0.5 gave Chamfer-L1 2.46 / 2.47 / 2.30 / 2.35e-3 on the dragon (32 samples), 0.91 / 1.00 / 0.83 /
+# 0.91e-3 on spot (25 samples); near 0.75 and 1.25 did worse than 1
+NEAR_CELLS, TOLERANCE_CELLS = 1.0, 0.3
+PATIENCE = 2  # `pyramid`: the search stops after this many lattice sizes scoring worse than the best
+LOW_BOUND = 4  # `pyramid`: ... or after one, once the bound is this coarse (finer lattices only get coarser)
+# `pyramid`: the search starts at the lattice size nearest FIRST_RESOLUTION * (cap / 1 KB)^(1/3) (the
+# dragon's best sizes: 40 at 1 KB, 80 at 8 KB; the start is set below them, for simpler shapes)
+FIRST_RESOLUTION = 20
+# `pyramid`: the integers of each lattice size span [-bound, bound] over CLAMP_CELLS samples (step =
+# CLAMP_CELLS * spacing / bound; a step between two bounds' only shrinks the clip: a file costs more at
+# bound b + 1 but less as the step falls towards the next); the largest bound that fits is searched from
+# FIRST_BOUND, later sizes from the last size's bound times the sizes' ratio^-2.5
+FIRST_BOUND = 8
+MAX_BOUND = 64  # `pyramid`: the finest step searched: CLAMP_CELLS * spacing / 64
+RESOLUTIONS = (16, 20, 25, 32, 40, 50, 64, 80, 101, 128)  # `pyramid`: lattice sizes (longest side) searched
+COARSEST_USEFUL = 2  # `pyramid`: the search stops at the first lattice size whose bound falls below this
 PROBES = 20_000  # `pyramid`: points on each surface scoring a candidate lattice (`_surface_error`)
 SCORE_RESOLUTION = 128  # `pyramid`: lattice size (longest side) a candidate is meshed on to be scored
 NETWORK_LATTICE = 48  # `coin`, `sparse`: lattice samples along the longest side
+NETWORK_RENDER = 2.0  # `coin`, `sparse`, `meta`: networks are rendered at up to this many samples a lattice sample, finer by cubic interpolation
 NETWORK_BAND_CELLS = 4  # `coin`, `sparse`: width of the squashing, in lattice samples
 _NETWORK_FIT = FitConfig(steps=1200, batch=8192, learning_rate=1e-3)  # dragon at 1 KB, 64^3 lattice: 2000 steps, 5.3e-3 Chamfer, 72 s
+BASE = "shape"  # the shipped base network of the `meta` method for shapes
 CONFIGS = {
+    "meta": LatentConfig(fit=FitConfig(steps=300, batch=16384, learning_rate=0.1)),
     "coin": CoinConfig(tile=NETWORK_LATTICE, depth=3, fit=_NETWORK_FIT),
     "sparse": SparseConfig(dense=CoinConfig(tile=NETWORK_LATTICE, depth=3, fit=_NETWORK_FIT), gated_steps=200),
 }
@@ -88,51 +106,63 @@ def _head(method: str, lattice: sdf.Lattice) -> bytes:
             + struct.pack("<4f", *lattice.centre, lattice.spacing))
 
 
-def _pyramid_file(head: bytes, grid: np.ndarray, spacing: float, fineness: float) -> tuple[bytes, tuple]:
-    """(file, (step, bound, params)) of a lattice SDF at step = spacing / fineness."""
+def _pyramid_file(head: bytes, grid: np.ndarray, spacing: float, bound: int) -> bytes:
+    """The file of a lattice SDF as integers in [-bound, bound] spanning CLAMP_CELLS samples."""
     writer = bitstream.Writer()
     writer.raw(head)
-    step = writer.log_step(spacing / fineness)
-    bound = math.ceil(CLAMP_CELLS * spacing / step)
-    q = np.clip(np.round(grid / step), -bound, bound).astype(np.int64)
-    params = sdf_grid.fit_params(sdf_grid.residuals(q, bound))
+    step = writer.log_step(CLAMP_CELLS * spacing / bound)
+    q = sdf_grid.quantize(grid, step, bound, NEAR_CELLS * spacing, TOLERANCE_CELLS * spacing)
+    params = sdf_grid.fit_params(sdf_grid.residuals(q, bound), bound)
     writer.varint(bound)
     for a in params:
         writer.signed(int(a))
     writer.raw(sdf_grid.encode(q, bound, params))
-    return bitstream.pack(bytes(writer.buffer)), (step, bound, params, q)
+    return bitstream.pack(bytes(writer.buffer))
 
 
 def _encode_pyramid(vertices, faces, cap: int, quiet: bool, stats: dict | None) -> bytes:
-    """The `pyramid` file of least surface error under the cap, over lattice sizes and steps."""
+    """The `pyramid` file of least surface error under the cap: lattice sizes from one guessed from
+    the cap upward until PATIENCE sizes score worse than the best, each at the finest step that fits."""
     from .progress import progress
 
     probes = _surface_points(vertices, faces, PROBES)
-    best = None  # (error, file)
-    with progress(len(RESOLUTIONS), "lattice", unit="size", quiet=quiet, leave=False) as bar:
-        for longest in RESOLUTIONS:
-            lattice = sdf.lattice_for(vertices, faces, longest)
+    best, misses = None, 0  # (error, file, stats), lattice sizes tried since the best
+    first = min(range(len(RESOLUTIONS)), key=lambda i: abs(RESOLUTIONS[i] - FIRST_RESOLUTION * (cap / 1024) ** (1 / 3)))
+    guess = FIRST_BOUND  # where the search of the next lattice size's bound starts
+    tried = []  # (lattice size, bound, error) of every size tried
+    with progress(len(RESOLUTIONS) - first, "lattice", unit="size", quiet=quiet, leave=False) as bar:
+        for index in range(first, len(RESOLUTIONS)):
+            lattice = sdf.lattice_for(vertices, faces, RESOLUTIONS[index])
             if math.prod(lattice.extent) > MAX_SAMPLES_PER_BYTE * cap:
                 break
             grid = sdf.lattice_sdf(vertices, faces, lattice, CLAMP_CELLS * lattice.spacing)
             head = _head("pyramid", lattice)
             try:
-                fineness, data = largest_fitting(lambda f: _pyramid_file(head, grid, lattice.spacing, f)[0], cap,
-                                                 *FINENESS, FINENESS_STEPS)
+                bound, data = largest_integer_fitting(lambda b: _pyramid_file(head, grid, lattice.spacing, b), cap, guess, MAX_BOUND)
             except InrError:
                 break
-            _, (step, bound, params, q) = _pyramid_file(head, grid, lattice.spacing, fineness)
+            guess = round(bound * (RESOLUTIONS[index] / RESOLUTIONS[min(index + 1, len(RESOLUTIONS) - 1)]) ** 2.5)
+            step, q = _pyramid_parts(data, lattice)
             error = _surface_error(vertices, faces, probes, q, step, lattice)
+            tried.append((RESOLUTIONS[index], bound, error))
             if best is None or error < best[0]:
-                best = (error, data, dict(lattice=list(lattice.extent), fineness=round(fineness, 3)))
+                best, misses = (error, data, dict(lattice=list(lattice.extent), bound=bound)), 0
+            else:
+                misses += 1
             bar.update()
-            if fineness < COARSEST_USEFUL:
+            if bound < COARSEST_USEFUL or misses >= PATIENCE or misses and bound <= LOW_BOUND:
                 break
     if best is None:
         raise InrError(f"a cap of {cap} bytes is too small for this shape (the coarsest lattice does not fit)")
     if stats is not None:
-        stats.update(best[2], probe_error=best[0])
+        stats.update(best[2], probe_error=best[0], tried=tried)
     return best[1]
+
+
+def _pyramid_parts(data: bytes, lattice: sdf.Lattice) -> tuple[float, np.ndarray]:
+    """(step, integers) of a `pyramid` shape file on `lattice`, as the decoder reads them."""
+    step, bound, params, payload = read_header(data).body
+    return step, sdf_grid.decode(payload, lattice.extent, bound, params)
 
 
 def _surface_error(vertices, faces, probes, q, step: float, lattice: sdf.Lattice) -> float:
@@ -177,13 +207,22 @@ def encode_mesh(vertices, faces, n_bytes: int, method: str | None = None, config
         data = _encode_pyramid(vertices, faces, cap, quiet, stats)
     else:
         config = config or default_config(method, effort)
-        lattice = sdf.lattice_for(vertices, faces, NETWORK_LATTICE)
-        band = NETWORK_BAND_CELLS * lattice.spacing
-        grid = sdf.lattice_sdf(vertices, faces, lattice, 8 * band)
-        values = (0.5 * np.tanh(grid / band)).astype(np.float32)[..., None]
-        data = networks.encode_tiled(values, _head(method, lattice), cap, method, config, quiet, stats)
+        values, lattice = network_values(vertices, faces)
+        if method == "meta":
+            data = networks.encode_latents(values[None], _head(method, lattice), cap, BASE, config, quiet, stats)[0]
+        else:
+            data = networks.encode_tiled(values, _head(method, lattice), cap, method, config, quiet, stats)
     read_header(data)  # no file is made that the decoder's checks refuse
     return data
+
+
+def network_values(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, sdf.Lattice]:
+    """((nx, ny, nz, 1) float32 squashed SDF 0.5 tanh(sdf / band), its lattice) of a mesh, as the
+    network methods fit it: NETWORK_LATTICE samples along the longest side."""
+    lattice = sdf.lattice_for(vertices, faces, NETWORK_LATTICE)
+    band = NETWORK_BAND_CELLS * lattice.spacing
+    grid = sdf.lattice_sdf(vertices, faces, lattice, 8 * band)
+    return (0.5 * np.tanh(grid / band)).astype(np.float32)[..., None], lattice
 
 
 def encode_file(path: str | os.PathLike, n_bytes: int, **options) -> bytes:
@@ -216,7 +255,7 @@ def parse_header(reader: bitstream.Reader, n_bytes: int) -> Header:
         raise InrError("corrupt file: the lattice's centre or spacing is not a usable number")
     lattice = sdf.Lattice(tuple(centre), spacing, extent)
     if method != "pyramid":
-        return Header(method, lattice, networks.read_body(reader, n_bytes, method, extent, 1, ""))
+        return Header(method, lattice, networks.read_body(reader, n_bytes, method, extent, 1, BASE))
     step = reader.log_step()
     bound = reader.varint(1 << 16, "SDF bound")
     if bound < 1 or bound * step > 1e30:
@@ -250,8 +289,11 @@ def decode_field(data: bytes, resolution: int = DEFAULT_RESOLUTION) -> tuple[np.
     if header.method == "pyramid":
         step, bound, params, payload = header.body
         field = sdf_grid.render(sdf_grid.decode(payload, source.extent, bound, params), step, positions)
-    else:
-        field = networks.render(header.body, (scale,) * 3, ((0, 0, 0), extent))[..., 0]
+    else:  # the network on a lattice of at most NETWORK_RENDER samples a lattice sample, read by cubics
+        coarse = min(scale, NETWORK_RENDER)
+        sizes = field_extent(source, max(2, round(coarse * max(source.extent))))
+        rendered = networks.render(header.body, (coarse,) * 3, ((0, 0, 0), sizes))[..., 0]
+        field = sdf_grid.render(rendered, 1.0, [(p + 0.5) * coarse - 0.5 for p in positions])
     if not np.all(np.isfinite(field)):
         raise InrError("corrupt file: it renders to values that are not finite")
     spacing = source.spacing / scale

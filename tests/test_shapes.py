@@ -44,15 +44,17 @@ def test_decoding_is_deterministic_and_resolution_sets_the_lattice(encoded):
     assert max(shapes.decode_field(data, 48)[0].shape) == 48
 
 
-def test_a_coin_file_of_a_shape_round_trips(capsule):
+@pytest.mark.parametrize("method", ["coin", "meta"])
+def test_a_network_file_of_a_shape_round_trips(capsule, method):
     from dataclasses import replace
 
-    config = shapes.default_config("coin")
+    config = shapes.default_config(method)
     config = replace(config, fit=replace(config.fit, steps=50))
-    data = shapes.encode_mesh(*capsule, 600, "coin", config)
-    assert len(data) <= 600
+    data = shapes.encode_mesh(*capsule, 600, method, config)
+    assert len(data) <= 600 and shapes.read_header(data).method == method
     field, _ = shapes.decode_field(data, 24)
-    assert np.all(np.isfinite(field)) and np.isfinite(shapes.evaluate_sdf(data, np.zeros((1, 3)))).all()
+    inside = shapes.evaluate_sdf(data, np.zeros((1, 3)))
+    assert np.all(np.isfinite(field)) and np.isfinite(inside).all()
 
 
 @pytest.mark.parametrize("vertices, faces, message", [
@@ -108,3 +110,29 @@ def test_command_line_encode_info_decode(capsule, tmp_path, capsys):
     assert len(trimesh.load(tmp_path / "c.obj", force="mesh").faces) > 100
     assert main(["decode", str(tmp_path / "c.inr"), "-o", str(tmp_path / "c.png")]) == 1
     assert not (tmp_path / "c.png").exists()
+
+
+def test_the_integer_search_finds_the_largest_knob_whose_file_fits():
+    from inrcodec.ratecontrol import largest_integer_fitting
+
+    sizes = []
+
+    def make(knob: int) -> bytes:
+        sizes.append(knob)
+        return bytes(10 * knob)
+
+    assert largest_integer_fitting(make, 95, 2, 64) == (9, bytes(90))
+    assert largest_integer_fitting(make, 95, 40, 64)[0] == 9
+    assert largest_integer_fitting(make, 10_000, 3, 64)[0] == 64
+    assert len(sizes) < 30
+    with pytest.raises(InrError, match="too small"):
+        largest_integer_fitting(make, 5, 4, 64)
+
+
+@pytest.mark.parametrize("extent", [(2, 9, 33), (3, 2, 17), (5, 40, 2)])
+def test_lattices_with_a_short_axis_round_trip(extent):
+    from inrcodec import sdf_grid
+
+    q = np.clip(np.round(np.random.default_rng(0).normal(0, 3, extent)), -4, 4).astype(np.int64)
+    params = sdf_grid.fit_params(sdf_grid.residuals(q, 4), 4)
+    assert np.array_equal(sdf_grid.decode(sdf_grid.encode(q, 4, params), extent, 4, params), q)
