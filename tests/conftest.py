@@ -11,6 +11,7 @@ from inrcodec.signals import read_image
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 FAST = inrcodec.CoinConfig(fit=inrcodec.FitConfig(steps=50, batch=512))  # seconds, not minutes
+FAST_SPARSE = inrcodec.SparseConfig(dense=inrcodec.CoinConfig(fit=inrcodec.FitConfig(steps=100, batch=512)))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -31,6 +32,12 @@ def fast() -> inrcodec.CoinConfig:
 
 
 @pytest.fixture(scope="session")
+def fast_sparse() -> inrcodec.SparseConfig:
+    """A `sparse` configuration for tests: few steps, small batches."""
+    return FAST_SPARSE
+
+
+@pytest.fixture(scope="session")
 def sample() -> np.ndarray:
     """kodim23 as shipped in data/: (512, 768, 3) uint8."""
     return read_image(ROOT / "data" / "kodim23.png")
@@ -46,3 +53,9 @@ def crop(sample) -> np.ndarray:
 def small_file(crop) -> bytes:
     """A real .inr file of `crop` at 2 bpp."""
     return inrcodec.encode(crop, bpp=2.0, config=FAST)
+
+
+@pytest.fixture(scope="session")
+def sparse_file(crop) -> bytes:
+    """A real `sparse` .inr file of `crop` at 3 bpp (a fifth of its weights pruned)."""
+    return inrcodec.encode(crop, bpp=3.0, method="sparse", config=FAST_SPARSE)

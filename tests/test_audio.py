@@ -1,5 +1,6 @@
 """Audio: reading, the cap, every method, chunks, rendering at any rate and span, the metrics, and refusals."""
 
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -21,7 +22,8 @@ QUICK = PyramidConfig(steps=10, search_iterations=6)  # a short fit: these tests
 # (test_cli's audio test codes a clip of the same length with the same steps: one compiled fit for both)
 SHORT_FIT = FitConfig(steps=100, batch=512, learning_rate=2e-3)
 NETWORK_CONFIGS = {  # short fits of the network methods
-    "coin": CoinConfig(tile=512, depth=2, fit=SHORT_FIT),
+    # the defaults in 100 steps: test_cli's `--method coin` codes a clip of the same shape at the same cap
+    "coin": dataclasses.replace(audio.CONFIGS["coin"], fit=dataclasses.replace(audio.CONFIGS["coin"].fit, steps=100)),
     "sparse": SparseConfig(dense=CoinConfig(tile=512, depth=2, fit=SHORT_FIT), gated_steps=25),
     "meta": LatentConfig(fit=FitConfig(steps=50, batch=4096, learning_rate=0.1)),
 }

@@ -16,7 +16,8 @@ from inrcodec.errors import InrError
 from inrcodec.signals import psnr
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST_META = inrcodec.LatentConfig(fit=inrcodec.FitConfig(steps=100, batch=1024, learning_rate=0.1))
+# the defaults in 50 steps, as test_cli's `--method meta --steps 50`: one compiled fit for both
+FAST_META = inrcodec.LatentConfig(fit=dataclasses.replace(inrcodec.LatentConfig().fit, steps=50))
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +133,7 @@ def test_meta_density_target_is_met_and_the_file_keeps_exactly_that_share(sample
     image = sample[100:228, 200:328]
     stats = {}
     data = inrcodec.encode(image, bpp=0.3, method="meta", config=dataclasses.replace(
-        FAST_META, fit=dataclasses.replace(FAST_META.fit, steps=1000)), stats=stats)
+        FAST_META, fit=dataclasses.replace(FAST_META.fit, steps=1000, batch=1024)), stats=stats)
     assert 0 < stats["density_target"] < 1
     assert abs(stats["density_reached"] - stats["density_target"]) < 0.02  # 500 gated steps
     layout = codec.read_header(data).architecture
