@@ -15,6 +15,7 @@ ORDER = ["pyramid", "coin", "sparse", "draco", "sdf-grid"]
 def main():
     folder = Path(__file__).parent / "results" / (sys.argv[1] if len(sys.argv) > 1 else "meshes")
     documents = {p.stem: json.loads(p.read_text()) for p in folder.glob("*.json")}
+    documents = {name: d for name, d in documents.items() if "per_image" in d}  # results, not timing records
     names = [n for n in ORDER if n in documents] + sorted(set(documents) - set(ORDER))
     rows = {(r["mesh"], r["target_bytes"], name): r for name in names for r in documents[name]["per_image"]}
     meshes = sorted({m for m, _, _ in rows})
