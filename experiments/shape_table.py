@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-ORDER = ["pyramid", "coin", "sparse", "draco", "sdf-grid"]
+ORDER = ["pyramid", "coin", "sparse", "meta", "draco", "sdf-grid"]
 
 
 def main():

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import audio, audio_baselines
-from .bench import merge_results, print_summary, timed_decode
+from .bench import folder_files, merge_results, print_summary, timed_decode
 from .errors import InrError
 from .methods import METHODS
 from .progress import progress
@@ -25,13 +25,7 @@ PESQ_RATE = 16000  # wide-band PESQ scores 16 kHz audio: other rates are resampl
 
 def load_clips(source: str, limit: int | None) -> list[tuple[str, np.ndarray, int]]:
     """(name, (samples, channels) float64, rate) of the first `limit` clips of a folder."""
-    root = Path(source)
-    if not root.is_dir():
-        raise InrError(f"{source}: not a folder")
-    paths = sorted(p for p in root.iterdir() if p.suffix.lower() in audio.SUFFIXES)
-    if not paths:
-        raise InrError(f"{source}: no audio files found")
-    return [(p.name, *audio.read_audio(p)) for p in (paths[:limit] if limit else paths)]
+    return [(p.name, *audio.read_audio(p)) for p in folder_files(source, audio.SUFFIXES, "audio files", limit)]
 
 
 def perceptual(reference: np.ndarray, decoded: np.ndarray, rate: int) -> dict:

@@ -28,6 +28,18 @@ DECODE_REPEATS = 3  # decodes timed per inrcodec file (the median is reported)
 NPZ_KEY = "test_batch_x"  # the array of (N, H, W, 3) uint8 images read from an .npz source
 
 
+def folder_files(source: str, suffixes: set[str], what: str, limit: int | None) -> list[Path]:
+    """The first `limit` files of a folder with one of `suffixes` (lower case), by name; InrError if
+    `source` is not a folder or holds none (`what` names them in the message)."""
+    root = Path(source)
+    if not root.is_dir():
+        raise InrError(f"{source}: not a folder")
+    paths = sorted(p for p in root.iterdir() if p.suffix.lower() in suffixes)
+    if not paths:
+        raise InrError(f"{source}: no {what} found")
+    return paths[:limit] if limit else paths
+
+
 def load_images(source: str, limit: int | None) -> list[tuple[str, np.ndarray]]:
     """(name, (H, W, C) uint8 pixels) of the first `limit` images of a folder or an .npz file."""
     root = Path(source)

@@ -272,7 +272,7 @@ def cmd_info(args) -> None:
             print(f"shape:        {shapes.describe(header)}")
             if header.method == "pyramid":
                 step, bound, params, payload = header.body
-                print(f"method:       pyramid: step {step:.4g}, |q| <= {bound}, model {list(params)}, payload {len(payload)} bytes")
+                print(f"method:       pyramid: step {step:.4g}, |q| <= {bound}, model {[int(a) for a in params]}, payload {len(payload)} bytes")
             else:
                 print_network_layout(header.body, "-sample")
             return

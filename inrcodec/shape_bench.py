@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from . import sdf, shape_baselines, shape_metrics, shapes
-from .bench import merge_results, timed_decode
+from .bench import folder_files, merge_results, timed_decode
 from .errors import InrError
 from .methods import METHODS
 from .progress import progress
@@ -25,13 +25,7 @@ METRICS = ("chamfer_l1", "accuracy", "completeness", "hausdorff", "normal_consis
 
 def load_meshes(source: str, limit: int | None) -> list[tuple[str, tuple]]:
     """(name, (vertices, faces)) of the first `limit` meshes of a folder."""
-    root = Path(source)
-    if not root.is_dir():
-        raise InrError(f"{source}: not a folder")
-    paths = sorted(p for p in root.iterdir() if p.suffix.lower() in sdf.SUFFIXES)
-    if not paths:
-        raise InrError(f"{source}: no mesh files found")
-    return [(p.name, sdf.read_mesh(p)) for p in (paths[:limit] if limit else paths)]
+    return [(p.name, sdf.read_mesh(p)) for p in folder_files(source, sdf.SUFFIXES, "mesh files", limit)]
 
 
 def measure(mesh: tuple, reference, search_reference, cap: int, name: str, config) -> dict:
