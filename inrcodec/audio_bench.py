@@ -7,15 +7,13 @@ PESQ and STOI. Results are written per codec in the JSON shape of the image benc
 "bpp".
 """
 
-import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 
 from . import audio, audio_baselines
-from .bench import folder_files, merge_results, print_summary, timed_decode
+from .bench import check_methods, folder_files, machine_description, merge_results, print_summary, timed_decode
 from .errors import InrError
 from .methods import METHODS
 from .progress import progress
@@ -79,12 +77,9 @@ def measure(samples: np.ndarray, rate: int, kbps: float, name: str, config) -> d
 def run_audio_bench(folder: str, caps: list[float], methods: list[str], *, limit: int | None, out_dir: str,
                     configs: dict, quiet: bool, tag: str = "") -> dict:
     """Every codec at every cap over the folder's clips; writes and prints the results."""
-    unknown = [m for m in methods if m not in audio_baselines.AUDIO_BASELINES and m not in METHODS]
-    if unknown:
-        raise InrError(f"unknown audio method(s) {', '.join(unknown)}; choose from "
-                       f"{', '.join([*METHODS, *audio_baselines.AUDIO_BASELINES])}")
+    check_methods(methods, [*METHODS, *audio_baselines.AUDIO_BASELINES], "audio")
     clips = load_clips(folder, limit)
-    machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_implementation()} {platform.python_version()}"
+    machine = machine_description()
     documents = {}
     tasks = [(clip, cap, method) for method in methods for cap in caps for clip in clips]
     with progress(len(tasks), "bench", unit="task", quiet=quiet) as bar:

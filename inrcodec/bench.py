@@ -28,6 +28,18 @@ DECODE_REPEATS = 3  # decodes timed per inrcodec file (the median is reported)
 NPZ_KEY = "test_batch_x"  # the array of (N, H, W, 3) uint8 images read from an .npz source
 
 
+def check_methods(methods: list[str], known: list[str], what: str) -> None:
+    """InrError naming the methods not in `known` (`what`: the kind of signal), if any."""
+    unknown = [m for m in methods if m not in known]
+    if unknown:
+        raise InrError(f"unknown {what} method(s) {', '.join(unknown)}; choose from {', '.join(known)}")
+
+
+def machine_description() -> str:
+    """This machine in a few words, for the results files: architecture, cores, Python."""
+    return f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_implementation()} {platform.python_version()}"
+
+
 def folder_files(source: str, suffixes: set[str], what: str, limit: int | None) -> list[Path]:
     """The first `limit` files of a folder with one of `suffixes` (lower case), by name; InrError if
     `source` is not a folder or holds none (`what` names them in the message)."""
@@ -157,7 +169,7 @@ def run_bench(folder: str, caps: list[float], methods: list[str], *, limit: int 
     if unknown:
         raise InrError(f"unknown method(s) {', '.join(unknown)}")
     images = load_images(folder, limit)
-    machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_implementation()} {platform.python_version()}"
+    machine = machine_description()
     dataset = Path(folder).parent.name if folder.endswith(".npz") else Path(folder).name
     documents = {}
     tasks = [(images[i:i + (batch if method == "meta" else 1)], cap, method)

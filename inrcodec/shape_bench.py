@@ -8,13 +8,11 @@ searches score candidates with SEARCH_SAMPLES points. Results are written per co
 shape of the image bench, with "bytes" for "bpp".
 """
 
-import os
-import platform
 import time
 from pathlib import Path
 
 from . import sdf, shape_baselines, shape_metrics, shapes
-from .bench import folder_files, merge_results, timed_decode
+from .bench import check_methods, folder_files, machine_description, merge_results, timed_decode
 from .errors import InrError
 from .methods import METHODS
 from .progress import progress
@@ -51,12 +49,9 @@ def measure(mesh: tuple, reference, search_reference, cap: int, name: str, confi
 def run_shape_bench(folder: str, caps: list[int], methods: list[str], *, limit: int | None, out_dir: str,
                     configs: dict, quiet: bool, tag: str = "") -> dict:
     """Every codec at every cap over the folder's meshes; writes and prints the results."""
-    unknown = [m for m in methods if m not in BASELINES and m not in METHODS]
-    if unknown:
-        raise InrError(f"unknown shape method(s) {', '.join(unknown)}; choose from pyramid, coin, sparse, "
-                       f"{', '.join(BASELINES)}")
+    check_methods(methods, [*METHODS, *BASELINES], "shape")
     meshes = load_meshes(folder, limit)
-    machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_implementation()} {platform.python_version()}"
+    machine = machine_description()
     documents = {}
     references = {}
     tasks = [(item, cap, method) for item in meshes for method in methods for cap in caps]
