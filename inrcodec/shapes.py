@@ -6,7 +6,8 @@ The SDF (negative inside, `sdf`) is sampled on a lattice over the mesh's boundin
   quantization step for the least surface error under the cap.
 - `coin` and `sparse` fit a SIREN (one tile over the whole lattice of NETWORK_LATTICE samples
   along the longest side) to the squashed SDF 0.5 * tanh(sdf / band), band = NETWORK_BAND_CELLS
-  samples: the loss weighs the surface's neighbourhood, the far field saturates.
+  samples: the loss weighs the surface's neighbourhood, the far field saturates. `meta` fits
+  latent grids on the shipped base BASE (meta-learned on such lattices of meshes_train) to it.
 A decoded SDF is continuous: rendered on a lattice of any resolution, meshed there by marching
 cubes (scikit-image), and brought back to the input's coordinates by the stored centre and spacing.
 
@@ -14,7 +15,7 @@ File body (inside the container of `bitstream`):
 
     modality (2) | method | lattice samples along x, y, z | lattice centre (3 x float32) | spacing (float32)
     | pyramid: step | bound | sdf_grid.N_PARAMS parameters (signed varints) | payload
-    | coin, sparse: the body of `networks`
+    | coin, sparse, meta: the body of `networks`
 
 Limits a file of n bytes must keep: at most MAX_LATTICE samples along an axis and
 MAX_SAMPLES_PER_BYTE * n lattice samples in all; finite, positive spacing. The cap is on the whole file.
