@@ -32,7 +32,7 @@ import DracoPy
 import fast_simplification
 import numpy as np
 
-from . import sdf, sdf_grid
+from . import sdf
 from .ratecontrol import largest_integer_fitting
 
 from .errors import InrError
@@ -139,24 +139,11 @@ def _grid_file(grid: np.ndarray, lattice: sdf.Lattice, bound: int) -> tuple[byte
     return head + lzma.compress(q.tobytes(), lzma.FORMAT_RAW, filters=LZMA_FILTERS), q, step
 
 
-def grid_mesh(q: np.ndarray, step: float, lattice: sdf.Lattice, resolution: int) -> tuple[np.ndarray, np.ndarray]:
-    """The mesh of an SDF grid's integers: cubic interpolation to `resolution` samples along the
-    longest side, marching cubes, the input's coordinates (empty without a zero crossing)."""
-    from skimage.measure import marching_cubes
-
-    scale = resolution / max(lattice.extent)
-    field = sdf_grid.render(q, step, [(np.arange(max(2, round(n * scale))) + 0.5) / scale - 0.5 for n in lattice.extent])
-    if field.min() >= 0 or field.max() <= 0:
-        return np.zeros((0, 3)), np.zeros((0, 3), np.int64)
-    vertices, faces, _, _ = marching_cubes(field, 0.0)
-    return lattice.positions((vertices + 0.5) / scale - 0.5), faces.astype(np.int64)
-
-
 def sdf_grid_lzma(vertices: np.ndarray, faces: np.ndarray, budget: int, reference: Reference | None = None,
                   resolution: int = sdf.DEFAULT_RESOLUTION) -> tuple[bytes, tuple[np.ndarray, np.ndarray]]:
     """(file, decoded mesh): the SDF-grid file of at most `budget` bytes with the lowest Chamfer-L1
     against `reference` (by default the mesh, SEARCH_SAMPLES points). InrError if none fits."""
-    from .shapes import CLAMP_CELLS, FIRST_BOUND, MAX_BOUND, PATIENCE, RESOLUTIONS
+    from .shapes import CLAMP_CELLS, FIRST_BOUND, MAX_BOUND, PATIENCE, RESOLUTIONS, grid_mesh
 
     vertices, faces = check_mesh(vertices, faces, "input")
     if reference is None:

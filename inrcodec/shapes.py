@@ -171,15 +171,12 @@ def _surface_error(vertices, faces, probes, q, step: float, lattice: sdf.Lattice
     surface (completeness) and the distance from points on the decoded surface, meshed at
     SCORE_RESOLUTION, to the input (accuracy)."""
     import igl
-    from skimage.measure import marching_cubes
 
     completeness = float(np.mean(np.abs(sdf_grid.evaluate(q, step, lattice.indices(probes)))))
-    scale = SCORE_RESOLUTION / max(lattice.extent)
-    field = sdf_grid.render(q, step, [(np.arange(max(2, round(n * scale))) + 0.5) / scale - 0.5 for n in lattice.extent])
-    if field.min() >= 0 or field.max() <= 0:
+    decoded, triangles = grid_mesh(q, step, lattice, SCORE_RESOLUTION)
+    if not len(triangles):
         return math.inf
-    decoded, triangles, _, _ = marching_cubes(field, 0.0)
-    points = _surface_points(lattice.positions((decoded + 0.5) / scale - 0.5), triangles, len(probes))
+    points = _surface_points(decoded, triangles, len(probes))
     accuracy = float(np.mean(np.sqrt(igl.point_mesh_squared_distance(points, vertices, faces)[0])))
     return (completeness + accuracy) / 2
 
@@ -277,6 +274,32 @@ def field_extent(lattice: sdf.Lattice, resolution: int) -> tuple[int, int, int]:
     return tuple(max(2, round(n * resolution / max(lattice.extent))) for n in lattice.extent)
 
 
+def rendering(source: sdf.Lattice, resolution: int) -> tuple[sdf.Lattice, list[np.ndarray]]:
+    """(the lattice of `resolution` samples along the longest side centred as `source`, and per axis
+    its samples' indices on `source`): where a shape is rendered, so that a sample's position and the
+    point its value is computed at agree on every axis."""
+    scale = resolution / max(source.extent)
+    target = sdf.Lattice(source.centre, source.spacing / scale, field_extent(source, resolution))
+    return target, [(np.arange(n) - (n - 1) / 2) / scale + (m - 1) / 2 for n, m in zip(target.extent, source.extent)]
+
+
+def field_mesh(field: np.ndarray, lattice: sdf.Lattice) -> tuple[np.ndarray, np.ndarray]:
+    """(vertices (V, 3) float64, faces (F, 3) int64) of the zero level of a field on `lattice` by
+    marching cubes, faces wound outward; empty where the field does not cross zero."""
+    from skimage.measure import marching_cubes
+
+    if field.min() >= 0 or field.max() <= 0:
+        return np.zeros((0, 3)), np.zeros((0, 3), np.int64)
+    vertices, faces, _, _ = marching_cubes(field, 0.0)
+    return lattice.positions(vertices.astype(np.float64)), faces.astype(np.int64)
+
+
+def grid_mesh(q: np.ndarray, step: float, lattice: sdf.Lattice, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    """The mesh of integers q on `lattice` at `step`, interpolated to `resolution` samples along the longest side."""
+    target, positions = rendering(lattice, resolution)
+    return field_mesh(sdf_grid.render(q, step, positions), target)
+
+
 def decode_field(data: bytes, resolution: int = DEFAULT_RESOLUTION) -> tuple[np.ndarray, sdf.Lattice]:
     """(field (nx, ny, nz) float32, the lattice it lies on) of a shape file rendered with `resolution`
     samples along the lattice's longest side: the SDF (`pyramid`) or its squashed value (networks);
@@ -285,8 +308,7 @@ def decode_field(data: bytes, resolution: int = DEFAULT_RESOLUTION) -> tuple[np.
     resolution = _checked_resolution(resolution)
     source = header.lattice
     scale = resolution / max(source.extent)
-    extent = field_extent(source, resolution)
-    positions = [(np.arange(n) + 0.5) / scale - 0.5 for n in extent]
+    target, positions = rendering(source, resolution)
     if header.method == "pyramid":
         step, bound, params, payload = header.body
         field = sdf_grid.render(sdf_grid.decode(payload, source.extent, bound, params), step, positions)
@@ -297,21 +319,14 @@ def decode_field(data: bytes, resolution: int = DEFAULT_RESOLUTION) -> tuple[np.
         field = sdf_grid.render(rendered, 1.0, [(p + 0.5) * coarse - 0.5 for p in positions])
     if not np.all(np.isfinite(field)):
         raise InrError("corrupt file: it renders to values that are not finite")
-    spacing = source.spacing / scale
-    return field, sdf.Lattice(source.centre, spacing, extent)
+    return field, target
 
 
 def decode_mesh(data: bytes, resolution: int = DEFAULT_RESOLUTION) -> tuple[np.ndarray, np.ndarray]:
     """(vertices (V, 3) float64, faces (F, 3) int64) of a shape file: marching cubes of its SDF on a
     lattice of `resolution` samples along the longest side, in the input mesh's coordinates, faces
     wound outward. A field with no zero crossing gives an empty mesh."""
-    from skimage.measure import marching_cubes
-
-    field, lattice = decode_field(data, resolution)
-    if field.min() >= 0 or field.max() <= 0:
-        return np.zeros((0, 3)), np.zeros((0, 3), np.int64)
-    vertices, faces, _, _ = marching_cubes(field, 0.0)
-    return lattice.positions(vertices.astype(np.float64)), faces.astype(np.int64)
+    return field_mesh(*decode_field(data, resolution))
 
 
 def evaluate_sdf(data: bytes, points) -> np.ndarray:
