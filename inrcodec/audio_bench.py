@@ -8,22 +8,13 @@ PESQ and STOI. Results are written per codec in the JSON shape of the image benc
 """
 
 import time
-from pathlib import Path
 
 import numpy as np
 
 from . import audio, audio_baselines
-from .bench import check_methods, folder_files, machine_description, merge_results, print_summary, timed_decode
-from .errors import InrError
-from .methods import METHODS
-from .progress import progress
+from .bench import timed_decode
 
 PESQ_RATE = 16000  # wide-band PESQ scores 16 kHz audio: other rates are resampled to it
-
-
-def load_clips(source: str, limit: int | None) -> list[tuple[str, np.ndarray, int]]:
-    """(name, (samples, channels) float64, rate) of the first `limit` clips of a folder."""
-    return [(p.name, *audio.read_audio(p)) for p in folder_files(source, audio.SUFFIXES, "audio files", limit)]
 
 
 def perceptual(reference: np.ndarray, decoded: np.ndarray, rate: int) -> dict:
@@ -72,29 +63,3 @@ def measure(samples: np.ndarray, rate: int, kbps: float, name: str, config) -> d
     return {"bytes": len(data), "kbps": len(data) * 8 / seconds / 1000, "psnr": audio.psnr(samples, decoded),
             "si_snr": audio.si_snr(samples, decoded), **perceptual(samples, decoded, rate),
             "seconds": seconds, "encoding_time": middle - start, "decoding_time": decoding_time, **extra}
-
-
-def run_audio_bench(folder: str, caps: list[float], methods: list[str], *, limit: int | None, out_dir: str,
-                    configs: dict, quiet: bool, tag: str = "") -> dict:
-    """Every codec at every cap over the folder's clips; writes and prints the results."""
-    check_methods(methods, [*METHODS, *audio_baselines.AUDIO_BASELINES], "audio")
-    clips = load_clips(folder, limit)
-    machine = machine_description()
-    documents = {}
-    tasks = [(clip, cap, method) for method in methods for cap in caps for clip in clips]
-    with progress(len(tasks), "bench", unit="task", quiet=quiet) as bar:
-        for (name, samples, rate), cap, method in tasks:
-            try:
-                row = measure(samples, rate, cap, method, configs.get(method))
-            except InrError as err:  # e.g. Opus at a rate it cannot code: reported, not averaged
-                bar.write(f"{method} on {name} at {cap:g} kbps: {err}")
-            else:
-                description = (f"{'inrcodec ' + method if method in METHODS else method + ' (libsndfile)'} on "
-                               f"{Path(folder).name}, kbps caps; measured on {machine}")
-                documents[method] = merge_results(Path(out_dir) / Path(folder).name / f"{method}{tag}.json",
-                                                  method + tag, [{"clip": name, "target_kbps": cap, **row}],
-                                                  description, rate_key="kbps", item_key="clip")
-            bar.update()
-    print_summary(documents, "kbps", ("si_snr",))
-    return documents
-

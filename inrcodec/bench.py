@@ -1,10 +1,8 @@
-"""Rate-distortion benchmark: inrcodec methods and classical codecs side by side over a folder of
-images or an .npz array of same-size images (such as CIFAR-10's test_batch_x).
+"""Benchmark rows of images, and the results files every modality's sweep writes (`sweep.py`).
 
-For every image, cap and method the file is made under the cap (bpp = file bytes * 8 / pixels),
-decoded, and scored by PSNR on 8-bit values. Results are written per method in CompressAI's JSON
-shape, one point per cap (means over images), with per-image rows; points for caps measured
-earlier with other caps stay in the file.
+An image's row: the file made under the cap (bpp = file bytes * 8 / pixels), decoded, and scored by
+PSNR on 8-bit values. Results files are per method in CompressAI's JSON shape, one point per cap
+(means over items), with per-item rows; rows for items and caps measured earlier stay in the file.
 """
 
 import json
@@ -18,14 +16,9 @@ import numpy as np
 
 from . import baselines, codec
 from .errors import InrError
-from .progress import progress
-from .signals import psnr, read_image
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".webp"}
-
+from .signals import psnr
 
 DECODE_REPEATS = 3  # decodes timed per inrcodec file (the median is reported)
-NPZ_KEY = "test_batch_x"  # the array of (N, H, W, 3) uint8 images read from an .npz source
 
 
 def check_methods(methods: list[str], known: list[str], what: str) -> None:
@@ -38,35 +31,6 @@ def check_methods(methods: list[str], known: list[str], what: str) -> None:
 def machine_description() -> str:
     """This machine in a few words, for the results files: architecture, cores, Python."""
     return f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_implementation()} {platform.python_version()}"
-
-
-def folder_files(source: str, suffixes: set[str], what: str, limit: int | None) -> list[Path]:
-    """The first `limit` files of a folder with one of `suffixes` (lower case), by name; InrError if
-    `source` is not a folder or holds none (`what` names them in the message)."""
-    root = Path(source)
-    if not root.is_dir():
-        raise InrError(f"{source}: not a folder")
-    paths = sorted(p for p in root.iterdir() if p.suffix.lower() in suffixes)
-    if not paths:
-        raise InrError(f"{source}: no {what} found")
-    return paths[:limit] if limit else paths
-
-
-def load_images(source: str, limit: int | None) -> list[tuple[str, np.ndarray]]:
-    """(name, (H, W, C) uint8 pixels) of the first `limit` images of a folder or an .npz file."""
-    root = Path(source)
-    if root.suffix == ".npz" and root.is_file():
-        with np.load(root) as arrays:
-            if NPZ_KEY not in arrays.files:
-                raise InrError(f"{source}: no array {NPZ_KEY!r}")
-            stack = arrays[NPZ_KEY][:limit]
-        return [(f"{NPZ_KEY}[{i}]", image) for i, image in enumerate(stack)]
-    if not root.is_dir():
-        raise InrError(f"{source}: not a folder or .npz file")
-    images = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not images:
-        raise InrError(f"{source}: no images found")
-    return [(p.name, read_image(p)) for p in (images[:limit] if limit else images)]
 
 
 def measure(pixels: np.ndarray, bpp: float, method: str, config, quiet: bool) -> dict:
@@ -157,40 +121,6 @@ def results_json(document: dict) -> str:
     head = json.dumps({key: value for key, value in document.items() if key != "per_image"}, indent=1)
     rows = ",\n  ".join(json.dumps(row) for row in document["per_image"])
     return f'{head[:-2]},\n "per_image": [\n  {rows}\n ]\n}}\n'
-
-
-def run_bench(folder: str, caps: list[float], methods: list[str], *, limit: int | None, out_dir: str,
-              configs: dict, quiet: bool, tag: str = "", batch: int = 1) -> dict:
-    """Run every method at every cap over the source's images; write and print the results.
-
-    With batch > 1, `meta` encodes that many images at a time (they must share a size).
-    """
-    unknown = [m for m in methods if m not in baselines.BASELINES and m not in codec.METHODS]
-    if unknown:
-        raise InrError(f"unknown method(s) {', '.join(unknown)}")
-    images = load_images(folder, limit)
-    machine = machine_description()
-    dataset = Path(folder).parent.name if folder.endswith(".npz") else Path(folder).name
-    documents = {}
-    tasks = [(images[i:i + (batch if method == "meta" else 1)], cap, method)
-             for method in methods for cap in caps for i in range(0, len(images), batch if method == "meta" else 1)]
-    with progress(len(tasks), "bench", unit="task", quiet=quiet) as bar:
-        for group, cap, method in tasks:
-            try:
-                pixels = [p for _, p in group]
-                measured = (measure_batch(pixels, cap, configs.get(method), quiet=True) if len(group) > 1 else
-                            [measure(pixels[0], cap, method, configs.get(method), quiet=True)])
-            except InrError as err:  # e.g. a cap below a baseline's smallest file: reported, not averaged
-                bar.write(f"{method} on {group[0][0]} at {cap:g} bpp: {err}")
-            else:
-                rows = [{"image": name, "target_bpp": cap, **row} for (name, _), row in zip(group, measured)]
-                description = (f"{'inrcodec ' + method if method in codec.METHODS else method + ' (Pillow)'} "
-                               f"on {dataset}, bpp caps; measured on {machine}")
-                documents[method] = merge_results(Path(out_dir) / dataset / f"{method}{tag}.json", method + tag,
-                                                  rows, description)
-            bar.update()
-    print_summary(documents, "bpp")
-    return documents
 
 
 def print_summary(documents: dict, rate_key: str, metrics: tuple[str, ...] = ()) -> None:

@@ -1,4 +1,4 @@
-"""Command line: inrcodec encode | decode | info | bench | fuzz, for images, audio (--kbps) and shapes (--bytes).
+"""Command line: inrcodec encode | decode | info | bench | bd-rate | fuzz, for images, audio (--kbps) and shapes (--bytes).
 
 Every error a user can cause is printed as one line on stderr with exit status 1; outputs are
 written to a temporary file beside the target and renamed into place, so a failure leaves none.
@@ -6,6 +6,7 @@ written to a temporary file beside the target and renamed into place, so a failu
 
 import argparse
 import dataclasses
+import glob
 import io
 import os
 import sys
@@ -13,6 +14,7 @@ import tempfile
 import time
 
 from .effort import DEFAULT_EFFORT, STEP_SHARES
+from . import rd
 from .errors import InrError
 from .methods import DEFAULT_METHOD, METHODS
 from .sdf import DEFAULT_RESOLUTION
@@ -104,10 +106,17 @@ def method_config(method: str, args, defaults=None):
     return dataclasses.replace(config, dense=dense) if hasattr(config, "dense") else dense
 
 
+def is_many(path: str) -> bool:
+    """Whether an input names many signals: a folder, a glob pattern or an .npz stack."""
+    return os.path.isdir(path) or glob.has_magic(path) or path.endswith(".npz")
+
+
 def cmd_encode(args) -> None:
     from . import codec
     from .signals import psnr, read_image
 
+    if is_many(args.input):
+        return encode_folder(args)
     check_writable(args.output)
     if args.kbps is not None:
         return encode_audio_file(args)
@@ -132,6 +141,22 @@ def cmd_encode(args) -> None:
                    if "density_target" in stats else "")
         print(f"{args.input} -> {args.output}: {len(data)} bytes, {len(data) * 8 / (height * width):.4f} bpp "
               f"(cap {args.bpp:g}), PSNR {quality:.2f} dB, {seconds:.1f} s, {describe_fit(stats, 'px')}{density}")
+
+
+def encode_folder(args) -> None:
+    """`encode FOLDER_OR_PATTERN -o FOLDER`: one .inr file per item, as tasks (`datasets.encode_dataset`)."""
+    from . import audio, codec, shapes
+    from .datasets import encode_dataset
+
+    defaults = shapes.default_config if args.bytes else audio.default_config if args.kbps else codec.default_config
+    config = method_config(args.method, args, defaults) if not (args.bytes and args.method == "pyramid") else None
+    start = time.perf_counter()
+    paths = encode_dataset(args.input, args.output, bpp=args.bpp, kbps=args.kbps, n_bytes=args.bytes,
+                           method=args.method, config=config, overwrite=args.overwrite, scheduler=args.scheduler,
+                           workers=args.workers, quiet=args.quiet)
+    if not args.quiet:
+        print(f"{args.input} -> {args.output}: {len(paths)} files, {sum(p.stat().st_size for p in paths)} bytes, "
+              f"{time.perf_counter() - start:.1f} s")
 
 
 def describe_fit(stats: dict, unit: str) -> str:
@@ -219,6 +244,14 @@ def cmd_decode(args) -> None:
 
     from . import bitstream, codec
 
+    if is_many(args.input):
+        from .datasets import decode_dataset
+
+        paths = decode_dataset(args.input, args.output, scheduler=args.scheduler, workers=args.workers,
+                               quiet=args.quiet)
+        if not args.quiet:
+            print(f"{args.input} -> {args.output}: {len(paths)} files")
+        return
     check_writable(args.output)
     data = read_bytes(args.input)
     try:
@@ -311,30 +344,17 @@ def print_pyramid_layout(layout, payload: bytes) -> None:
 
 
 def cmd_bench(args) -> None:
-    if args.bytes:
-        from .shape_bench import run_shape_bench
-        from .shapes import default_config
+    from . import audio, shapes
+    from .sweep import sweep
 
-        methods = args.methods or SHAPE_BENCH_METHODS
-        configs = {method: method_config(method, args, default_config) for method in methods if method in ("coin", "sparse")}
-        run_shape_bench(args.folder, args.bytes, methods, limit=args.limit, out_dir=args.out, configs=configs,
-                        quiet=args.quiet, tag=args.tag)
-        return
-    if args.kbps:
-        from .audio import default_config
-        from .audio_bench import run_audio_bench
-
-        methods = args.methods or AUDIO_BENCH_METHODS
-        configs = {method: method_config(method, args, default_config) for method in methods}
-        run_audio_bench(args.folder, args.kbps, methods, limit=args.limit, out_dir=args.out, configs=configs,
-                        quiet=args.quiet, tag=args.tag)
-        return
-    from .bench import run_bench
-
-    methods = args.methods or IMAGE_BENCH_METHODS
-    configs = {method: method_config(method, args) for method in methods}
-    run_bench(args.folder, args.bpp or IMAGE_BENCH_CAPS, methods, limit=args.limit, out_dir=args.out,
-              configs=configs, quiet=args.quiet, tag=args.tag, batch=args.batch)
+    defaults = shapes.default_config if args.bytes else audio.default_config if args.kbps else None
+    methods = args.methods or (SHAPE_BENCH_METHODS if args.bytes else AUDIO_BENCH_METHODS if args.kbps
+                               else IMAGE_BENCH_METHODS)
+    configs = {method: method_config(method, args, defaults) for method in methods
+               if not args.bytes or method in ("coin", "sparse")}
+    sweep(args.folder, bpp=None if args.kbps or args.bytes else args.bpp or IMAGE_BENCH_CAPS, kbps=args.kbps,
+          n_bytes=args.bytes, methods=methods, limit=args.limit, out_dir=args.out, configs=configs, batch=args.batch,
+          tag=args.tag, redo=args.redo, scheduler=args.scheduler, workers=args.workers, quiet=args.quiet)
 
 
 def cmd_fuzz(args) -> None:
@@ -366,20 +386,31 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
         sub.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summaries")
 
+    def cluster_options(sub):
+        sub.add_argument("--scheduler", help="address of a Dask scheduler to run the tasks on, e.g. tcp://host:8786 "
+                                             "(default: a local cluster made for the run)")
+        sub.add_argument("--workers", type=int, help="worker processes of the local cluster (default: one per core; "
+                                                     "0: run here, without Dask)")
+
     encode = commands.add_parser("encode", help="compress an image or an audio clip")
     encode.add_argument("input", help="image file (PNG, JPEG, ...); with --kbps, audio (WAV, FLAC, OGG); with "
-                                      "--bytes, a mesh (OBJ, PLY, STL, OFF, GLB)")
-    encode.add_argument("-o", "--output", required=True, help="output .inr file")
+                                      "--bytes, a mesh (OBJ, PLY, STL, OFF, GLB); or a folder, a quoted glob "
+                                      "pattern or an .npz stack of such files")
+    encode.add_argument("-o", "--output", required=True, help="output .inr file (a folder for many inputs)")
     cap = encode.add_mutually_exclusive_group(required=True)
     cap.add_argument("--bpp", type=float, help="an image's hard cap in bits per pixel")
     cap.add_argument("--kbps", type=float, help="an audio clip's hard cap in kbit/s (headers included)")
     cap.add_argument("--bytes", type=int, help="a shape's (mesh's) hard cap on the file, in bytes")
+    encode.add_argument("--overwrite", action="store_true", help="a folder: encode again the items whose .inr "
+                                                                  "file exists (default: keep them)")
+    cluster_options(encode)
     fitting_options(encode)
     encode.set_defaults(run=cmd_encode)
 
     decode = commands.add_parser("decode", help="decompress an .inr file")
-    decode.add_argument("input", help=".inr file")
-    decode.add_argument("-o", "--output", required=True, help="output image or audio file (format from its extension)")
+    decode.add_argument("input", help=".inr file, or a folder or quoted glob pattern of them")
+    decode.add_argument("-o", "--output", required=True, help="output image, audio or mesh file (format from its "
+                                                              "extension); a folder for many inputs")
     decode.add_argument("--rate", type=int, help="audio: render at this sample rate in Hz (default: the encoded one)")
     decode.add_argument("--start", type=float, help="audio: render from this many seconds in")
     decode.add_argument("--duration", type=float, help="audio: render this many seconds (default: to the end)")
@@ -388,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="decode only this region (in pixels of the encoded image)")
     decode.add_argument("--resolution", type=int, help="shapes: marching-cubes lattice samples along the longest "
                                                        f"side (default: {DEFAULT_RESOLUTION})")
+    cluster_options(decode)
     decode.set_defaults(run=cmd_decode)
 
     info = commands.add_parser("info", help="print an .inr file's header")
@@ -406,8 +438,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", default="experiments/results", help="results folder")
     bench.add_argument("--batch", type=int, default=1, help="meta: encode this many same-size images at once")
     bench.add_argument("--tag", default="", help="suffix of the result files' names, e.g. an equal-time setting")
+    bench.add_argument("--redo", action="store_true", help="measure again the rows the results files already hold "
+                                                           "(default: skip them, so a stopped sweep resumes)")
+    cluster_options(bench)
     fitting_options(bench)
     bench.set_defaults(run=cmd_bench)
+
+    bd_rate = commands.add_parser("bd-rate", help="Bjontegaard delta rate and PSNR of one results file against another")
+    rd.add_arguments(bd_rate)
+    bd_rate.set_defaults(run=rd.print_comparison)
 
     fuzz = commands.add_parser("fuzz", help="decode mutated files under a watchdog and report what happened")
     fuzz.add_argument("--cases", type=int, default=2000, help="files to try (default: 2000)")

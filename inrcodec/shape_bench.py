@@ -9,21 +9,12 @@ shape of the image bench, with "bytes" for "bpp".
 """
 
 import time
-from pathlib import Path
 
-from . import sdf, shape_baselines, shape_metrics, shapes
-from .bench import check_methods, folder_files, machine_description, merge_results, timed_decode
-from .errors import InrError
-from .methods import METHODS
-from .progress import progress
+from . import shape_baselines, shape_metrics, shapes
+from .bench import timed_decode
 
 BASELINES = {"draco": shape_baselines.draco, "sdf-grid": shape_baselines.sdf_grid_lzma}  # name -> search(V, F, cap, reference)
 METRICS = ("chamfer_l1", "accuracy", "completeness", "hausdorff", "normal_consistency", "iou", "f_score")
-
-
-def load_meshes(source: str, limit: int | None) -> list[tuple[str, tuple]]:
-    """(name, (vertices, faces)) of the first `limit` meshes of a folder."""
-    return [(p.name, sdf.read_mesh(p)) for p in folder_files(source, sdf.SUFFIXES, "mesh files", limit)]
 
 
 def measure(mesh: tuple, reference, search_reference, cap: int, name: str, config) -> dict:
@@ -44,35 +35,6 @@ def measure(mesh: tuple, reference, search_reference, cap: int, name: str, confi
         raise AssertionError(f"{name} wrote {len(data)} bytes over a cap of {cap}")
     return {"bytes": len(data), **shape_metrics.compare(reference, decoded), "faces": len(decoded[1]),
             "encoding_time": middle - start, "decoding_time": decoding_time, **extra}
-
-
-def run_shape_bench(folder: str, caps: list[int], methods: list[str], *, limit: int | None, out_dir: str,
-                    configs: dict, quiet: bool, tag: str = "") -> dict:
-    """Every codec at every cap over the folder's meshes; writes and prints the results."""
-    check_methods(methods, [*METHODS, *BASELINES], "shape")
-    meshes = load_meshes(folder, limit)
-    machine = machine_description()
-    documents = {}
-    references = {}
-    tasks = [(item, cap, method) for item in meshes for method in methods for cap in caps]
-    with progress(len(tasks), "bench", unit="task", quiet=quiet) as bar:
-        for (name, mesh), cap, method in tasks:
-            if name not in references:
-                references = {name: (shape_metrics.prepare(*mesh), shape_metrics.prepare(
-                    *mesh, samples=shape_baselines.SEARCH_SAMPLES))}
-            try:
-                row = measure(mesh, *references[name], cap, method, configs.get(method))
-            except InrError as err:
-                bar.write(f"{method} on {name} at {cap} bytes: {err}")
-            else:
-                description = (f"{'inrcodec ' + method if method in METHODS else method} on {Path(folder).name}, "
-                               f"byte caps; measured on {machine}")
-                documents[method] = merge_results(Path(out_dir) / Path(folder).name / f"{method}{tag}.json",
-                                                  method + tag, [{"mesh": name, "target_bytes": cap, **row}],
-                                                  description, rate_key="bytes", item_key="mesh", metrics=METRICS)
-            bar.update()
-    print_summary(documents)
-    return documents
 
 
 def print_summary(documents: dict) -> None:

@@ -6,7 +6,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from inrcodec import bench
+from inrcodec import bench, sweep
 from inrcodec.errors import InrError
 
 
@@ -21,9 +21,10 @@ def _folder(tmp_path, sample, names):
 def test_runs_merge_into_one_results_file_per_method(tmp_path, sample):
     out = tmp_path / "results"
     folder = _folder(tmp_path, sample, ["a.png"])
-    bench.run_bench(str(folder), [2.0], ["jpeg"], limit=None, out_dir=str(out), configs={}, quiet=True)
+    sweep.sweep(str(folder), bpp=[2.0], methods=["jpeg"], out_dir=str(out), workers=0)
+    first = json.loads((out / "tiny" / "jpeg.json").read_text())["per_image"]
     _folder(tmp_path, sample, ["a.png", "b.png"])
-    bench.run_bench(str(folder), [2.0, 4.0], ["jpeg"], limit=None, out_dir=str(out), configs={}, quiet=True)
+    sweep.sweep(str(folder), bpp=[2.0, 4.0], methods=["jpeg"], out_dir=str(out), workers=0)
 
     path = out / "tiny" / "jpeg.json"
     document = json.loads(path.read_text())
@@ -35,13 +36,14 @@ def test_runs_merge_into_one_results_file_per_method(tmp_path, sample):
     assert results["target_bpp"] == [2.0, 4.0] and results["n_images"] == [2, 2]
     assert results["psnr"][0] == pytest.approx(np.mean([r["psnr"] for r in rows if r["target_bpp"] == 2.0]))
     assert results["psnr"][1] > results["psnr"][0]
+    assert first[0] in rows  # the row measured first was kept as it was (times included), not measured again
     assert len(path.read_text().splitlines()) < 40  # one line per image row
     assert json.loads(bench.results_json(document)) == document
 
 
 def test_sources_without_images_are_refused(tmp_path):
-    with pytest.raises(InrError, match="no images"):
-        bench.load_images(str(tmp_path), None)
-    np.savez(tmp_path / "x.npz", other=np.zeros((2, 8, 8, 3), np.uint8))
+    with pytest.raises(InrError, match="no image"):
+        sweep.sweep(str(tmp_path), bpp=[1.0], workers=0)
+    np.savez(tmp_path / "x.npz", a=np.zeros((2, 8, 8, 3), np.uint8), b=np.zeros(3))
     with pytest.raises(InrError, match="no array"):
-        bench.load_images(str(tmp_path / "x.npz"), None)
+        sweep.sweep(str(tmp_path / "x.npz"), bpp=[1.0], workers=0)

@@ -1,0 +1,303 @@
+"""Datasets: many signals of one kind, named and read lazily, encoded to and decoded from `.inr` files.
+
+A source is a folder, a glob pattern, a list of files, an .npz stack of same-size images (CIFAR-10's
+`test_batch_x`, or the file's only array), or any iterable of in-memory signals. It becomes a list of
+`Item`s: a name (the results key and the output file's stem) and where the signal lives; nothing is
+read until `Item.load`, so a task shipped to another process carries a path, not pixels.
+
+    paths = inrcodec.encode_dataset("photos/", "coded/", bpp=0.3)         # one .inr per image
+    paths = inrcodec.decode_dataset("coded/", "decoded/")                  # .png / .wav / .ply back
+    for name, pixels in inrcodec.decode_dataset("coded/"): ...             # or the signals, one at a time
+"""
+
+import functools
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from . import audio, sdf
+from .errors import InrError
+from .signals import as_pixels, read_image
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".webp"}  # files read as images
+SUFFIXES = {"image": IMAGE_SUFFIXES, "audio": audio.SUFFIXES, "shape": sdf.SUFFIXES}  # modality -> file suffixes
+RATE_UNITS = {"image": "bpp", "audio": "kbps", "shape": "bytes"}  # modality -> unit of its caps
+DECODED_SUFFIXES = {"image": ".png", "audio": ".wav", "shape": ".ply"}  # modality -> what decode_dataset writes
+NPZ_KEY = "test_batch_x"  # the array read from an .npz holding several (CIFAR-10's test images)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One signal of a dataset."""
+
+    name: str  # unique within its dataset: the key of its results rows and the stem of its output file
+    modality: str  # "image", "audio" or "shape"
+    path: str | None = None  # the file holding it (None: `value` holds it)
+    index: int | None = None  # its row in the .npz stack at `path`
+    value: Any = None  # the signal itself, for items from an iterable: see `load`
+
+    def load(self):
+        """The signal: image (H, W, C) uint8 pixels; audio ((samples, channels) float64, rate in Hz);
+        shape (vertices (V, 3) float64, faces (F, 3) int64)."""
+        if self.value is not None:
+            return self.value
+        if self.index is not None:
+            return _npz_stack(self.path)[self.index]
+        if self.modality == "image":
+            return read_image(self.path)
+        if self.modality == "audio":
+            return audio.read_audio(self.path)
+        return sdf.read_mesh(self.path)
+
+
+@functools.lru_cache(maxsize=1)
+def _npz_stack(path: str) -> np.ndarray:
+    """The (N, H, W, C) uint8 stack of an .npz file (kept for the next item of the same file)."""
+    try:
+        with np.load(path) as arrays:
+            key = NPZ_KEY if NPZ_KEY in arrays.files else (arrays.files[0] if len(arrays.files) == 1 else None)
+            if key is None:
+                raise InrError(f"{path}: no array {NPZ_KEY!r} (and more than one array)")
+            stack = arrays[key]
+    except (OSError, ValueError) as err:
+        raise InrError(f"{path}: not a readable .npz file ({err})") from None
+    if stack.dtype != np.uint8 or stack.ndim not in (3, 4):
+        raise InrError(f"{path}: {key} is not a stack of 8-bit images ({stack.dtype}, {stack.ndim} axes)")
+    return stack
+
+
+def modality_of(path: str | os.PathLike) -> str | None:
+    """The modality a file's suffix says (None: no known suffix)."""
+    suffix = Path(path).suffix.lower()
+    return next((modality for modality, suffixes in SUFFIXES.items() if suffix in suffixes), None)
+
+
+def items(source, modality: str | None = None, limit: int | None = None) -> list[Item]:
+    """The first `limit` items of `source` (see the module's docstring), files in name order.
+
+    `modality` keeps only files of that kind from a folder or glob, and says what an iterable's
+    values are (default: images for arrays, audio for (samples, rate) pairs, shapes for (V, F) pairs).
+    """
+    if modality is not None and modality not in SUFFIXES:
+        raise InrError(f"unknown modality {modality!r}; choose from {', '.join(SUFFIXES)}")
+    if isinstance(source, (str, os.PathLike)):
+        found = _file_items(str(source), modality)
+    elif isinstance(source, (list, tuple)) and source and all(isinstance(s, (str, os.PathLike)) for s in source):
+        found = _named_files([str(s) for s in source], modality, str(source[0]))
+    else:
+        found = _value_items(source, modality, limit)
+    return found[:limit] if limit else found
+
+
+def _file_items(source: str, modality: str | None) -> list[Item]:
+    if source.endswith(".npz") and os.path.isfile(source):
+        return [Item(f"{NPZ_KEY}[{i}]", "image", source, i) for i in range(len(_npz_stack(source)))]
+    if os.path.isdir(source):
+        files = [str(p) for p in Path(source).iterdir() if p.is_file()]
+    elif glob.has_magic(source):
+        files = glob.glob(source, recursive=True)
+    elif os.path.isfile(source):
+        files = [source]
+    else:
+        raise InrError(f"{source}: no such file, folder or pattern")
+    return _named_files(files, modality, source)
+
+
+def _named_files(files: list[str], modality: str | None, source: str) -> list[Item]:
+    """Items of the files of a known modality (only `modality`'s, if given); one kind at a time."""
+    kinds = {path: modality_of(path) for path in files}
+    kept = sorted(path for path, kind in kinds.items() if kind is not None and kind == (modality or kind))
+    if not kept:
+        raise InrError(f"{source}: no {modality or 'image, audio or mesh'} files found")
+    found = {kinds[path] for path in kept}
+    if len(found) > 1:
+        raise InrError(f"{source}: holds {' and '.join(sorted(found))} files; choose one with modality=")
+    names = [Path(path).name for path in kept]
+    if len(set(names)) < len(names):
+        raise InrError(f"{source}: two files share a name; give one folder at a time")
+    return [Item(name, kinds[path], path) for name, path in zip(names, kept)]
+
+
+def _value_items(values: Iterable, modality: str | None, limit: int | None) -> list[Item]:
+    """Items of in-memory signals, numbered in order (only the first `limit` are taken)."""
+    out = []
+    for index, value in enumerate(values):
+        if limit and index >= limit:
+            break
+        kind = modality or ("image" if isinstance(value, np.ndarray) else _pair_kind(value))
+        if kind == "image":
+            value = as_pixels(value)
+        elif kind == "audio":
+            value = (audio.as_samples(value[0], value[1]), int(value[1]))
+        out.append(Item(f"item-{index:05d}", kind, value=value))
+    if not out:
+        raise InrError("the dataset is empty")
+    return out
+
+
+def _pair_kind(value) -> str:
+    """'audio' for (samples, rate), 'shape' for (vertices, faces); InrError otherwise."""
+    if isinstance(value, tuple) and len(value) == 2:
+        return "audio" if np.isscalar(value[1]) else "shape"
+    raise InrError(f"cannot tell what a {type(value).__name__} is; give modality= (image, audio or shape)")
+
+
+def output_name(item: Item, suffix: str) -> str:
+    """The item's output file name: its name with `suffix` for its own suffix."""
+    if item.index is not None:
+        return f"{Path(item.path).stem}-{item.index:05d}{suffix}"
+    return (Path(item.name).stem if item.path else item.name) + suffix
+
+
+def encode_item(item: Item, cap: float, method: str | None = None, config=None) -> bytes:
+    """The `.inr` file of one item under `cap` (bpp, kbps or bytes, by its modality)."""
+    from . import codec, shapes
+
+    signal = item.load()
+    if item.modality == "image":
+        return codec.encode(signal, cap, method, config)
+    if item.modality == "audio":
+        return audio.encode_audio(*signal, cap, method, config)
+    return shapes.encode_mesh(*signal, int(cap), method, config)
+
+
+def encode_batch_items(group: list[Item], bpp: float, config=None) -> list[bytes]:
+    """`meta` files of same-size images fitted together (`codec.encode_batch`)."""
+    from . import codec
+
+    return codec.encode_batch(np.stack([item.load() for item in group]), bpp, config)
+
+
+def write_signal(path: str, modality: str, signal) -> None:
+    """Write a decoded signal to `path` (its format from the suffix), through a temporary file."""
+    from . import shapes
+    from .cli import write_atomic
+    from .signals import image_to_png_bytes
+
+    if modality == "image":
+        write_atomic(path, image_to_png_bytes(signal))
+    elif modality == "audio":
+        write_atomic(path, lambda out: audio.write_audio(out, *signal, Path(path).suffix[1:].upper()))
+    else:
+        write_atomic(path, shapes.write_mesh(path, *signal))
+
+
+def _caps(bpp, kbps, n_bytes) -> tuple[str, float]:
+    """(rate unit, cap) from exactly one of the three."""
+    given = [(unit, cap) for unit, cap in (("bpp", bpp), ("kbps", kbps), ("bytes", n_bytes)) if cap is not None]
+    if len(given) != 1:
+        raise InrError("give exactly one cap: bpp= (images), kbps= (audio) or n_bytes= (shapes)")
+    return given[0]
+
+
+def encode_dataset(source, out_dir: str | os.PathLike, *, bpp: float | None = None, kbps: float | None = None,
+                   n_bytes: int | None = None, method: str | None = None, config=None, modality: str | None = None,
+                   limit: int | None = None, batch: int = 1, overwrite: bool = False, scheduler=None,
+                   workers: int | None = None, quiet: bool = True) -> list[Path]:
+    """Encode every item of `source` to `out_dir/<name>.inr` under the cap; returns the files' paths.
+
+    One task per item (with `method="meta"` and batch > 1, per group of up to `batch` same-size images,
+    fitted together) on a Dask cluster: a local one of `workers` processes by default, the cluster at
+    `scheduler` ("tcp://host:8786" or a `distributed.Client`) if given, or this process if workers=0.
+    Files already there are kept unless `overwrite` (so a broken run resumes where it stopped).
+    """
+    from .cli import write_atomic
+    from .cluster import Task, run_tasks
+
+    unit, cap = _caps(bpp, kbps, n_bytes)
+    chosen = items(source, modality, limit)
+    if RATE_UNITS[chosen[0].modality] != unit:
+        raise InrError(f"{chosen[0].name}: a cap in {unit} is not for {chosen[0].modality} signals")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    targets = {item.name: out / output_name(item, ".inr") for item in chosen}
+    todo = [item for item in chosen if overwrite or not targets[item.name].exists()]
+    tasks = [Task(group[0].name, encode_batch_items, (group, cap, config)) if len(group) > 1 else
+             Task(group[0].name, encode_item, (group[0], cap, method, config))
+             for group in group_same_shape(todo, batch if method == "meta" and unit == "bpp" else 1)]
+
+    def save(task, result) -> None:
+        group, files = (task.args[0], result) if len(task.args) == 3 else ([task.args[0]], [result])
+        for item, data in zip(group, files):
+            write_atomic(str(targets[item.name]), data)
+
+    run_tasks(tasks, save, scheduler=scheduler, workers=workers, quiet=quiet, desc="encode")
+    return [targets[item.name] for item in chosen if targets[item.name].exists()]
+
+
+def group_same_shape(todo: list[Item], batch: int) -> list[list[Item]]:
+    """Consecutive items in groups of up to `batch` whose signals share a shape."""
+    groups, shapes = [], []
+    for item in todo:
+        shape = np.shape(item.load()) if batch > 1 else None
+        if groups and len(groups[-1]) < batch and shapes[-1] == shape:
+            groups[-1].append(item)
+        else:
+            groups.append([item])
+            shapes.append(shape)
+    return groups
+
+
+def decode_dataset(source, out_dir: str | os.PathLike | None = None, *, scheduler=None, workers: int | None = None,
+                   quiet: bool = True):
+    """Decode a folder, glob or list of `.inr` files.
+
+    Without `out_dir`: an iterator of (file name, signal), decoded here one at a time. With it: each
+    file written as `out_dir/<stem>.png|.wav|.ply` (by what it holds) by tasks as in `encode_dataset`;
+    returns the written paths.
+    """
+    paths = _inr_files(source)
+    if out_dir is None:
+        return ((Path(path).name, decode_path(path)[1]) for path in paths)
+    from .cluster import Task, run_tasks
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = {}
+
+    def save(task, result) -> None:
+        modality, signal = result
+        path = task.args[0]
+        written[path] = out / (Path(path).stem + DECODED_SUFFIXES[modality])
+        write_signal(str(written[path]), modality, signal)
+
+    run_tasks([Task(Path(path).name, decode_path, (path,)) for path in paths], save, scheduler=scheduler,
+              workers=workers, quiet=quiet, desc="decode")
+    return [written[path] for path in paths if path in written]
+
+
+def decode_path(path: str):
+    """(modality, signal) of the `.inr` file at `path`; the signal as `Item.load` gives it."""
+    from . import bitstream, codec, shapes
+
+    data = _read(path)
+    kind = bitstream.modality(data)
+    if kind == bitstream.AUDIO:
+        return "audio", audio.decode_audio(data)
+    if kind == bitstream.SHAPE:
+        return "shape", shapes.decode_mesh(data)
+    return "image", codec.decode(data)
+
+
+def _read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as err:
+        raise InrError(f"{path}: cannot read ({err.strerror})") from None
+
+
+def _inr_files(source) -> list[str]:
+    if isinstance(source, (list, tuple)):
+        files = [str(s) for s in source]
+    elif os.path.isdir(source):
+        files = [str(p) for p in Path(source).glob("*.inr")]
+    else:
+        files = glob.glob(str(source))
+    if not files:
+        raise InrError(f"{source}: no .inr files found")
+    return sorted(files)
+
