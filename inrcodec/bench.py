@@ -1,4 +1,4 @@
-"""Benchmark rows of images, and the results files every modality's sweep writes (`sweep.py`).
+"""Benchmark rows of images, and the results files every modality's sweep writes (`sweeps.py`).
 
 An image's row: the file made under the cap (bpp = file bytes * 8 / pixels), decoded, and scored by
 PSNR on 8-bit values. Results files are per method in CompressAI's JSON shape, one point per cap

@@ -345,7 +345,7 @@ def print_pyramid_layout(layout, payload: bytes) -> None:
 
 def cmd_bench(args) -> None:
     from . import audio, shapes
-    from .sweep import sweep
+    from .sweeps import sweep
 
     defaults = shapes.default_config if args.bytes else audio.default_config if args.kbps else None
     methods = args.methods or (SHAPE_BENCH_METHODS if args.bytes else AUDIO_BENCH_METHODS if args.kbps
@@ -419,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="decode only this region (in pixels of the encoded image)")
     decode.add_argument("--resolution", type=int, help="shapes: marching-cubes lattice samples along the longest "
                                                        f"side (default: {DEFAULT_RESOLUTION})")
+    decode.add_argument("-q", "--quiet", action="store_true", help="a folder: no progress bar or summary")
     cluster_options(decode)
     decode.set_defaults(run=cmd_decode)
 

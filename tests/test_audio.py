@@ -173,12 +173,12 @@ def test_a_file_is_refused_by_the_other_modality(mono_file):
 
 
 def test_mp3_and_opus_land_under_the_cap_and_are_aligned_before_scoring(tmp_path):
-    from inrcodec import audio_baselines, sweep
+    from inrcodec import audio_baselines, sweeps
 
     folder = tmp_path / "clips"
     folder.mkdir()
     soundfile.write(folder / "a.wav", chirp(seconds=1.0), 16000, subtype="PCM_16")
-    sweep.sweep(str(folder), kbps=[24.0, 48.0], methods=["mp3", "opus"], out_dir=str(tmp_path / "out"), workers=0)
+    sweeps.sweep(str(folder), kbps=[24.0, 48.0], methods=["mp3", "opus"], out_dir=str(tmp_path / "out"), workers=0)
     for name in ("mp3", "opus"):
         rows = json.loads((tmp_path / "out" / "clips" / f"{name}.json").read_text())["per_image"]
         assert {r["target_kbps"] for r in rows} == {24.0, 48.0}

@@ -6,7 +6,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from inrcodec import bench, sweep
+from inrcodec import bench, sweeps
 from inrcodec.errors import InrError
 
 
@@ -21,10 +21,10 @@ def _folder(tmp_path, sample, names):
 def test_runs_merge_into_one_results_file_per_method(tmp_path, sample):
     out = tmp_path / "results"
     folder = _folder(tmp_path, sample, ["a.png"])
-    sweep.sweep(str(folder), bpp=[2.0], methods=["jpeg"], out_dir=str(out), workers=0)
+    sweeps.sweep(str(folder), bpp=[2.0], methods=["jpeg"], out_dir=str(out), workers=0)
     first = json.loads((out / "tiny" / "jpeg.json").read_text())["per_image"]
     _folder(tmp_path, sample, ["a.png", "b.png"])
-    sweep.sweep(str(folder), bpp=[2.0, 4.0], methods=["jpeg"], out_dir=str(out), workers=0)
+    sweeps.sweep(str(folder), bpp=[2.0, 4.0], methods=["jpeg"], out_dir=str(out), workers=0)
 
     path = out / "tiny" / "jpeg.json"
     document = json.loads(path.read_text())
@@ -43,7 +43,7 @@ def test_runs_merge_into_one_results_file_per_method(tmp_path, sample):
 
 def test_sources_without_images_are_refused(tmp_path):
     with pytest.raises(InrError, match="no image"):
-        sweep.sweep(str(tmp_path), bpp=[1.0], workers=0)
+        sweeps.sweep(str(tmp_path), bpp=[1.0], workers=0)
     np.savez(tmp_path / "x.npz", a=np.zeros((2, 8, 8, 3), np.uint8), b=np.zeros(3))
     with pytest.raises(InrError, match="no array"):
-        sweep.sweep(str(tmp_path / "x.npz"), bpp=[1.0], workers=0)
+        sweeps.sweep(str(tmp_path / "x.npz"), bpp=[1.0], workers=0)

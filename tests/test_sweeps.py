@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from dask.distributed import Client, LocalCluster
 
-from inrcodec import InrError, cluster, sweep
+from inrcodec import InrError, cluster, sweeps
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +42,7 @@ def kill_a_busy_worker(client: Client, killed: list) -> None:
 
 def test_a_worker_killed_mid_sweep_loses_nothing(tmp_path):
     arguments = dict(bpp=[0.3, 0.6, 1.0, 1.5], methods=["jpeg2000"], modality="image", dataset="kodak-sample")
-    sweep.sweep(str(ROOT / "data"), out_dir=str(tmp_path / "alone"), workers=0, **arguments)
+    sweeps.sweep(str(ROOT / "data"), out_dir=str(tmp_path / "alone"), workers=0, **arguments)
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as local, \
             Client(local) as client:
@@ -50,7 +50,7 @@ def test_a_worker_killed_mid_sweep_loses_nothing(tmp_path):
         killed = []
         killer = threading.Thread(target=kill_a_busy_worker, args=(client, killed))
         killer.start()
-        documents = sweep.sweep(str(ROOT / "data"), out_dir=str(tmp_path / "cluster"), scheduler=client, **arguments)
+        documents = sweeps.sweep(str(ROOT / "data"), out_dir=str(tmp_path / "cluster"), scheduler=client, **arguments)
         killer.join()
         assert killed, "no worker was seen running a task"
         assert killed[0] not in client.run(os.getpid).values()  # that process is gone; a new one took its place
@@ -68,8 +68,8 @@ def test_cores_are_shared_out_without_overlap():
 
 def test_caps_in_the_wrong_unit_and_unknown_methods_are_refused(tmp_path):
     with pytest.raises(InrError, match="not for image"):
-        sweep.sweep(str(ROOT / "data" / "kodim23.png"), kbps=[16], workers=0, out_dir=str(tmp_path))
+        sweeps.sweep(str(ROOT / "data" / "kodim23.png"), kbps=[16], workers=0, out_dir=str(tmp_path))
     with pytest.raises(InrError, match="unknown image method"):
-        sweep.sweep(str(ROOT / "data" / "kodim23.png"), bpp=[1], methods=["mp3"], workers=0, out_dir=str(tmp_path))
+        sweeps.sweep(str(ROOT / "data" / "kodim23.png"), bpp=[1], methods=["mp3"], workers=0, out_dir=str(tmp_path))
     with pytest.raises(InrError, match="exactly one unit"):
-        sweep.sweep(str(ROOT / "data"), bpp=[1], kbps=[2], workers=0, out_dir=str(tmp_path))
+        sweeps.sweep(str(ROOT / "data"), bpp=[1], kbps=[2], workers=0, out_dir=str(tmp_path))

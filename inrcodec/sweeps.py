@@ -17,7 +17,6 @@ from pathlib import Path
 
 from . import audio_baselines, audio_bench, baselines, bench, datasets, shape_baselines, shape_bench
 from .bench import check_methods, machine_description, merge_results
-from .cluster import Task, run_tasks
 from .errors import InrError
 from .methods import METHODS
 
@@ -97,6 +96,8 @@ def sweep(source, *, bpp: list[float] | None = None, kbps: list[float] | None = 
     many same-size images together with `meta`. `scheduler` and `workers` choose where tasks run
     (`cluster.run_tasks`). Results go to `out_dir/<dataset or dataset_name(source)>/<method><tag>.json`.
     """
+    from .cluster import Task, run_tasks
+
     unit, caps = _unit_and_caps(bpp, kbps, n_bytes)
     chosen = datasets.items(source, modality, limit)
     kind = chosen[0].modality
@@ -124,7 +125,7 @@ def sweep(source, *, bpp: list[float] | None = None, kbps: list[float] | None = 
               f"{len(tasks)} tasks (redo=True / --redo measures all)")
     documents = {}
 
-    def merge(task: Task, rows) -> None:
+    def merge(task, rows) -> None:
         method = "meta" if task.function is measure_group else task.args[1]
         who = f"inrcodec {method}" if method in METHODS else f"{method} ({spec.made_by})"
         description = f"{who} on {folder.name}, {unit} caps; measured on {machine}"
