@@ -48,16 +48,15 @@ CHUNK_SECONDS = 30  # length of the chunks a clip is cut into and coded apart
 MAX_CHUNK_SECONDS = 600  # longest chunk a file may declare (a chunk is decoded whole)
 BASE = "speech"  # the shipped base network of the `meta` method for audio
 # the methods' defaults for audio, where they differ from images': the tiles of `coin` and `sparse`
-# span TILE samples, and the fit samples every sample of every tile each step (a 3 s LibriSpeech
-# clip at 16 kbps: tiles of 256 / 1024 / 4096 samples gave 30.5 / 33.0 / 31.2 dB in 1000 steps;
-# 500 / 2000 steps gave 33.2 / 34.0 dB in 16 / 35 s); steps set for 20 s on a 3-4 s clip
+# span TILE samples (the best of the sizes tried), the fit samples every sample of every tile each step,
+# and the steps are set for about 20 s on a 3-4 s clip (experiments/FINDINGS.md, Audio: network methods' settings)
 TILE = 1024
 _SIREN_FIT = FitConfig(steps=450, batch=TILE, learning_rate=2e-3)
 CONFIGS = {
     "coin": CoinConfig(tile=TILE, depth=3, fit=_SIREN_FIT),
     "sparse": SparseConfig(dense=CoinConfig(tile=TILE, depth=3, fit=_SIREN_FIT), gated_steps=100),
-    # 16384 samples a step; on a 3.9 s clip 400 steps gave 25.7 / 28.2 / 32.9 dB at 8 / 16 / 24 kbps
-    # in 19-22 s, 1200 steps 26.0 / 28.9 / 33.2 dB in 35-41 s
+    # 16384 samples a step; few steps, since tripling them gained at most 0.7 dB for about twice the time
+    # (experiments/FINDINGS.md, Audio: network methods' settings)
     "meta": LatentConfig(fit=FitConfig(steps=300, batch=16384, learning_rate=0.1)),
     "pyramid": PyramidConfig(),
 }

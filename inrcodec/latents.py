@@ -44,23 +44,22 @@ from .tiles import describe
 @dataclass(frozen=True)
 class LatentConfig:
     # Adam on the latents, 16384 random pixels per image per step; the learning rate is relative:
-    # each level of each image moves at learning_rate x its rms after the meta-learned start
-    # (kodim05 and kodim23 at 0.3 bpp, every level carried at half resolution: 0.02 / 0.1 / 0.3 / 1.0
-    # gave 23.28 / 23.38 / 23.24 / 21.85 dB; 400 steps of 65536 pixels lost 0.5 dB to 1200 of 16384)
+    # each level of each image moves at learning_rate x its rms after the meta-learned start: small
+    # enough to keep that start (experiments/FINDINGS.md, Images: meta's settings)
     fit: FitConfig = field(default_factory=lambda: FitConfig(steps=1200, batch=16384, learning_rate=0.1))
     start_steps: int = 3  # meta-SGD steps of the meta-learned start (as in meta-training)
     # gate learning rate and the density constraint's dual ascent: faster than `sparse`'s, since the
-    # latents start fitted and closing a gate costs at once (128 px crop at 1 bpp, 300 gated steps:
-    # reached 0.466 for 0.474, where sparse's settings stopped at 0.612)
+    # latents start fitted and closing a gate costs at once: with sparse's settings the density stayed
+    # far above its target (experiments/FINDINGS.md, Images: meta's settings)
     gate: GateConfig = field(default_factory=lambda: GateConfig(learning_rate=0.2, dual=DualConfig(step=0.5, penalty=20.0)))
-    # planned coded bits per surviving latent (sets the plan and the rounding step): 3 / 4 / 5 gave
-    # 22.42 / 23.38 / 23.26 dB (kodim05 and kodim23 at 0.3 bpp)
+    # planned coded bits per surviving latent (sets the plan and the rounding step): 4 did best of 3, 4
+    # and 5 (experiments/FINDINGS.md, Images: meta's settings)
     bits_per_value: float = 4.0
     initial_density: float = 0.95  # P(gate open) at the start of the gated phase
     finish_fraction: float = 0.5  # share of the steps (or seconds) spent on the kept latents after pruning
     # the latents describe the image downscaled by the smallest of DOWNSCALES whose plan carries every
-    # level at least this dense (mean of kodim05 and kodim23 at 0.6 bpp: 20.24 dB at full resolution,
-    # every level at density 0.25; 24.75 dB at half resolution, every level dense)
+    # level at least this dense: the base leans on every level, and a dense coarser description beat a
+    # sparse full-size one by far (experiments/FINDINGS.md, Images: meta's settings)
     min_density: float = 0.5
 
 

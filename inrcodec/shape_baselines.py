@@ -25,7 +25,6 @@ is their length.
 """
 
 import lzma
-import math
 import struct
 
 import DracoPy

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import bitstream, networks, sdf, sdf_grid
-from .bitstream import OVERHEAD, SHAPE
+from .bitstream import SHAPE
 from .coin import CoinConfig
 from .effort import DEFAULT_EFFORT, apply_effort
 from .errors import InrError
@@ -45,16 +45,15 @@ MAX_LATTICE = 512  # most lattice samples a file may declare along an axis
 MAX_SAMPLES_PER_BYTE = 2048  # most lattice samples a file may declare per byte of itself
 MIN_BYTES, MAX_BYTES = 64, 1 << 26  # range of byte caps
 MAX_RESOLUTION = 512  # finest decoding lattice (512^3 float32 values: 512 MiB)
-CLAMP_CELLS = 1.25  # `pyramid`: SDF clipped this many lattice samples from the surface (dragon, bunny, spot at 1 and 2 KB: mean Chamfer-L1 1.41e-3 at 2, 1.32 at 1.5, 1.23 at 1.25, 1.23 at 1)
+CLAMP_CELLS = 1.25  # `pyramid`: SDF clipped this many lattice samples from the surface; 1.25 and 1 were the most accurate clips tried (experiments/FINDINGS.md, Shapes: clipping)
 # `pyramid`: samples farther than NEAR_CELLS lattice samples from the surface keep their prediction
-# when it is within TOLERANCE_CELLS of their value (`sdf_grid.quantize`). At 1 KB, tolerance 0 / 0.15 /
-# 0.3 / 0.5 gave Chamfer-L1 2.46 / 2.47 / 2.30 / 2.35e-3 on the dragon (32 samples), 0.91 / 1.00 / 0.83 /
-# 0.91e-3 on spot (25 samples); near 0.75 and 1.25 did worse than 1
+# when it is within TOLERANCE_CELLS of their value (`sdf_grid.quantize`), saving their residuals' bits;
+# the pair of least surface error tried (experiments/FINDINGS.md, Shapes: far samples)
 NEAR_CELLS, TOLERANCE_CELLS = 1.0, 0.3
 PATIENCE = 2  # `pyramid`: the search stops after this many lattice sizes scoring worse than the best
 LOW_BOUND = 4  # `pyramid`: ... or after one, once the bound is this coarse (finer lattices only get coarser)
-# `pyramid`: the search starts at the lattice size nearest FIRST_RESOLUTION * (cap / 1 KB)^(1/3) (the
-# dragon's best sizes: 40 at 1 KB, 80 at 8 KB; the start is set below them, for simpler shapes)
+# `pyramid`: the search starts at the lattice size nearest FIRST_RESOLUTION * (cap / 1 KB)^(1/3), below the
+# dragon's best sizes so that simpler shapes start coarse enough (experiments/FINDINGS.md, Shapes: lattice search)
 FIRST_RESOLUTION = 20
 # `pyramid`: the integers of each lattice size span [-bound, bound] over CLAMP_CELLS samples (step =
 # CLAMP_CELLS * spacing / bound; a step between two bounds' only shrinks the clip: a file costs more at
@@ -69,7 +68,7 @@ SCORE_RESOLUTION = 128  # `pyramid`: lattice size (longest side) a candidate is 
 NETWORK_LATTICE = 48  # `coin`, `sparse`: lattice samples along the longest side
 NETWORK_RENDER = 2.0  # `coin`, `sparse`, `meta`: networks are rendered at up to this many samples a lattice sample, finer by cubic interpolation
 NETWORK_BAND_CELLS = 4  # `coin`, `sparse`: width of the squashing, in lattice samples
-_NETWORK_FIT = FitConfig(steps=1200, batch=8192, learning_rate=1e-3)  # dragon at 1 KB, 64^3 lattice: 2000 steps, 5.3e-3 Chamfer, 72 s
+_NETWORK_FIT = FitConfig(steps=1200, batch=8192, learning_rate=1e-3)  # `coin`, `sparse`: the fit; its one recorded measurement is in experiments/FINDINGS.md, Shapes: network fits
 BASE = "shape"  # the shipped base network of the `meta` method for shapes
 CONFIGS = {
     "meta": LatentConfig(fit=FitConfig(steps=300, batch=16384, learning_rate=0.1)),

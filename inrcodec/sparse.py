@@ -29,8 +29,7 @@ from .fit import FitConfig, GateConfig, fit_gated_tiles, fit_tiles, phase_config
 @dataclass(frozen=True)
 class SparseConfig:
     # tiling, depth, bits per surviving weight, fitting; 4250 steps (500 gated) take about as long
-    # as coin's 5000 (kodim03 at 0.3 bpp on the 2-core CPU: 11.6 ms a gated step and 9.3 ms a
-    # finishing step at width 23, 8.5 ms a coin step at width 21, 1.5-2.7 s to compile each phase)
+    # as coin's 5000, its steps being dearer (experiments/FINDINGS.md, Images: sparse's gated phase)
     dense: CoinConfig = field(default_factory=lambda: CoinConfig(fit=FitConfig(steps=4250)))
     # gated weights per weight of the dense network the same budget would buy; None: from the rate
     # (`overparam_for`)
@@ -38,10 +37,9 @@ class SparseConfig:
     gate: GateConfig = field(default_factory=GateConfig)  # gate learning rate and dual ascent
     initial_density: float = 0.95  # P(gate open) at the start: train nearly dense, let the constraint prune
     # steps of the constrained phase, which chooses the mask (at most half the steps, and half the
-    # seconds when timed); the rest of the steps or seconds train the kept weights. At 0.3 bpp,
-    # fixed steps, 3 Kodak images: 500 gated steps before the finish led coin by 0.11 dB where
-    # 25 (a mask nearly at random) trailed it by 0.09 dB; at equal time, gating a quarter or half
-    # of the time trailed coin (README)
+    # seconds when timed); the rest of the steps or seconds train the kept weights. A step count, not a
+    # time share: 500 steps suffice to choose a mask worth more than a random one, and longer gating
+    # cost at equal time (experiments/FINDINGS.md, Images: sparse's gated phase)
     gated_steps: int = 500
 
 
@@ -52,9 +50,9 @@ def binary_entropy(p: float) -> float:
 
 def overparam_for(bpp: float) -> float:
     """Over-parameterisation for a rate in bits per sample (pixel): 1.25 up to 0.3 bpp, 1.1 from 0.6 bpp,
-    linear in log(bpp) between. At equal time on 10 Kodak images, 1.25 led coin by 0.57 dB at
-    0.15 bpp and 0.12 dB at 0.3 (1.5 had trailed 1.25 at 0.3); at 0.6 bpp 1.25 trailed coin by
-    0.20 dB and 1.1 was level with it (README)."""
+    linear in log(bpp) between: choosing the mask pays at low rates, while at 0.6 bpp, where the dense
+    network is already large, the mask's bits outweigh it (experiments/FINDINGS.md, Images: sparse's
+    over-parameterisation)."""
     share = min(1.0, max(0.0, math.log(bpp / 0.3) / math.log(2.0)))
     return 1.25 - 0.15 * share
 

@@ -73,7 +73,7 @@ CASES = {
     "a CMYK JPEG": (ENCODE + ["{d}/cmyk.jpg", "-o", "{d}/out.inr", "--bpp", "2"], 3),
     "an animated GIF": (ENCODE + ["{d}/animated.gif", "-o", "{d}/out.inr", "--bpp", "1"], "animation of 3 frames"),
     "a PNG declaring 20000x20000": (ENCODE + ["{d}/bomb.png", "-o", "{d}/out.inr", "--bpp", "1"], "too large"),
-    "a directory as input": (ENCODE + ["{d}/folder", "-o", "{d}/out.inr", "--bpp", "1"], "is a directory"),
+    "a folder with no images as input": (ENCODE + ["{d}/folder", "-o", "{d}/out", "--bpp", "1"], "no image, audio or mesh files found"),
     "a missing input": (ENCODE + ["{d}/missing.png", "-o", "{d}/out.inr", "--bpp", "1"], "no such file"),
     "a missing output folder": (ENCODE + ["{d}/ok.png", "-o", "{d}/no/such/out.inr", "--bpp", "1"], "does not exist"),
     "an unwritable output folder": (ENCODE + ["{d}/ok.png", "-o", "{unwritable}", "--bpp", "1"], "not writable"),
