@@ -11,12 +11,19 @@ half and half by loss; Kodak is never used. Or (`SpeechData`): random crops of t
 and LJSpeech clips of speech_train and of audio_other; the test-other clips and audio/ are never used.
 Or (`ShapeData`): crops of the meshes of meshes_train as squashed SDF lattices; meshes/ is never used. Training checkpoints every few hundred steps and resumes from its
 last checkpoint; the result is written as a shippable base (see `bases`).
+
+The outer step is data parallel: each batch of signals is split over a 1-D mesh of devices (axis
+"batch") while the parameters and optimizer state are replicated, and `jax.jit` partitions the step
+(the gradient's mean over the batch becomes a cross-device reduction). With several processes
+(`jax.distributed.initialize` first), every process draws the same global batch and places only its
+own devices' rows; see experiments/MULTI_DEVICE.md.
 """
 
 import json
 import pickle
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import jax
@@ -24,6 +31,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import soundfile
+from jax.experimental import multihost_utils
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from PIL import Image
 
 from .modulated import BaseConfig, grid_shapes, init_base, render
@@ -38,7 +47,7 @@ class MetaConfig:
     crop_batch: int = 8  # crops per outer step
     whole_batch: int = 16  # whole CIFAR-10 images per outer step (images only)
     inner_steps: int = 3  # inner gradient steps on the latents from zero
-    finest_dropped: int = 0  # each step carries levels from a random first level in 0..this (0: all levels; 2 trained worse, see README)
+    finest_dropped: int = 0  # each step carries levels from a random first level in 0..this (0: all levels; 2 trained worse: experiments/FINDINGS.md, Images: the image base)
     first_order: bool = True  # first-order MAML (no gradient through the inner gradients); False: second-order
     inner_learning_rate: float = 0.3  # initial meta-SGD rate of every level, divided by stride^2
     outer_learning_rate: float = 1e-3  # Adam learning rate of the base and the inner rates
@@ -47,6 +56,7 @@ class MetaConfig:
     validate_every: int = 500  # outer steps between validations (and checkpoints)
     validation_steps: tuple[int, ...] = (1, 3, 10)  # inner steps at which validation PSNR is reported
     seed: int = 0  # seed of initialisation and data sampling
+    devices: int | None = None  # devices each outer batch is split over; None: all (with several processes, it must be all)
 
 
 def positions(extent: tuple[int, ...]) -> jax.Array:
@@ -235,13 +245,53 @@ def init_state(config: MetaConfig):
     return {"base": base, "log_lrs": log_lrs}
 
 
-def make_step(config: MetaConfig, optimizer):
-    """A jitted outer step (params, opt_state, groups of signals, first level) -> (params, opt_state, loss)."""
+def outer_optimizer(config: MetaConfig):
+    """Adam on the base and the inner rates, gradients clipped to global norm 1."""
+    return optax.chain(optax.clip_by_global_norm(1.0), optax.adam(config.outer_learning_rate))
+
+
+def make_mesh(config: MetaConfig) -> Mesh:
+    """A 1-D mesh, axis "batch", over the first `config.devices` devices (all when None). Raises
+    ValueError if there are fewer devices, or if a batch (crop_batch, and whole_batch for images)
+    does not split evenly over them."""
+    devices = jax.devices()
+    count = len(devices) if config.devices is None else config.devices
+    if not 1 <= count <= len(devices) or (jax.process_count() > 1 and count != len(devices)):
+        raise ValueError(f"devices={config.devices}, but {len(devices)} visible"
+                         + ("; several processes must use them all" if jax.process_count() > 1 else ""))
+    batches = {"crop_batch": config.crop_batch, "whole_batch": config.whole_batch if config.modality == "image" else 0}
+    for name, size in batches.items():
+        if size % count:
+            raise ValueError(f"{name}={size} does not split over {count} devices: make it a multiple of {count}")
+    return Mesh(np.array(devices[:count]), ("batch",))
+
+
+def place(tree, mesh: Mesh, spec: PartitionSpec):
+    """Every array of `tree` (the same global values in every process) as a global jax.Array laid out
+    on `mesh` by `spec`: PartitionSpec() replicates, PartitionSpec("batch") splits the leading axis
+    (a (B, *extent, C) batch of signals). Each process copies only the slices of its own devices."""
+    sharding = NamedSharding(mesh, spec)
+
+    def put(value):
+        value = np.asarray(value)
+        return jax.make_array_from_callback(value.shape, sharding, lambda index: value[index])
+
+    return jax.tree.map(put, tree)
+
+
+def make_step(config: MetaConfig, optimizer, mesh: Mesh):
+    """A jitted outer step (params, opt_state, groups of signals, first level) -> (params, opt_state, loss).
+
+    Each group is a (B, *extent, C) batch split over the mesh's "batch" axis; everything else,
+    outputs included, is replicated.
+    """
     def loss_fn(params, groups, first_level):
         return sum(batch_mse(params["base"], params["log_lrs"], targets, config.inner_steps, config.base,
                              config.first_order, first_level) for targets in groups)
 
-    @jax.jit
+    replicated, batch = NamedSharding(mesh, PartitionSpec()), NamedSharding(mesh, PartitionSpec("batch"))
+
+    @partial(jax.jit, in_shardings=(replicated, replicated, batch, replicated), out_shardings=replicated)
     def step(params, opt_state, groups, first_level):
         loss, grads = jax.value_and_grad(loss_fn)(params, groups, first_level)
         updates, opt_state = optimizer.update(grads, opt_state, params)
@@ -268,11 +318,13 @@ def train(config: MetaConfig, data_dir: Path, workdir: Path, quiet: bool = False
     """Meta-train (resuming from workdir/checkpoint.pkl if present); returns the final state dict.
 
     The state holds params, optimizer state, data RNG state, steps done, seconds spent and the
-    validation history; it is checkpointed every `validate_every` steps.
+    validation history; it is checkpointed every `validate_every` steps (by every process, each
+    through its own temporary file, so that a workdir may be shared or not).
     """
+    mesh = make_mesh(config)
     workdir.mkdir(parents=True, exist_ok=True)
     checkpoint = workdir / "checkpoint.pkl"
-    optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(config.outer_learning_rate))
+    optimizer = outer_optimizer(config)
     if config.modality == "shape":
         data = ShapeData(data_dir, config, workdir)
     else:
@@ -285,15 +337,20 @@ def train(config: MetaConfig, data_dir: Path, workdir: Path, quiet: bool = False
                  "rng": np.random.default_rng(config.seed).bit_generator.state, "history": []}
     rng = np.random.default_rng()
     rng.bit_generator.state = state["rng"]
-    step = make_step(config, optimizer)
-    params, opt_state = state["params"], state["opt_state"]
+    step = make_step(config, optimizer, mesh)
+    params, opt_state = place((state["params"], state["opt_state"]), mesh, PartitionSpec())
     started = run_started = time.perf_counter()
     with progress(config.steps, "meta-train", unit="step", quiet=quiet, initial=state["step"]) as bar:
         while state["step"] < config.steps:
-            if config.seconds is not None and time.perf_counter() - run_started > config.seconds:
-                break
+            if config.seconds is not None:
+                over = time.perf_counter() - run_started > config.seconds
+                if jax.process_count() > 1:  # all stop at the same step: process 0's clock decides
+                    over = bool(multihost_utils.broadcast_one_to_all(over))
+                if over:
+                    break
             groups, first_level = data.batch(rng, config)
-            params, opt_state, loss = step(params, opt_state, groups, first_level)
+            params, opt_state, loss = step(params, opt_state, place(groups, mesh, PartitionSpec("batch")),
+                                           first_level)
             state["step"] += 1
             bar.update(1)
             if state["step"] % config.validate_every == 0 or state["step"] == config.steps:
@@ -305,8 +362,9 @@ def train(config: MetaConfig, data_dir: Path, workdir: Path, quiet: bool = False
                 bar.write(json.dumps(record))
                 state.update(params=jax.device_get(params), opt_state=jax.device_get(opt_state),
                              rng=rng.bit_generator.state)
-                checkpoint.with_suffix(".tmp").write_bytes(pickle.dumps(state))
-                checkpoint.with_suffix(".tmp").replace(checkpoint)
+                temporary = checkpoint.with_suffix(f".tmp{jax.process_index()}")
+                temporary.write_bytes(pickle.dumps(state))
+                temporary.replace(checkpoint)
     state["seconds"] += time.perf_counter() - started
     state["params"] = jax.device_get(params)
     return state
