@@ -77,9 +77,11 @@ def connect(scheduler=None, workers: int | None = None, quiet: bool = True):
         return scheduler, False
     if scheduler is not None:
         try:
-            return Client(scheduler, timeout="20s"), True
+            client = Client(scheduler, timeout="20s")
         except (OSError, TimeoutError) as err:
             raise InrError(f"cannot reach the Dask scheduler at {scheduler} ({err})") from None
+        client.register_plugin(WorkerSetup(None))
+        return client, True
     count = workers or len(usable_cores())
     cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True, dashboard_address=None,
                            silence_logs=logging.CRITICAL if quiet else logging.ERROR)
@@ -103,18 +105,18 @@ def share(cores: list[int], index: int, count: int) -> list[int]:
 
 
 class WorkerSetup(WorkerPlugin):
-    """A Dask worker plugin: pins a local worker (named 0..count-1) to its share of the cores and
-    turns on the compilation cache, before the worker's first task imports JAX."""
+    """A Dask worker plugin: turns on the compilation cache and pins a local cluster's worker (named
+    0..count-1) to its share of the cores, before the worker's first task imports JAX."""
 
     name = "inrcodec-worker-setup"
 
-    def __init__(self, count: int):
-        self.count = count  # workers of the local cluster
+    def __init__(self, count: int | None):
+        self.count = count  # workers of the local cluster (None: an existing cluster's, left unpinned)
 
     def setup(self, worker) -> None:
         from .compile_cache import enable_compilation_cache
 
-        if isinstance(worker.name, int) and hasattr(os, "sched_setaffinity"):
+        if self.count and isinstance(worker.name, int) and hasattr(os, "sched_setaffinity"):
             cores = share(usable_cores(), worker.name, self.count)
             for thread in os.listdir("/proc/self/task"):  # every thread of the process, not only this one
                 try:

@@ -46,11 +46,11 @@ def test_a_worker_killed_mid_sweep_loses_nothing(tmp_path):
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as local, \
             Client(local) as client:
-        client.register_plugin(cluster.WorkerSetup(2))
         killed = []
         killer = threading.Thread(target=kill_a_busy_worker, args=(client, killed))
         killer.start()
-        documents = sweeps.sweep(str(ROOT / "data"), out_dir=str(tmp_path / "cluster"), scheduler=client, **arguments)
+        documents = sweeps.sweep(str(ROOT / "data"), out_dir=str(tmp_path / "cluster"),
+                                 scheduler=local.scheduler_address, **arguments)  # as `--scheduler tcp://...`
         killer.join()
         assert killed, "no worker was seen running a task"
         assert killed[0] not in client.run(os.getpid).values()  # that process is gone; a new one took its place
@@ -73,3 +73,11 @@ def test_caps_in_the_wrong_unit_and_unknown_methods_are_refused(tmp_path):
         sweeps.sweep(str(ROOT / "data" / "kodim23.png"), bpp=[1], methods=["mp3"], workers=0, out_dir=str(tmp_path))
     with pytest.raises(InrError, match="exactly one unit"):
         sweeps.sweep(str(ROOT / "data"), bpp=[1], kbps=[2], workers=0, out_dir=str(tmp_path))
+
+
+def test_a_local_clusters_workers_each_run_on_their_own_cores():
+    found = []
+    cores = cluster.usable_cores()
+    tasks = [cluster.Task(f"affinity {i}", os.sched_getaffinity, (0,)) for i in range(8)]
+    cluster.run_tasks(tasks, lambda task, result: found.append(frozenset(result)), workers=len(cores))
+    assert len(found) == 8 and all(len(f) == 1 for f in found) and set().union(*found) <= set(cores)
