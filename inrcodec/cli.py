@@ -152,7 +152,8 @@ def encode_folder(args) -> None:
     config = method_config(args.method, args, defaults) if not (args.bytes and args.method == "pyramid") else None
     start = time.perf_counter()
     paths = encode_dataset(args.input, args.output, bpp=args.bpp, kbps=args.kbps, n_bytes=args.bytes,
-                           method=args.method, config=config, overwrite=args.overwrite, scheduler=args.scheduler,
+                           method=args.method, config=config, limit=args.limit, batch=args.batch,
+                           overwrite=args.overwrite, scheduler=args.scheduler,
                            workers=args.workers, quiet=args.quiet)
     if not args.quiet:
         print(f"{args.input} -> {args.output}: {len(paths)} files, {sum(p.stat().st_size for p in paths)} bytes, "
@@ -401,6 +402,9 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("--bpp", type=float, help="an image's hard cap in bits per pixel")
     cap.add_argument("--kbps", type=float, help="an audio clip's hard cap in kbit/s (headers included)")
     cap.add_argument("--bytes", type=int, help="a shape's (mesh's) hard cap on the file, in bytes")
+    encode.add_argument("--limit", type=int, help="a folder: only its first N items (by name)")
+    encode.add_argument("--batch", type=int, default=1, help="a folder, with --method meta: fit this many "
+                                                             "same-size images together")
     encode.add_argument("--overwrite", action="store_true", help="a folder: encode again the items whose .inr "
                                                                   "file exists (default: keep them)")
     cluster_options(encode)
