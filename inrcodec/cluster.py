@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import dask
 from dask.distributed import Client, KilledWorker, LocalCluster, WorkerPlugin, as_completed
 
 from .errors import InrError
@@ -83,8 +84,13 @@ def connect(scheduler=None, workers: int | None = None, quiet: bool = True):
         client.register_plugin(WorkerSetup(None))
         return client, True
     count = workers or len(usable_cores())
-    cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.CRITICAL if quiet else logging.ERROR)
+    # Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536, which slows an encode's many large NumPy
+    # temporaries by half (kodim02 at 0.3 bpp, one core: 32 s against 21); glibc's default adapts
+    environ = {key: value for key, value in dask.config.get("distributed.nanny.pre-spawn-environ").items()
+               if key != "MALLOC_TRIM_THRESHOLD_"}
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.CRITICAL if quiet else logging.ERROR)
     client = Client(cluster)
     client.register_plugin(WorkerSetup(count))
     return client, True

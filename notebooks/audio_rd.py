@@ -218,8 +218,8 @@ against_published
 # ## Re-run a small sweep
 #
 # The same measurement on `data/another_door.wav` (3.9 s of speech at 16 kHz), into a temporary
-# folder. With `INRCODEC_NOTEBOOK_SMALL=1` (the default) it codes the clip's first second at 16 and
-# 24 kbps with `pyramid` at reduced effort (`QUICK`) and Opus: seconds once JAX's compiled fit is in
+# folder. With `INRCODEC_NOTEBOOK_SMALL=1` (the default) it codes the clip's first half second at 24
+# and 32 kbps with `pyramid` at reduced effort (`QUICK`) and Opus: seconds once JAX's compiled fit is in
 # the compilation cache. `INRCODEC_NOTEBOOK_SMALL=0` codes the whole clip at 8, 16 and 24 kbps
 # with default settings, beside Opus and MP3.
 
@@ -229,12 +229,12 @@ import tempfile
 from inrcodec.audio import read_audio
 
 SMALL = os.environ.get("INRCODEC_NOTEBOOK_SMALL", "1") == "1"
-# reduced effort: 5 Adam steps a context fit, at most 6 files (down to 97% of the cap) a rate search
-QUICK = inrcodec.PyramidConfig(steps=5, search_iterations=6, fill=0.97)
+# reduced effort: 10 Adam steps a context fit, at most 6 files (down to 97% of the cap) a rate search
+QUICK = inrcodec.PyramidConfig(steps=10, search_iterations=6, fill=0.97)
 samples, rate = read_audio(ROOT / "data" / "another_door.wav")  # (samples, channels) float64, Hz
 if SMALL:
-    clips = [(samples[:rate], rate)]  # the first second, in memory
-    caps, methods, configs = [16.0, 24.0], ["pyramid", "opus"], {"pyramid": QUICK}
+    clips = [(samples[:rate // 2], rate)]  # the first half second (the tests' clip shape), in memory
+    caps, methods, configs = [24.0, 32.0], ["pyramid", "opus"], {"pyramid": QUICK}
 else:
     clips = [ROOT / "data" / "another_door.wav"]
     caps, methods, configs = [8.0, 16.0, 24.0], ["pyramid", "opus", "mp3"], {}
@@ -250,7 +250,7 @@ small[[column for column in columns if column in small]].round(3)  # PESQ needs 
 # %%
 fig, ax = plt.subplots(figsize=(5, 3.5))
 rd.plot_rd(ax, [documents[method] for method in methods])
-ax.set_title("small sweep (another_door.wav" + (", first second)" if SMALL else ")"))
+ax.set_title("small sweep (another_door.wav" + (", first half second)" if SMALL else ")"))
 ax.grid(alpha=0.3)
 try:
     result = rd.compare(documents["pyramid"], documents["opus"])

@@ -225,7 +225,7 @@ against_published
 # ## Re-run a small sweep
 #
 # The same measurement on the samples shipped in `data/`, into a temporary folder (never into
-# `experiments/results`). With `INRCODEC_NOTEBOOK_SMALL=1` (the default) it codes a 64x64 crop of
+# `experiments/results`). With `INRCODEC_NOTEBOOK_SMALL=1` (the default) it codes a 40x56 crop of
 # kodim05 at 1 and 2 bpp with `pyramid` at reduced effort (`QUICK`) and JPEG2000: seconds once JAX's
 # compiled fit is in the compilation cache; about a minute more the first time.
 # `INRCODEC_NOTEBOOK_SMALL=0` codes kodim05 and kodim23 whole at 0.15, 0.3 and 0.6 bpp with default
@@ -241,7 +241,7 @@ SMALL = os.environ.get("INRCODEC_NOTEBOOK_SMALL", "1") == "1"
 # reduced effort: 5 Adam steps a context fit, at most 6 files (down to 97% of the cap) a rate search
 QUICK = inrcodec.PyramidConfig(steps=5, search_iterations=6, fill=0.97)
 if SMALL:
-    images = [read_image(ROOT / "data" / "kodim05.png")[224:288, 352:416]]  # 64x64, in memory
+    images = [read_image(ROOT / "data" / "kodim05.png")[224:264, 352:408]]  # 40x56 (the tests' crop shape), in memory
     caps, methods = [1.0, 2.0], ["pyramid", "jpeg2000"]
     configs = {"pyramid": QUICK}
 else:
@@ -258,7 +258,7 @@ small[["method", "item", "target", "rate", "psnr", "encoding_time"]].round(3)
 # %%
 fig, ax = plt.subplots(figsize=(5, 3.5))
 rd.plot_rd(ax, [documents[method] for method in methods])
-ax.set_title("small sweep (" + ("64x64 crop of kodim05" if SMALL else "kodim05, kodim23") + ")")
+ax.set_title("small sweep (" + ("40x56 crop of kodim05" if SMALL else "kodim05, kodim23") + ")")
 ax.grid(alpha=0.3)
 try:
     result = rd.compare(documents["pyramid"], documents["jpeg2000"])

@@ -59,3 +59,8 @@ def small_file(crop) -> bytes:
 def sparse_file(crop) -> bytes:
     """A real `sparse` .inr file of `crop` at 3 bpp (a fifth of its weights pruned)."""
     return inrcodec.encode(crop, bpp=3.0, method="sparse", config=FAST_SPARSE)
+
+
+def pytest_collection_modifyitems(items):
+    """The notebooks run last: their small sweeps reuse the programs the tests before them compiled."""
+    items.sort(key=lambda item: item.path.name == "test_notebooks.py")

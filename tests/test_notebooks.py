@@ -19,21 +19,12 @@ NAMES = ["kodak_rd", "cifar10_rd", "audio_rd", "shapes_rd"]
 CELL_SECONDS = 300
 
 
-@pytest.fixture(scope="session")
-def kept_compilation_cache(request, tmp_path_factory) -> Path:
-    """A compilation cache kept between test sessions (in pytest's cache folder, else a temporary one).
-
-    The small sweeps take seconds once JAX's compiled fits are cached, and about a minute more for
-    each new signal size without; the session's fresh cache (conftest) would pay that every run."""
-    cache = getattr(request.config, "cache", None)
-    return Path(cache.mkdir("inrcodec-notebook-xla")) if cache is not None else tmp_path_factory.mktemp("xla")
-
-
 @pytest.mark.parametrize("name", NAMES)
-def test_notebook_runs_and_draws_its_figure(name, tmp_path, kept_compilation_cache):
+def test_notebook_runs_and_draws_its_figure(name, tmp_path):
+    # the kernel inherits the session's compilation cache (conftest), and the small image and audio sweeps
+    # code the shapes test_pyramid and test_audio code, in as many steps: their fits are compiled already
     notebook = jupytext.read(NOTEBOOKS / f"{name}.py")
-    environment = {**os.environ, "INRCODEC_NOTEBOOK_SMALL": "1", "INRCODEC_FIGURES": str(tmp_path),
-                   "INRCODEC_CACHE": str(kept_compilation_cache)}
+    environment = {**os.environ, "INRCODEC_NOTEBOOK_SMALL": "1", "INRCODEC_FIGURES": str(tmp_path)}
     client = nbclient.NotebookClient(notebook, kernel_name="python3", timeout=CELL_SECONDS,
                                      resources={"metadata": {"path": str(NOTEBOOKS)}})
     client.execute(env=environment)  # raises CellExecutionError on a failing cell
