@@ -33,7 +33,6 @@
 # (experiments/FINDINGS.md, "CIFAR-10"; `pyramid.json` predates its run-skipping coder).
 
 # %%
-import io
 import os
 import warnings
 from pathlib import Path
@@ -41,37 +40,14 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Image, display
-from PIL import Image as PILImage
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm in a kernel without ipywidgets
 import inrcodec
 from inrcodec import rd
+from nbcommon import ROOT, save_figure
 
-
-def repo_root(start: Path | None = None) -> Path:
-    """The first folder up from `start` (default: the working folder) that holds pyproject.toml."""
-    start = (start or Path.cwd()).resolve()
-    for folder in [start, *start.parents]:
-        if (folder / "pyproject.toml").is_file():
-            return folder
-    raise FileNotFoundError(f"no pyproject.toml above {start}")
-
-
-ROOT = repo_root()
 RESULTS = ROOT / "experiments" / "results" / "cifar10"
 ANCHORS = ROOT / "experiments" / "anchors" / "cifar10"
-FIGURES = Path(os.environ.get("INRCODEC_FIGURES", ROOT / "notebooks" / "figures"))
-FIGURES.mkdir(parents=True, exist_ok=True)
-
-
-def save_figure(fig, name: str) -> Path:
-    """Write `fig` to FIGURES/<name>.png at 100 dpi in 256 colours (a third of the bytes), close it."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, dpi=100)
-    plt.close(fig)
-    path = FIGURES / f"{name}.png"
-    PILImage.open(buffer).convert("RGB").quantize(256).save(path, optimize=True)
-    return path
 
 
 # %% [markdown]

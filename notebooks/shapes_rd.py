@@ -32,7 +32,6 @@
 # and understate them.
 
 # %%
-import io
 import os
 import warnings
 from pathlib import Path
@@ -41,37 +40,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Image, display
-from PIL import Image as PILImage
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm in a kernel without ipywidgets
 import inrcodec
 from inrcodec import rd
+from nbcommon import ROOT, per_item_bd, save_figure
 
-
-def repo_root(start: Path | None = None) -> Path:
-    """The first folder up from `start` (default: the working folder) that holds pyproject.toml."""
-    start = (start or Path.cwd()).resolve()
-    for folder in [start, *start.parents]:
-        if (folder / "pyproject.toml").is_file():
-            return folder
-    raise FileNotFoundError(f"no pyproject.toml above {start}")
-
-
-ROOT = repo_root()
 RESULTS = ROOT / "experiments" / "results" / "meshes"
-FIGURES = Path(os.environ.get("INRCODEC_FIGURES", ROOT / "notebooks" / "figures"))
-FIGURES.mkdir(parents=True, exist_ok=True)
 METRIC = "chamfer_l1"
-
-
-def save_figure(fig, name: str) -> Path:
-    """Write `fig` to FIGURES/<name>.png at 100 dpi in 256 colours (a third of the bytes), close it."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, dpi=100)
-    plt.close(fig)
-    path = FIGURES / f"{name}.png"
-    PILImage.open(buffer).convert("RGB").quantize(256).save(path, optimize=True)
-    return path
 
 
 # %% [markdown]
@@ -126,24 +102,6 @@ display(Image(filename=save_figure(fig, "shapes_rd")))
 
 
 # %%
-def per_item_bd(test, anchor, metric: str = "psnr") -> pd.DataFrame:
-    """BD-rate (%) of results file `test` against `anchor` on each item both coded at two caps or
-    more; an item whose curves cannot be compared (not monotone, no overlap) says why."""
-    sign = -1 if metric in rd.LOWER_IS_BETTER else 1  # distances: lower is better
-    tests, anchors = rd.item_curves(test, metric), rd.item_curves(anchor, metric)
-    rows = []
-    for item in sorted(set(tests) & set(anchors)):
-        (rate_t, value_t), (rate_a, value_a) = tests[item], anchors[item]
-        if min(len(rate_t), len(rate_a)) < 2:
-            continue
-        try:
-            rows.append((item, rd.bd_rate(rate_a, sign * value_a, rate_t, sign * value_t), ""))
-        except ValueError as err:  # rd's reason, without the numbers where it lists them
-            why = str(err)
-            rows.append((item, np.nan, why if why.startswith(("test curve:", "anchor curve:")) else why.split(":")[0]))
-    return pd.DataFrame(rows, columns=["item", "BD-rate (%)", "left out"]).set_index("item")
-
-
 per_mesh = {anchor: per_item_bd(RESULTS / "pyramid.json", RESULTS / f"{anchor}.json", METRIC)
             for anchor in ("draco", "sdf-grid")}
 pd.concat(per_mesh, axis=1).round(1)
