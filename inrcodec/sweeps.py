@@ -96,7 +96,7 @@ def sweep(source, *, bpp: list[float] | None = None, kbps: list[float] | None = 
     many same-size images together with `meta`. `scheduler` and `workers` choose where tasks run
     (`cluster.run_tasks`). Results go to `out_dir/<dataset or dataset_name(source)>/<method><tag>.json`.
     """
-    from .cluster import Task, run_tasks
+    from .cluster import Task, run_tasks, usable_cores
 
     unit, caps = _unit_and_caps(bpp, kbps, n_bytes)
     chosen = datasets.items(source, modality, limit)
@@ -109,6 +109,9 @@ def sweep(source, *, bpp: list[float] | None = None, kbps: list[float] | None = 
     folder = Path(out_dir) / (dataset or dataset_name(source))
     configs = configs or {}
     machine = machine_description()
+    where = ("in one process" if workers == 0 and scheduler is None else
+             "on a Dask cluster" if scheduler is not None else
+             f"on a local Dask cluster of {workers or len(usable_cores())} single-core workers")  # times depend on it
     tasks, skipped = [], 0
     for method in methods:
         done = set() if redo else _done(folder / f"{method}{tag}.json", spec)
@@ -128,7 +131,7 @@ def sweep(source, *, bpp: list[float] | None = None, kbps: list[float] | None = 
     def merge(task, rows) -> None:
         method = "meta" if task.function is measure_group else task.args[1]
         who = f"inrcodec {method}" if method in METHODS else f"{method} ({spec.made_by})"
-        description = f"{who} on {folder.name}, {unit} caps; measured on {machine}"
+        description = f"{who} on {folder.name}, {unit} caps; measured on {machine}, {where}"
         documents[method] = merge_results(folder / f"{method}{tag}.json", method + tag,
                                           rows if isinstance(rows, list) else [rows], description,
                                           rate_key=unit, item_key=spec.item_key, metrics=METRICS)
