@@ -186,11 +186,11 @@ def write_signal(path: str, modality: str, signal) -> None:
         write_atomic(path, shapes.write_mesh(path, *signal))
 
 
-def _caps(bpp, kbps, n_bytes) -> tuple[str, float]:
-    """(rate unit, cap) from exactly one of the three."""
+def cap_unit(bpp, kbps, n_bytes) -> tuple[str, object]:
+    """(rate unit, what was given in it) from exactly one of the three (a cap, or a list of caps)."""
     given = [(unit, cap) for unit, cap in (("bpp", bpp), ("kbps", kbps), ("bytes", n_bytes)) if cap is not None]
     if len(given) != 1:
-        raise InrError("give exactly one cap: bpp= (images), kbps= (audio) or n_bytes= (shapes)")
+        raise InrError("give caps in exactly one unit: bpp= (images), kbps= (audio) or n_bytes= (shapes)")
     return given[0]
 
 
@@ -208,7 +208,7 @@ def encode_dataset(source, out_dir: str | os.PathLike, *, bpp: float | None = No
     from .cli import write_atomic
     from .cluster import Task, run_tasks
 
-    unit, cap = _caps(bpp, kbps, n_bytes)
+    unit, cap = cap_unit(bpp, kbps, n_bytes)
     chosen = items(source, modality, limit)
     if RATE_UNITS[chosen[0].modality] != unit:
         raise InrError(f"{chosen[0].name}: a cap in {unit} is not for {chosen[0].modality} signals")
@@ -274,20 +274,15 @@ def decode_path(path: str):
     """(modality, signal) of the `.inr` file at `path`; the signal as `Item.load` gives it."""
     from . import bitstream, codec, shapes
 
-    data = _read(path)
+    from .cli import read_bytes
+
+    data = read_bytes(path)
     kind = bitstream.modality(data)
     if kind == bitstream.AUDIO:
         return "audio", audio.decode_audio(data)
     if kind == bitstream.SHAPE:
         return "shape", shapes.decode_mesh(data)
     return "image", codec.decode(data)
-
-
-def _read(path: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as err:
-        raise InrError(f"{path}: cannot read ({err.strerror})") from None
 
 
 def _inr_files(source) -> list[str]:

@@ -98,7 +98,10 @@ def sweep(source, *, bpp: list[float] | None = None, kbps: list[float] | None = 
     """
     from .cluster import Task, run_tasks, usable_cores
 
-    unit, caps = _unit_and_caps(bpp, kbps, n_bytes)
+    unit, caps = datasets.cap_unit(bpp, kbps, n_bytes)
+    if not caps:
+        raise InrError(f"no caps in {unit} given")
+    caps = [int(cap) if unit == "bytes" else float(cap) for cap in caps]
     chosen = datasets.items(source, modality, limit)
     kind = chosen[0].modality
     if datasets.RATE_UNITS[kind] != unit:
@@ -150,14 +153,6 @@ def print_summary(kind: str, documents: dict) -> None:
         shape_bench.print_summary(documents)
     else:
         bench.print_summary(documents, MODALITIES[kind].rate_key, ("si_snr",) if kind == "audio" else ())
-
-
-def _unit_and_caps(bpp, kbps, n_bytes) -> tuple[str, list[float]]:
-    given = [(unit, caps) for unit, caps in (("bpp", bpp), ("kbps", kbps), ("bytes", n_bytes)) if caps]
-    if len(given) != 1:
-        raise InrError("give caps in exactly one unit: bpp= (images), kbps= (audio) or n_bytes= (shapes)")
-    unit, caps = given[0]
-    return unit, [float(cap) if unit != "bytes" else int(cap) for cap in caps]
 
 
 def _load(path: Path) -> dict:
