@@ -8,21 +8,29 @@
 
 Over many images, `inrcodec.enable_compilation_cache()` first keeps the compiled fitting steps on
 disk (the command line does this itself), so that only the first image of a shape pays for them.
+Names are imported when first used, so that `import inrcodec` (and decoding a `pyramid` file) does
+not start JAX.
 """
 
-from .codec import METHODS, decode, default_config, encode, encode_batch, read_header
-from .coin import CoinConfig
-from .compile_cache import enable_compilation_cache
-from .datasets import decode_dataset, encode_dataset
-from .errors import InrError
-from .fit import FitConfig, GateConfig
-from .latents import LatentConfig
-from .pyramid_fit import PyramidConfig
-from .rd import bd_psnr, bd_rate
-from .sparse import SparseConfig
-from .sweeps import sweep
+import importlib
 
-__all__ = ["encode", "decode", "encode_batch", "read_header", "default_config", "METHODS",
-           "CoinConfig", "SparseConfig", "LatentConfig", "PyramidConfig", "FitConfig", "GateConfig", "InrError",
-           "enable_compilation_cache", "encode_dataset", "decode_dataset", "sweep", "bd_rate", "bd_psnr"]
+from .errors import InrError
+
+_NAMES = {  # public name -> the module defining it
+    "encode": "modalities.image", "decode": "modalities.image", "encode_batch": "modalities.image",
+    "read_header": "modalities.image", "default_config": "modalities.image", "METHODS": "methods",
+    "CoinConfig": "methods.coin", "SparseConfig": "methods.sparse", "LatentConfig": "methods.meta",
+    "PyramidConfig": "methods.pyramid", "LatticeConfig": "methods.lattice", "FitConfig": "networks.fit",
+    "GateConfig": "networks.fit", "enable_compilation_cache": "compile_cache", "encode_dataset": "datasets",
+    "decode_dataset": "datasets", "sweep": "eval.sweeps", "bd_rate": "eval.rd", "bd_psnr": "eval.rd",
+}
+__all__ = ["InrError", *_NAMES]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """Import a public name's module on first use (PEP 562)."""
+    if name not in _NAMES:
+        raise AttributeError(f"module 'inrcodec' has no attribute {name!r}")
+    module = importlib.import_module(f"{__name__}.{_NAMES[name]}")
+    return getattr(module, "CODES" if name == "METHODS" else name)

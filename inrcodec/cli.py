@@ -7,19 +7,17 @@ written to a temporary file beside the target and renamed into place, so a failu
 import argparse
 import dataclasses
 import glob
-import io
 import os
 import sys
-import tempfile
 import time
 
+from . import methods
 from .effort import DEFAULT_EFFORT, STEP_SHARES
-from . import rd
 from .errors import InrError
-from .methods import DEFAULT_METHOD, METHODS
-from .sdf import DEFAULT_RESOLUTION
+from .files import check_writable, read_bytes, refuse_inr_input, write_atomic
 
-MAX_PROBE_BYTES = 1 << 26  # most bytes read to tell whether an unreadable image is an .inr file
+DEFAULT_RESOLUTION = 256  # shapes: marching-cubes samples along the longest side (`sdf.DEFAULT_RESOLUTION`)
+
 IMAGE_BENCH_CAPS = [0.15, 0.3, 0.6]  # bpp caps of `bench` on images by default
 IMAGE_BENCH_METHODS = ["pyramid", "coin", "jpeg", "jpeg2000", "webp", "avif"]  # `bench` on images by default
 AUDIO_BENCH_METHODS = ["pyramid", "mp3", "opus"]  # `bench --kbps` by default
@@ -27,78 +25,15 @@ SHAPE_BENCH_METHODS = ["pyramid", "draco", "sdf-grid"]  # `bench --bytes` by def
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".opus"}  # inputs that --bpp hints towards --kbps for
 
 
-def write_atomic(path: str, data) -> None:
-    """Write `data` (bytes, or a function that writes to a binary file object) to `path` via a
-    temporary file in the same folder, so no partial file remains, whatever fails."""
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".inrcodec-")
-    except OSError as err:
-        raise InrError(f"{path}: cannot write ({err.strerror})") from None
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            data(out) if callable(data) else out.write(data)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
-        os.replace(temporary, path)
-    except OSError as err:
-        os.unlink(temporary)
-        raise InrError(f"{path}: cannot write ({err.strerror})") from None
-    except BaseException:
-        os.unlink(temporary)
-        raise
-
-
-def check_writable(path: str) -> None:
-    """Fail early, before minutes of fitting, if `path` cannot be created (tried with a scratch file,
-    which also catches read-only file systems and root's way past permission bits)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise InrError(f"{path}: is a directory")
-    if not os.path.isdir(folder):
-        raise InrError(f"{path}: folder {folder} does not exist")
-    try:
-        with tempfile.TemporaryFile(dir=folder, prefix=".inrcodec-"):
-            pass
-    except OSError as err:
-        raise InrError(f"{path}: folder {folder} is not writable ({err.strerror})") from None
-
-
-def refuse_inr_input(path: str) -> None:
-    """Raise a pointer to `decode` if the unreadable image at `path` is in fact an .inr file."""
-    from .bitstream import is_container
-
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_PROBE_BYTES)
-    except OSError:
-        return  # the image reader has named the problem
-    if is_container(data):
-        raise InrError(f"{path}: this is an inrcodec file, not an image; decode it with `inrcodec decode`")
-
-
-def read_bytes(path: str) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        raise InrError(f"{path}: no such file") from None
-    except OSError as err:
-        raise InrError(f"{path}: cannot read ({err.strerror})") from None
-
-
-def method_config(method: str, args, defaults=None):
-    """The method's default configuration (from `defaults(method, effort)`; None: the image defaults)
-    with the command line's fitting overrides applied."""
-    from .codec import METHODS, default_config
-
-    if method not in METHODS:
+def method_config(method: str, args, modality: str = "image"):
+    """The method's default configuration for `modality` at --effort, with the command line's
+    fitting overrides applied (None for a baseline's name)."""
+    if method not in methods.CODES:
         return None
-    config = (defaults or default_config)(method, args.effort)
+    config = methods.default_config(method, modality, args.effort)
     dense = getattr(config, "dense", config)
-    if not hasattr(dense, "fit"):  # pyramid: no network fit, only its own steps
-        return config if args.steps is None else dataclasses.replace(config, steps=args.steps)
+    if not hasattr(dense, "fit"):  # pyramid: no network fit, only its own steps (if any)
+        return config if args.steps is None or not hasattr(config, "steps") else dataclasses.replace(config, steps=args.steps)
     fit = dataclasses.replace(dense.fit, seed=args.seed,
                               steps=args.steps if args.steps is not None else dense.fit.steps,
                               seconds=args.seconds)
@@ -111,19 +46,25 @@ def is_many(path: str) -> bool:
     return os.path.isdir(path) or glob.has_magic(path) or path.endswith(".npz")
 
 
-def cmd_encode(args) -> None:
-    from . import codec
-    from .signals import psnr, read_image
+def cap_modality(args) -> str:
+    """The modality the command line's cap unit is for."""
+    return "audio" if args.kbps is not None else "shape" if args.bytes is not None else "image"
 
+
+def cmd_encode(args) -> None:
     if is_many(args.input):
         return encode_folder(args)
     check_writable(args.output)
-    if args.kbps is not None:
-        return encode_audio_file(args)
-    if args.bytes is not None:
-        return encode_shape_file(args)
+    {"image": encode_image_file, "audio": encode_audio_file, "shape": encode_shape_file}[cap_modality(args)](args)
+
+
+def encode_image_file(args) -> None:
+    """`encode --bpp`: an image under its cap."""
+    from .eval.metrics import psnr
+    from .modalities import image
+
     try:
-        pixels = read_image(args.input)
+        pixels = image.read_image(args.input)
     except InrError as err:
         refuse_inr_input(args.input)
         if os.path.splitext(args.input)[1].lower() in AUDIO_SUFFIXES:
@@ -131,12 +72,12 @@ def cmd_encode(args) -> None:
         raise
     start = time.perf_counter()
     stats = {}
-    data = codec.encode(pixels, args.bpp, args.method, method_config(args.method, args), quiet=args.quiet, stats=stats)
+    data = image.encode(pixels, args.bpp, args.method, method_config(args.method, args), quiet=args.quiet, stats=stats)
     seconds = time.perf_counter() - start
     write_atomic(args.output, data)
     if not args.quiet:
         height, width = pixels.shape[:2]
-        quality = psnr(pixels, codec.decode(data))
+        quality = psnr(pixels, image.decode(data))
         density = (f", density {stats['density_reached']:.4f} (target {stats['density_target']:.4f})"
                    if "density_target" in stats else "")
         print(f"{args.input} -> {args.output}: {len(data)} bytes, {len(data) * 8 / (height * width):.4f} bpp "
@@ -145,15 +86,12 @@ def cmd_encode(args) -> None:
 
 def encode_folder(args) -> None:
     """`encode FOLDER_OR_PATTERN -o FOLDER`: one .inr file per item, as tasks (`datasets.encode_dataset`)."""
-    from . import audio, codec, shapes
     from .datasets import encode_dataset
 
-    defaults = shapes.default_config if args.bytes else audio.default_config if args.kbps else codec.default_config
-    config = method_config(args.method, args, defaults) if not (args.bytes and args.method == "pyramid") else None
     start = time.perf_counter()
     paths = encode_dataset(args.input, args.output, bpp=args.bpp, kbps=args.kbps, n_bytes=args.bytes,
-                           method=args.method, config=config, limit=args.limit, batch=args.batch,
-                           overwrite=args.overwrite, scheduler=args.scheduler,
+                           method=args.method, config=method_config(args.method, args, cap_modality(args)),
+                           limit=args.limit, batch=args.batch, overwrite=args.overwrite, scheduler=args.scheduler,
                            workers=args.workers, quiet=args.quiet)
     if not args.quiet:
         print(f"{args.input} -> {args.output}: {len(paths)} files, {sum(p.stat().st_size for p in paths)} bytes, "
@@ -171,11 +109,12 @@ def describe_fit(stats: dict, unit: str) -> str:
 
 def encode_audio_file(args) -> None:
     """`encode --kbps`: an audio clip under its cap, read and coded a chunk at a time."""
-    from . import audio
+    from .eval.metrics import audio_psnr, si_snr
+    from .modalities import audio
 
     start = time.perf_counter()
     stats = {}
-    data = audio.encode_file(args.input, args.kbps, args.method, method_config(args.method, args, audio.default_config),
+    data = audio.encode_file(args.input, args.kbps, args.method, method_config(args.method, args, "audio"),
                              quiet=args.quiet, stats=stats)
     seconds = time.perf_counter() - start
     write_atomic(args.output, data)
@@ -184,20 +123,21 @@ def encode_audio_file(args) -> None:
         decoded, _ = audio.decode_audio(data)
         duration = len(samples) / rate
         print(f"{args.input} -> {args.output}: {len(data)} bytes, {len(data) * 8 / duration / 1000:.2f} kbps "
-              f"(cap {args.kbps:g}), PSNR {audio.psnr(samples, decoded):.2f} dB, SI-SNR "
-              f"{audio.si_snr(samples, decoded):.2f} dB, {seconds:.1f} s, {stats['chunks']} chunk(s), "
+              f"(cap {args.kbps:g}), PSNR {audio_psnr(samples, decoded):.2f} dB, SI-SNR "
+              f"{si_snr(samples, decoded):.2f} dB, {seconds:.1f} s, {stats['chunks']} chunk(s), "
               f"{describe_fit(stats, '-sample')}")
 
 
 def encode_shape_file(args) -> None:
     """`encode --bytes`: a mesh under its cap, coded as its signed distance function."""
-    from . import sdf, shapes
+    from . import sdf
+    from .modalities import shape
 
     vertices, faces = sdf.read_mesh(args.input)
     start = time.perf_counter()
     stats = {}
-    config = method_config(args.method, args, shapes.default_config) if args.method != "pyramid" else None
-    data = shapes.encode_mesh(vertices, faces, args.bytes, args.method, config, quiet=args.quiet, stats=stats)
+    data = shape.encode_mesh(vertices, faces, args.bytes, args.method, method_config(args.method, args, "shape"),
+                             quiet=args.quiet, stats=stats)
     seconds = time.perf_counter() - start
     write_atomic(args.output, data)
     if not args.quiet:
@@ -207,33 +147,47 @@ def encode_shape_file(args) -> None:
               f"{seconds:.1f} s, {made}")
 
 
+def decode_image_file(args, data: bytes) -> None:
+    """`decode` of an image file at any --scale, over any --crop."""
+    from .modalities import image
+
+    if args.resolution is not None:
+        raise InrError("--resolution is for shapes; images take --scale and --crop")
+    if args.rate is not None or args.start is not None or args.duration is not None:
+        raise InrError("--rate, --start and --duration are for audio; images take --scale and --crop")
+    image.image_format(args.output)  # an unknown extension fails before decoding
+    pixels = image.decode(data, scale=args.scale, crop=args.crop)
+    write_atomic(args.output, image.write_signal(args.output, pixels))
+
+
 def decode_shape_file(args, data: bytes) -> None:
     """`decode` of a shape file to a mesh (OBJ, PLY, STL, OFF, GLB) by marching cubes at --resolution."""
-    from . import shapes
+    from .modalities import shape
 
     if args.scale != 1.0 or args.crop or args.rate is not None or args.start is not None or args.duration is not None:
         raise InrError("this file holds a shape: it takes --resolution only")
-    vertices, faces = shapes.decode_mesh(data, args.resolution or DEFAULT_RESOLUTION)
-    write_atomic(args.output, shapes.write_mesh(args.output, vertices, faces))
+    vertices, faces = shape.decode_mesh(data, args.resolution or DEFAULT_RESOLUTION)
+    write_atomic(args.output, shape.write_mesh(args.output, vertices, faces))
 
 
 def decode_audio_file(args, data: bytes) -> None:
     """`decode` of an audio file to WAV, FLAC or OGG at any rate and span, written a chunk at a time."""
     import soundfile
 
-    from . import audio
+    from .modalities import audio
 
     if args.scale != 1.0 or args.crop:
         raise InrError("--scale and --crop are for images; audio takes --rate, --start and --duration")
     extension = os.path.splitext(args.output)[1].lower()
     if extension not in audio.SUFFIXES:
         raise InrError(f"{args.output}: this file holds audio; write it as {', '.join(sorted(audio.SUFFIXES))}")
-    channels = audio.read_header(data).channels
-    rate, pieces = audio.iter_decode(data, args.rate, args.start or 0.0, args.duration)
+    header = audio.read_header(data)
+    rate, pieces = audio.iter_decode(header, args.rate, args.start or 0.0, args.duration)
 
     def write(out) -> None:
         audio_format = extension[1:].upper()
-        with soundfile.SoundFile(out, "w", rate, channels, audio.subtype(audio_format), format=audio_format) as sink:
+        with soundfile.SoundFile(out, "w", rate, header.channels, audio.subtype(audio_format),
+                                 format=audio_format) as sink:
             for piece in pieces:
                 sink.write(piece)
 
@@ -241,9 +195,7 @@ def decode_audio_file(args, data: bytes) -> None:
 
 
 def cmd_decode(args) -> None:
-    from PIL import Image
-
-    from . import bitstream, codec
+    from . import modalities
 
     if is_many(args.input):
         from .datasets import decode_dataset
@@ -256,110 +208,80 @@ def cmd_decode(args) -> None:
     check_writable(args.output)
     data = read_bytes(args.input)
     try:
-        if bitstream.modality(data) == bitstream.AUDIO:
-            return decode_audio_file(args, data)
-        if bitstream.modality(data) == bitstream.SHAPE:
-            return decode_shape_file(args, data)
+        kind = modalities.of_file(data)
+        {"image": decode_image_file, "audio": decode_audio_file, "shape": decode_shape_file}[kind.name](args, data)
     except InrError as err:
-        raise InrError(f"{args.input}: {err}") from None
-    if args.resolution is not None:
-        raise InrError("--resolution is for shapes; images take --scale and --crop")
-    if args.rate is not None or args.start is not None or args.duration is not None:
-        raise InrError("--rate, --start and --duration are for audio; images take --scale and --crop")
-    extension = os.path.splitext(args.output)[1].lower()
-    image_format = Image.registered_extensions().get(extension)
-    if image_format is None:
-        raise InrError(f"{args.output}: unknown image extension {extension!r} (try .png)")
-    try:
-        pixels = codec.decode(data, scale=args.scale, crop=args.crop)
-    except InrError as err:
-        raise InrError(f"{args.input}: {err}") from None
-    buffer = io.BytesIO()
-    Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels).save(buffer, format=image_format)
-    write_atomic(args.output, buffer.getvalue())
+        raise (err if str(err).startswith(args.output) else InrError(f"{args.input}: {err}")) from None
 
 
 def cmd_info(args) -> None:
-    from . import audio, bitstream
-    from .codec import read_header
+    from . import modalities
 
     data = read_bytes(args.input)
     try:
-        if bitstream.modality(data) == bitstream.AUDIO:
-            header = audio.read_header(data)
-            rate, count = header.rate, header.samples
-            print(f"file:         {args.input}, {len(data)} bytes, {len(data) * 8 * rate / count / 1000:.2f} kbps")
-            print(f"audio:        {count / rate:.3f} s at {rate} Hz, {count} samples, {header.channels} channel(s), "
-                  f"{len(header.chunks)} chunk(s) of up to {header.chunk_seconds} s")
-            for index, (body, layout) in enumerate(zip(header.chunks, header.layouts)):
-                print(f"chunk {index}:      {len(body)} bytes")
-                if header.method == "pyramid":
-                    print_pyramid_layout(*layout)
-                else:
-                    print_network_layout(layout, "-sample")
-            return
-        if bitstream.modality(data) == bitstream.SHAPE:
-            from . import shapes
-
-            header = shapes.read_header(data)
-            print(f"file:         {args.input}, {len(data)} bytes")
-            print(f"shape:        {shapes.describe(header)}")
-            if header.method == "pyramid":
-                step, bound, params, payload = header.body
-                print(f"method:       pyramid: step {step:.4g}, |q| <= {bound}, model {[int(a) for a in params]}, payload {len(payload)} bytes")
-            else:
-                print_network_layout(header.body, "-sample")
-            return
-        header = read_header(data)
+        kind = modalities.of_file(data)
+        header = kind.module.read_header(data)
     except InrError as err:
         raise InrError(f"{args.input}: {err}") from None
-    height, width = header.extent
-    print(f"file:         {args.input}, {len(data)} bytes, {len(data) * 8 / (height * width):.4f} bpp")
-    print(f"image:        {width}x{height}, {header.channels} channel(s)")
-    if header.method == "pyramid":
-        print_pyramid_layout(header.architecture, header.payload)
+    if kind.name == "audio":
+        rate, count = header.rate, header.samples
+        print(f"file:         {args.input}, {len(data)} bytes, {len(data) * 8 * rate / count / 1000:.2f} kbps")
+        print(f"audio:        {count / rate:.3f} s at {rate} Hz, {count} samples, {header.channels} channel(s), "
+              f"{len(header.chunks)} chunk(s) of up to {header.chunk_seconds} s")
+        for index, (body, layout) in enumerate(zip(header.chunks, header.layouts)):
+            print(f"chunk {index}:      {len(body)} bytes")
+            print_layout(header.method, layout, "-sample")
+    elif kind.name == "shape":
+        print(f"file:         {args.input}, {len(data)} bytes")
+        print(f"shape:        {kind.module.describe(header)}")
+        print_layout(header.method, header.layout, "-sample")
     else:
-        print_network_layout(header, "px")
+        height, width = header.extent
+        print(f"file:         {args.input}, {len(data)} bytes, {len(data) * 8 / (height * width):.4f} bpp")
+        print(f"image:        {width}x{height}, {header.channels} channel(s)")
+        print_layout(header.method, header.layout, "px")
 
 
-def print_network_layout(header, unit: str) -> None:
-    """The layout and tensors of a `networks` file body (tiles measured in `unit`)."""
-    layout = header.architecture
-    if header.method == "meta":
-        print(f"method:       meta: latent levels from {layout.first_level} at 1/{layout.downscale} resolution, "
-              f"base {header.base} {layout.identity.hex()}")
+def print_layout(method: str, layout, unit: str) -> None:
+    """A method's layout and tensors (tiles measured in `unit`)."""
+    if hasattr(layout, "bounds"):  # a pyramid of grids
+        print(f"method:       pyramid: step {layout.step:.4g}, post-filter {'on' if layout.filter.any() else 'off'}")
+        print(f"payload:      {len(layout.payload)} bytes, {len(layout.bounds)} grid channels (coarsest first)")
+        for index, bound in enumerate(layout.bounds):
+            print(f"  channel {index:2d}: |q| <= {bound}")
+        return
+    if hasattr(layout, "bound"):  # a shape's SDF lattice
+        print(f"method:       pyramid: step {layout.step:.4g}, |q| <= {layout.bound}, model "
+              f"{[int(a) for a in layout.params]}, payload {len(layout.payload)} bytes")
+        return
+    arch = layout.layout
+    if method == "meta":
+        print(f"method:       meta: latent levels from {arch.first_level} at 1/{arch.downscale} resolution, "
+              f"base {arch.identity.hex()}")
     else:
-        print(f"method:       {header.method}: SIREN {layout.depth}x{layout.width} per {layout.tile}{unit} tile")
-    print(f"payload:      {len(header.payload)} bytes, {len(header.models)} tensors")
-    for index, (count, model, step) in enumerate(zip(header.counts, header.models, header.steps)):
+        print(f"method:       {method}: SIREN {arch.depth}x{arch.width} per {arch.tile}{unit} tile")
+    print(f"payload:      {len(layout.payload)} bytes, {len(layout.models)} tensors")
+    for index, (count, model, step) in enumerate(zip(layout.counts, layout.models, layout.steps)):
         family = "gaussian" if model.family == 0 else "laplace"
         kept = "" if count is None else f", {count} kept"
         print(f"  tensor {index:2d}: step {step:.3e}, {family} scale {model.scale:g}, |q| <= {model.bound}{kept}")
 
 
-def print_pyramid_layout(layout, payload: bytes) -> None:
-    print(f"method:       pyramid: step {layout.step:.4g}, post-filter {'on' if layout.filter.any() else 'off'}")
-    print(f"payload:      {len(payload)} bytes, {len(layout.bounds)} grid channels (coarsest first)")
-    for index, bound in enumerate(layout.bounds):
-        print(f"  channel {index:2d}: |q| <= {bound}")
-
-
 def cmd_bench(args) -> None:
-    from . import audio, shapes
-    from .sweeps import sweep
+    from .eval.sweeps import sweep
 
-    defaults = shapes.default_config if args.bytes else audio.default_config if args.kbps else None
-    methods = args.methods or (SHAPE_BENCH_METHODS if args.bytes else AUDIO_BENCH_METHODS if args.kbps
-                               else IMAGE_BENCH_METHODS)
-    configs = {method: method_config(method, args, defaults) for method in methods
-               if not args.bytes or method in ("coin", "sparse")}
-    sweep(args.folder, bpp=None if args.kbps or args.bytes else args.bpp or IMAGE_BENCH_CAPS, kbps=args.kbps,
-          n_bytes=args.bytes, methods=methods, limit=args.limit, out_dir=args.out, configs=configs, batch=args.batch,
-          tag=args.tag, redo=args.redo, scheduler=args.scheduler, workers=args.workers, quiet=args.quiet)
+    modality = cap_modality(args)
+    methods_run = args.methods or {"image": IMAGE_BENCH_METHODS, "audio": AUDIO_BENCH_METHODS,
+                                   "shape": SHAPE_BENCH_METHODS}[modality]
+    configs = {method: method_config(method, args, modality) for method in methods_run}
+    sweep(args.folder, bpp=args.bpp or IMAGE_BENCH_CAPS if modality == "image" else None, kbps=args.kbps,
+          n_bytes=args.bytes, methods=methods_run, limit=args.limit, out_dir=args.out, configs=configs,
+          batch=args.batch, tag=args.tag, redo=args.redo, scheduler=args.scheduler, workers=args.workers,
+          quiet=args.quiet)
 
 
 def cmd_fuzz(args) -> None:
-    from . import fuzz
+    from .eval import fuzz
 
     config = fuzz.FuzzConfig(cases=args.cases, seed=args.seed, seconds=args.seconds, memory=args.memory_mb << 20,
                              workers=args.workers)
@@ -373,13 +295,19 @@ def cmd_fuzz(args) -> None:
         raise InrError(f"{failed} cases crashed, hung or ran over memory; see {args.out}")
 
 
+def cmd_bd_rate(args) -> None:
+    from .eval import rd
+
+    rd.print_comparison(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="inrcodec", description="Image, audio and 3-D shape compression with implicit neural representations.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def fitting_options(sub):
-        sub.add_argument("--method", default=DEFAULT_METHOD, choices=list(METHODS),
-                         help=f"coding method (default: {DEFAULT_METHOD})")
+        sub.add_argument("--method", default=methods.DEFAULT, choices=list(methods.CODES),
+                         help=f"coding method (default: {methods.DEFAULT})")
         sub.add_argument("--effort", type=int, default=DEFAULT_EFFORT, choices=sorted(STEP_SHARES), metavar="1..9",
                          help=f"encoding effort, as cjxl's: 1 fastest, 9 best (default: {DEFAULT_EFFORT})")
         sub.add_argument("--steps", type=int, help="fitting steps (default: the method's at the chosen effort)")
@@ -393,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--workers", type=int, help="worker processes of the local cluster (default: one per core; "
                                                      "0: run here, without Dask)")
 
-    encode = commands.add_parser("encode", help="compress an image or an audio clip")
+    encode = commands.add_parser("encode", help="compress an image, an audio clip or a 3-D shape")
     encode.add_argument("input", help="image file (PNG, JPEG, ...); with --kbps, audio (WAV, FLAC, OGG); with "
                                       "--bytes, a mesh (OBJ, PLY, STL, OFF, GLB); or a folder, a quoted glob "
                                       "pattern or an .npz stack of such files")
@@ -432,13 +360,15 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(run=cmd_info)
 
     bench = commands.add_parser("bench", help="rate-distortion benchmark against classical codecs")
-    bench.add_argument("folder", help="folder of images or audio clips, or an .npz file with an array test_batch_x")
+    bench.add_argument("folder", help="folder of images, audio clips or meshes, or an .npz file with an array "
+                                      "test_batch_x")
     caps = bench.add_mutually_exclusive_group()
     caps.add_argument("--bpp", type=float, nargs="+", help=f"image caps in bpp (default: {IMAGE_BENCH_CAPS})")
     caps.add_argument("--kbps", type=float, nargs="+", help="audio caps in kbit/s: benchmark a folder of clips")
     caps.add_argument("--bytes", type=int, nargs="+", help="shape caps in bytes: benchmark a folder of meshes")
     bench.add_argument("--methods", nargs="+", help=f"inrcodec methods and baselines to run (default: images "
-                       f"{' '.join(IMAGE_BENCH_METHODS)}; audio {' '.join(AUDIO_BENCH_METHODS)})")
+                       f"{' '.join(IMAGE_BENCH_METHODS)}; audio {' '.join(AUDIO_BENCH_METHODS)}; shapes "
+                       f"{' '.join(SHAPE_BENCH_METHODS)})")
     bench.add_argument("--limit", type=int, help="use only the first N images")
     bench.add_argument("--out", default="experiments/results", help="results folder")
     bench.add_argument("--batch", type=int, default=1, help="meta: encode this many same-size images at once")
@@ -450,8 +380,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(run=cmd_bench)
 
     bd_rate = commands.add_parser("bd-rate", help="Bjontegaard delta rate and PSNR of one results file against another")
-    rd.add_arguments(bd_rate)
-    bd_rate.set_defaults(run=rd.print_comparison)
+    from .eval.rd import add_arguments
+
+    add_arguments(bd_rate)
+    bd_rate.set_defaults(run=cmd_bd_rate)
 
     fuzz = commands.add_parser("fuzz", help="decode mutated files under a watchdog and report what happened")
     fuzz.add_argument("--cases", type=int, default=2000, help="files to try (default: 2000)")
@@ -469,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from .compile_cache import enable_compilation_cache  # imports JAX: not before --help
+    from .compile_cache import enable_compilation_cache
 
     enable_compilation_cache()
     try:

@@ -7,9 +7,8 @@ $XDG_CACHE_HOME/inrcodec/xla, else ~/.cache/inrcodec/xla; INRCODEC_CACHE=off dis
 """
 
 import os
+import sys
 from pathlib import Path
-
-import jax
 
 MIN_COMPILE_SECONDS = 0.5  # programs compiled faster than this are not worth a disk entry
 
@@ -36,6 +35,12 @@ def enable_compilation_cache(path: str | os.PathLike | None = None) -> Path | No
         return None
     if not os.access(folder, os.W_OK):
         return None
-    jax.config.update("jax_compilation_cache_dir", str(folder))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_SECONDS)
+    if "jax" in sys.modules:
+        import jax
+
+        jax.config.update("jax_compilation_cache_dir", str(folder))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_SECONDS)
+    else:  # JAX reads these when it is imported: a decode that needs no JAX does not start it
+        os.environ["JAX_COMPILATION_CACHE_DIR"] = str(folder)
+        os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = str(MIN_COMPILE_SECONDS)
     return folder

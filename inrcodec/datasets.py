@@ -19,14 +19,10 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from . import audio, sdf
+from . import modalities
 from .errors import InrError
-from .signals import as_pixels, read_image
+from .files import read_bytes, write_atomic
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".webp"}  # files read as images
-SUFFIXES = {"image": IMAGE_SUFFIXES, "audio": audio.SUFFIXES, "shape": sdf.SUFFIXES}  # modality -> file suffixes
-RATE_UNITS = {"image": "bpp", "audio": "kbps", "shape": "bytes"}  # modality -> unit of its caps
-DECODED_SUFFIXES = {"image": ".png", "audio": ".wav", "shape": ".ply"}  # modality -> what decode_dataset writes
 NPZ_KEY = "test_batch_x"  # the array read from an .npz holding several (CIFAR-10's test images)
 
 
@@ -47,11 +43,7 @@ class Item:
             return self.value
         if self.index is not None:
             return _npz_stack(self.path)[self.index]
-        if self.modality == "image":
-            return read_image(self.path)
-        if self.modality == "audio":
-            return audio.read_audio(self.path)
-        return sdf.read_mesh(self.path)
+        return modalities.get(self.modality).module.read(self.path)
 
 
 @functools.lru_cache(maxsize=1)
@@ -70,20 +62,14 @@ def _npz_stack(path: str) -> np.ndarray:
     return stack
 
 
-def modality_of(path: str | os.PathLike) -> str | None:
-    """The modality a file's suffix says (None: no known suffix)."""
-    suffix = Path(path).suffix.lower()
-    return next((modality for modality, suffixes in SUFFIXES.items() if suffix in suffixes), None)
-
-
 def items(source, modality: str | None = None, limit: int | None = None) -> list[Item]:
     """The first `limit` items of `source` (see the module's docstring), files in name order.
 
     `modality` keeps only files of that kind from a folder or glob, and says what an iterable's
     values are (default: images for arrays, audio for (samples, rate) pairs, shapes for (V, F) pairs).
     """
-    if modality is not None and modality not in SUFFIXES:
-        raise InrError(f"unknown modality {modality!r}; choose from {', '.join(SUFFIXES)}")
+    if modality is not None:
+        modalities.get(modality)  # checks the name
     if isinstance(source, (str, os.PathLike)):
         found = _file_items(str(source), modality)
     elif isinstance(source, (list, tuple)) and source and all(isinstance(s, (str, os.PathLike)) for s in source):
@@ -109,7 +95,7 @@ def _file_items(source: str, modality: str | None) -> list[Item]:
 
 def _named_files(files: list[str], modality: str | None, source: str) -> list[Item]:
     """Items of the files of a known modality (only `modality`'s, if given); one kind at a time."""
-    kinds = {path: modality_of(path) for path in files}
+    kinds = {path: getattr(modalities.of_path(path), "name", None) for path in files}
     kept = sorted(path for path, kind in kinds.items() if kind is not None and kind == (modality or kind))
     if not kept:
         raise InrError(f"{source}: no {modality or 'image, audio or mesh'} files found")
@@ -130,9 +116,9 @@ def _value_items(values: Iterable, modality: str | None, limit: int | None) -> l
             break
         kind = modality or ("image" if isinstance(value, np.ndarray) else _pair_kind(value))
         if kind == "image":
-            value = as_pixels(value)
+            value = modalities.IMAGE.module.as_pixels(value)
         elif kind == "audio":
-            value = (audio.as_samples(value[0], value[1]), int(value[1]))
+            value = (modalities.AUDIO.module.as_samples(value[0], value[1]), int(value[1]))
         out.append(Item(f"item-{index:05d}", kind, value=value))
     if not out:
         raise InrError("the dataset is empty")
@@ -155,35 +141,12 @@ def output_name(item: Item, suffix: str) -> str:
 
 def encode_item(item: Item, cap: float, method: str | None = None, config=None) -> bytes:
     """The `.inr` file of one item under `cap` (bpp, kbps or bytes, by its modality)."""
-    from . import codec, shapes
-
-    signal = item.load()
-    if item.modality == "image":
-        return codec.encode(signal, cap, method, config)
-    if item.modality == "audio":
-        return audio.encode_audio(*signal, cap, method, config)
-    return shapes.encode_mesh(*signal, int(cap), method, config)
+    return modalities.get(item.modality).module.encode_signal(item.load(), cap, method, config)
 
 
 def encode_batch_items(group: list[Item], bpp: float, config=None) -> list[bytes]:
-    """`meta` files of same-size images fitted together (`codec.encode_batch`)."""
-    from . import codec
-
-    return codec.encode_batch(np.stack([item.load() for item in group]), bpp, config)
-
-
-def write_signal(path: str, modality: str, signal) -> None:
-    """Write a decoded signal to `path` (its format from the suffix), through a temporary file."""
-    from . import shapes
-    from .cli import write_atomic
-    from .signals import image_to_png_bytes
-
-    if modality == "image":
-        write_atomic(path, image_to_png_bytes(signal))
-    elif modality == "audio":
-        write_atomic(path, lambda out: audio.write_audio(out, *signal, Path(path).suffix[1:].upper()))
-    else:
-        write_atomic(path, shapes.write_mesh(path, *signal))
+    """`meta` files of same-size images fitted together (`modalities.image.encode_batch`)."""
+    return modalities.IMAGE.module.encode_batch(np.stack([item.load() for item in group]), bpp, config)
 
 
 def cap_unit(bpp, kbps, n_bytes) -> tuple[str, object]:
@@ -205,12 +168,11 @@ def encode_dataset(source, out_dir: str | os.PathLike, *, bpp: float | None = No
     `scheduler` ("tcp://host:8786" or a `distributed.Client`) if given, or this process if workers=0.
     Files already there are kept unless `overwrite` (so a broken run resumes where it stopped).
     """
-    from .cli import write_atomic
     from .cluster import Task, run_tasks
 
     unit, cap = cap_unit(bpp, kbps, n_bytes)
     chosen = items(source, modality, limit)
-    if RATE_UNITS[chosen[0].modality] != unit:
+    if modalities.get(chosen[0].modality).unit != unit:
         raise InrError(f"{chosen[0].name}: a cap in {unit} is not for {chosen[0].modality} signals")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -262,8 +224,9 @@ def decode_dataset(source, out_dir: str | os.PathLike | None = None, *, schedule
     def save(task, result) -> None:
         modality, signal = result
         path = task.args[0]
-        written[path] = out / (Path(path).stem + DECODED_SUFFIXES[modality])
-        write_signal(str(written[path]), modality, signal)
+        kind = modalities.get(modality)
+        written[path] = out / (Path(path).stem + kind.decoded_suffix)
+        write_atomic(str(written[path]), kind.module.write_signal(str(written[path]), signal))
 
     run_tasks([Task(Path(path).name, decode_path, (path,)) for path in paths], save, scheduler=scheduler,
               workers=workers, quiet=quiet, desc="decode")
@@ -272,17 +235,9 @@ def decode_dataset(source, out_dir: str | os.PathLike | None = None, *, schedule
 
 def decode_path(path: str):
     """(modality, signal) of the `.inr` file at `path`; the signal as `Item.load` gives it."""
-    from . import bitstream, codec, shapes
-
-    from .cli import read_bytes
-
     data = read_bytes(path)
-    kind = bitstream.modality(data)
-    if kind == bitstream.AUDIO:
-        return "audio", audio.decode_audio(data)
-    if kind == bitstream.SHAPE:
-        return "shape", shapes.decode_mesh(data)
-    return "image", codec.decode(data)
+    kind = modalities.of_file(data)
+    return kind.name, kind.module.decode_signal(data)
 
 
 def _inr_files(source) -> list[str]:

@@ -1,7 +1,8 @@
 """Effort presets, as cjxl's `-e`: 1 (fastest) to 9 (best), trading encoding time for quality.
 
 An effort scales the fitting steps of a method's configuration (for `sparse`, its gated phase
-too; for `pyramid`, below the default, also how closely its rate search fills the cap); the default
+too; for `pyramid`, below the default, also how closely its rate search fills the cap; for the
+shapes' lattice search, how many lattice sizes it tries past the best and its surface probes); the default
 effort leaves them as configured. Steps, not seconds: the same input and effort
 give the same file on every machine. Encoding time grows about in proportion to the steps, plus a
 fixed cost for compiling (paid once per image shape with the compilation cache).
@@ -15,6 +16,7 @@ DEFAULT_EFFORT = 7  # the methods' configured step counts
 # share of the configured steps at each effort, about x1.6 a level
 STEP_SHARES = {1: 1 / 16, 2: 1 / 10, 3: 1 / 6, 4: 1 / 4, 5: 0.4, 6: 0.63, 7: 1.0, 8: 1.6, 9: 2.5}
 # `pyramid` below the default: (share of the cap a file must fill to end the search, most files)
+MIN_PROBES, MAX_PROBES = 4000, 50_000  # a lattice search's surface points at any effort
 PYRAMID_SEARCH = {1: (0.9, 3), 2: (0.93, 4), 3: (0.95, 5), 4: (0.97, 6), 5: (0.98, 8), 6: (0.98, 8)}
 
 
@@ -30,8 +32,12 @@ def _scaled(fit, share: float):
 
 
 def apply_effort(config, effort: int):
-    """`config` (CoinConfig, SparseConfig, LatentConfig or PyramidConfig) with its steps scaled for `effort`."""
+    """`config` (CoinConfig, SparseConfig, LatentConfig, PyramidConfig or LatticeConfig) with its steps
+    (a lattice search: its patience and probes) scaled for `effort`."""
     share = STEP_SHARES[check_effort(effort)]
+    if hasattr(config, "patience"):  # LatticeConfig: lattice sizes tried past the best, surface points scoring them
+        return dataclasses.replace(config, patience=max(1, round(config.patience * share)),
+                                   probes=min(MAX_PROBES, max(MIN_PROBES, round(config.probes * share))))
     if hasattr(config, "dense"):  # SparseConfig: a dense fit with a gated phase first
         dense = dataclasses.replace(config.dense, fit=_scaled(config.dense.fit, share))
         return dataclasses.replace(config, dense=dense, gated_steps=max(1, round(config.gated_steps * share)))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import sdf_grid
 from .errors import InrError, reading
 
 MAX_FACES = 2_000_000  # most faces a mesh may have (a 10-million-face scan is refused, not attempted)
@@ -26,6 +27,8 @@ MIN_RELATIVE_THICKNESS = 1e-4  # a mesh thinner than this fraction of its longes
 MARGIN = 2  # lattice samples beyond the bounding box on every side
 SUFFIXES = {".obj", ".ply", ".stl", ".off", ".glb"}  # mesh files read by the command line and the bench
 INSIDE = 0.5  # winding number above which a point is inside
+MAX_LATTICE = 512  # most lattice samples a file may declare along an axis
+MAX_SAMPLES_PER_BYTE = 2048  # most lattice samples a file may declare per byte of itself
 DEFAULT_RESOLUTION = 256  # samples along the longest side of the lattice a shape is decoded on
 PRUNE = 4  # the lattice SDF computes distances exactly on every PRUNE-th sample first, then only near the surface
 
@@ -143,3 +146,34 @@ def lattice_sdf(vertices: np.ndarray, faces: np.ndarray, lattice: Lattice, clamp
         squared, _, _ = igl.point_mesh_squared_distance(np.ascontiguousarray(points[near]), vertices, faces)
         distance[near] = np.minimum(np.sqrt(squared), clamp)
     return (sign * distance).reshape(lattice.extent)
+
+
+def field_extent(lattice: Lattice, resolution: int) -> tuple[int, int, int]:
+    """Samples per axis of the lattice a shape is rendered on at `resolution` (its longest side)."""
+    return tuple(max(2, round(n * resolution / max(lattice.extent))) for n in lattice.extent)
+
+
+def rendering(source: Lattice, resolution: int) -> tuple[Lattice, list[np.ndarray]]:
+    """(the lattice of `resolution` samples along the longest side centred as `source`, and per axis
+    its samples' indices on `source`): where a shape is rendered, so that a sample's position and the
+    point its value is computed at agree on every axis."""
+    scale = resolution / max(source.extent)
+    target = Lattice(source.centre, source.spacing / scale, field_extent(source, resolution))
+    return target, [(np.arange(n) - (n - 1) / 2) / scale + (m - 1) / 2 for n, m in zip(target.extent, source.extent)]
+
+
+def field_mesh(field: np.ndarray, lattice: Lattice) -> tuple[np.ndarray, np.ndarray]:
+    """(vertices (V, 3) float64, faces (F, 3) int64) of the zero level of a field on `lattice` by
+    marching cubes, faces wound outward; empty where the field does not cross zero."""
+    from skimage.measure import marching_cubes
+
+    if field.min() >= 0 or field.max() <= 0:
+        return np.zeros((0, 3)), np.zeros((0, 3), np.int64)
+    vertices, faces, _, _ = marching_cubes(field, 0.0)
+    return lattice.positions(vertices.astype(np.float64)), faces.astype(np.int64)
+
+
+def grid_mesh(q: np.ndarray, step: float, lattice: Lattice, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    """The mesh of integers q on `lattice` at `step`, interpolated to `resolution` samples along the longest side."""
+    target, positions = rendering(lattice, resolution)
+    return field_mesh(sdf_grid.render(q, step, positions), target)

@@ -4,21 +4,21 @@ A clip is a signal over one axis, time: its values are the samples (in [-1, 1]) 
 their range is an image's; a stereo clip is coded as mid (L + R) / 2 and side (L - R) / 2. It is cut
 into chunks of CHUNK_SECONDS, each coded on its own under its share of the cap, so that encoding
 holds one chunk at a time, and decoding any span renders only the chunks it touches. A chunk is a
-`pyramid` (levels subsampling time only: `pyramid.Geometry` with dims 1, each level carrying every
-channel), or a `networks` body: a SIREN per tile of samples (`coin`, `sparse`), or latents on the
-shipped speech base (`meta`; one set per channel). The decoded clip is a function of time: any
-sample rate, any span.
+method's body: `pyramid` (levels subsampling time only, each carrying every channel), a SIREN per
+tile of samples (`coin`, `sparse`), or latents on the shipped speech base (`meta`; one set per
+channel). The decoded clip is a function of time: any sample rate, any span.
 
 File body (inside the container of `bitstream`):
 
     modality (1) | method | sample rate (Hz) | samples | channels | chunk length (whole seconds)
-    | byte length of every chunk but the last | the chunks' bodies, each as the method writes it
+    | byte length of every chunk but the last | the chunks' bodies, each a method's body
 
-A chunk's body is that of a file of its own, and its per-byte limits are checked as for one. The
+A chunk's per-byte limits are checked as for a file of its own (its body and the container). The
 cap is on the whole file: at most floor(kbps * 1000 * seconds / 8) bytes, headers included.
 """
 
 import dataclasses
+import io
 import math
 import numbers
 import os
@@ -26,42 +26,22 @@ import os
 import numpy as np
 import soundfile
 
-from . import bitstream, networks, pyramid, pyramid_file
-from .bitstream import AUDIO, IMAGE, OVERHEAD, SHAPE
-from .coin import CoinConfig
-from .effort import DEFAULT_EFFORT, apply_effort
-from .errors import InrError, reading
-from .fit import FitConfig
-from .latents import LatentConfig
-from .methods import DEFAULT_METHOD, METHOD_NAMES, METHODS
-from .pyramid_fit import PyramidConfig
-from .sparse import SparseConfig
+from .. import bitstream, methods
+from ..bitstream import AUDIO, IMAGE, OVERHEAD, SHAPE
+from ..effort import DEFAULT_EFFORT
+from ..errors import InrError, reading
+from ..methods import Budget, Geometry
+from . import AUDIO as AUDIO_RECORD
 
 MIN_RATE, MAX_RATE = 8000, 192000  # sample rates read and written, Hz
 MAX_SECONDS = 3600.0  # longest clip read or encoded (an hour)
 MAX_CHANNELS = 2  # mono or stereo
 MAX_KBPS = 1536.0  # largest cap (16-bit stereo at 48 kHz takes 1536 kbit/s)
 MAX_OUTPUT_SAMPLES = int(MAX_RATE * MAX_SECONDS)  # most samples per channel a decode may produce
-SUFFIXES = {".wav", ".flac", ".ogg"}  # audio files the command line and the bench read
+SUFFIXES = AUDIO_RECORD.suffixes  # audio files the command line and the bench read
 MID_SIDE = np.array([[0.5, 0.5], [0.5, -0.5]])  # (mid, side) = MID_SIDE @ (left, right)
 CHUNK_SECONDS = 30  # length of the chunks a clip is cut into and coded apart
 MAX_CHUNK_SECONDS = 600  # longest chunk a file may declare (a chunk is decoded whole)
-BASE = "speech"  # the shipped base network of the `meta` method for audio
-# the methods' defaults for audio, where they differ from images': the tiles of `coin` and `sparse`
-# span TILE samples (the best of the sizes tried), the fit samples every sample of every tile each step,
-# and the steps are set for about 20 s on a 3-4 s clip (experiments/FINDINGS.md, Audio: network methods' settings)
-TILE = 1024
-_SIREN_FIT = FitConfig(steps=450, batch=TILE, learning_rate=2e-3)
-CONFIGS = {
-    "coin": CoinConfig(tile=TILE, depth=3, fit=_SIREN_FIT),
-    "sparse": SparseConfig(dense=CoinConfig(tile=TILE, depth=3, fit=_SIREN_FIT), gated_steps=100),
-    # 16384 samples a step; few steps, since tripling them gained at most 0.7 dB for about twice the time
-    # (experiments/FINDINGS.md, Audio: network methods' settings)
-    "meta": LatentConfig(fit=FitConfig(steps=300, batch=16384, learning_rate=0.1)),
-    "pyramid": PyramidConfig(),
-}
-
-
 def check_clip(rate, samples: int, channels: int, what: str) -> None:
     """Refuse a sample rate, length or channel count outside the codec's limits."""
     if not (isinstance(rate, numbers.Integral) and MIN_RATE <= rate <= MAX_RATE):
@@ -112,21 +92,20 @@ def write_audio(path_or_buffer, samples: np.ndarray, rate: int, audio_format: st
     soundfile.write(path_or_buffer, np.clip(samples, -1.0, 1.0), rate, format=audio_format, subtype=subtype(audio_format))
 
 
-def psnr(reference: np.ndarray, decoded: np.ndarray) -> float:
-    """PSNR in dB as COIN++ reports it for audio: both waveforms mapped from [-1, 1] to [0, 1]."""
-    mse = np.mean(((reference - decoded) / 2.0) ** 2)
-    return math.inf if mse == 0 else float(-10 * np.log10(mse))
+def write_signal(path: str, signal: tuple[np.ndarray, int]) -> bytes:
+    """The bytes of a WAV or FLAC (16-bit PCM) or OGG (Vorbis) file, by `path`'s extension, of
+    ((samples, channels) floats in [-1, 1], rate in Hz)."""
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in SUFFIXES:
+        raise InrError(f"{path}: this file holds audio; write it as {', '.join(sorted(SUFFIXES))}")
+    buffer = io.BytesIO()
+    write_audio(buffer, *signal, extension[1:].upper())
+    return buffer.getvalue()
 
 
-def si_snr(reference: np.ndarray, decoded: np.ndarray) -> float:
-    """Scale-invariant SNR in dB (per channel, mean-removed, then averaged over channels)."""
-    values = []
-    for ref, dec in zip(np.atleast_2d(reference.T), np.atleast_2d(decoded.T)):
-        ref, dec = ref - ref.mean(), dec - dec.mean()
-        target = ref * np.dot(dec, ref) / max(np.dot(ref, ref), 1e-20)
-        noise = dec - target
-        values.append(10 * np.log10(max(np.dot(target, target), 1e-20) / max(np.dot(noise, noise), 1e-20)))
-    return float(np.mean(values))
+def encode_signal(signal: tuple[np.ndarray, int], kbps: float, method: str | None = None, config=None) -> bytes:
+    """`encode_audio` of (samples, rate), as every modality's record offers it."""
+    return encode_audio(*signal, kbps, method, config)
 
 
 def budget(kbps: float, samples: int, rate: int) -> int:
@@ -138,14 +117,9 @@ def budget(kbps: float, samples: int, rate: int) -> int:
 
 def default_config(method: str, effort: int = DEFAULT_EFFORT):
     """The default configuration object of a method for audio, its steps scaled for `effort` (1..9)."""
-    if method not in CONFIGS:
-        raise InrError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    return apply_effort(CONFIGS[method], effort)
-
-
-def geometry(samples: int, channels: int) -> pyramid.Geometry:
-    """The pyramid of a clip: one row, every level carrying every channel."""
-    return pyramid.Geometry(1, samples, (channels,) * len(pyramid.STRIDES), dims=1)
+    if method not in methods.CODES:
+        raise InrError(f"unknown method {method!r}; choose from {', '.join(methods.CODES)}")
+    return methods.default_config(method, "audio", effort)
 
 
 def _chunk_spans(samples: int, rate: int, chunk_seconds: int) -> list[tuple[int, int]]:
@@ -154,21 +128,14 @@ def _chunk_spans(samples: int, rate: int, chunk_seconds: int) -> list[tuple[int,
     return [(start, min(chunk, samples - start)) for start in range(0, samples, chunk)]
 
 
-def _encode_chunk(samples: np.ndarray, rate: int, method: str, budget: int, config, quiet: bool,
-                  stats: dict | None) -> bytes:
+def _encode_chunk(samples: np.ndarray, method: str, budget: int, config, quiet: bool, stats: dict | None) -> bytes:
     """The body of one chunk, (samples, channels) in [-1, 1], in at most `budget` bytes."""
     count, channels = samples.shape
     coded = samples @ MID_SIDE.T if channels == 2 else samples
     values = (coded / 2.0).astype(np.float32)
-    file_budget = budget + OVERHEAD  # coded as a file of its own, whose body is kept
-    what = f"a {count / rate:.2f} s chunk"
-    if method == "pyramid":
-        data = pyramid_file.encode(values[None], geometry(count, channels), b"", file_budget, config, quiet, stats, what)
-    elif method == "meta":
-        data = networks.encode_latents(values[None], b"", file_budget, BASE, config, quiet, stats)[0]
-    else:
-        data = networks.encode_tiled(values, b"", file_budget, method, config, quiet, stats)
-    return data[OVERHEAD - 4:-4]
+    chunk = Budget(b"", budget + OVERHEAD)  # coded as a file of its own, whose body is kept
+    return methods.get(method, "audio").encode(values, Geometry((count,), channels, "audio"), chunk, config, quiet,
+                                               stats)
 
 
 def encode_chunks(read, samples: int, channels: int, rate: int, kbps: float, method: str | None = None,
@@ -177,20 +144,20 @@ def encode_chunks(read, samples: int, channels: int, rate: int, kbps: float, met
     """Compress a clip of `samples` x `channels` at `rate` Hz, read chunk by chunk as read(first,
     count) -> (count, channels) floats, into at most floor(kbps * 1000 * seconds / 8) bytes, in
     chunks of `chunk_seconds` (1..MAX_CHUNK_SECONDS)."""
-    method = method or DEFAULT_METHOD
+    method = method or methods.DEFAULT
     config = config or default_config(method, effort)
     check_clip(rate, samples, channels, "audio")
     cap = budget(kbps, samples, rate)
     if not (isinstance(chunk_seconds, numbers.Integral) and 1 <= chunk_seconds <= MAX_CHUNK_SECONDS):
         raise InrError(f"chunks of {chunk_seconds!r} s: a chunk lasts 1..{MAX_CHUNK_SECONDS} whole seconds")
     spans = _chunk_spans(samples, rate, chunk_seconds)
-    head = bitstream.varints(AUDIO, METHODS[method], rate, samples, channels, chunk_seconds)
+    head = bitstream.varints(AUDIO, methods.CODES[method], rate, samples, channels, chunk_seconds)
     available = cap - OVERHEAD - len(head) - 4 * (len(spans) - 1)  # a chunk's length takes at most 4 bytes
     bodies = []
     for first, count in spans:
         chunk = as_samples(read(first, count), rate, f"samples {first}..{first + count}")
         chunk_stats = {}
-        bodies.append(_encode_chunk(chunk, rate, method, available * count // samples, config, quiet, chunk_stats))
+        bodies.append(_encode_chunk(chunk, method, available * count // samples, config, quiet, chunk_stats))
         if stats is not None:  # the last chunk's, and how many chunks
             stats.update(chunk_stats, chunks=len(bodies))
     writer = bitstream.Writer()
@@ -266,7 +233,7 @@ def parse_header(reader: bitstream.Reader, n_bytes: int) -> Header:
         raise InrError("this file holds an image, not audio" if modality == IMAGE else
                        "this file holds a shape, not audio" if modality == SHAPE else
                        f"this file holds modality {modality}, which this version cannot decode")
-    method = METHOD_NAMES.get(reader.varint(255, "method"))
+    method = methods.NAMES.get(reader.varint(255, "method"))
     if method is None:
         raise InrError("this audio file uses a method this version cannot decode")
     rate = reader.varint(MAX_RATE, "sample rate")
@@ -286,33 +253,25 @@ def parse_header(reader: bitstream.Reader, n_bytes: int) -> Header:
     return Header(method, rate, count, channels, chunk_seconds, chunks, [])
 
 
-def read_chunk(header: Header, index: int):
-    """The layout of chunk `index`, validated: (pyramid layout and payload) or a `networks.Header`."""
+def chunk_geometry(header: Header, index: int) -> Geometry:
+    """The geometry of chunk `index`: its samples and the clip's channels."""
     _, count = _chunk_spans(header.samples, header.rate, header.chunk_seconds)[index]
+    return Geometry((count,), header.channels, "audio")
+
+
+def read_chunk(header: Header, index: int):
+    """The method's layout of chunk `index`, validated, payload included."""
     body = header.chunks[index]
     reader, n_bytes = bitstream.Reader(body), len(body) + OVERHEAD  # the limits of a file of its own
-    if header.method == "pyramid":
-        clip = geometry(count, header.channels)
-        pyramid_file.check_cost(clip, n_bytes, f"a {count / header.rate:.2f} s chunk")
-        return pyramid_file.read_layout(reader, clip, header.channels), bytes(reader.rest())
-    return networks.read_body(reader, n_bytes, header.method, (count,), header.channels, BASE)
+    return methods.get(header.method, "audio").read_layout(reader, chunk_geometry(header, index), n_bytes)
 
 
-def _render_chunk(header: Header, index: int, scale: float, first: int, length: int) -> np.ndarray:
-    """(length, channels) centred values of chunk `index` from its output sample `first`, at `scale`."""
-    _, count = _chunk_spans(header.samples, header.rate, header.chunk_seconds)[index]
-    layout = header.layouts[index]
-    if header.method == "pyramid":
-        return pyramid_file.render(layout[1], layout[0], geometry(count, header.channels), (1.0, scale),
-                                   (0, first, 1, length))[0]
-    return networks.render(layout, (scale,), ((first,), (length,)))
-
-
-def iter_decode(data: bytes, rate: int | None = None, start: float = 0.0, duration: float | None = None):
+def iter_decode(data, rate: int | None = None, start: float = 0.0, duration: float | None = None):
     """(output sample rate, generator of (samples, channels) float32 pieces in [-1, 1]) of an audio
-    file rendered at `rate` Hz (None: the encoded rate) from `start` seconds for `duration` seconds
-    (None: to the end), one chunk at a time: the file's header is checked before the first piece."""
-    header = read_header(data)
+    file (its bytes, or its `Header` read once) rendered at `rate` Hz (None: the encoded rate) from
+    `start` seconds for `duration` seconds (None: to the end), one chunk at a time: the file's header
+    is checked before the first piece."""
+    header = data if isinstance(data, Header) else read_header(data)
     rate = header.rate if rate is None else rate
     if not (isinstance(rate, numbers.Integral) and MIN_RATE <= rate <= MAX_RATE):
         raise InrError(f"rate {rate!r} must be a whole number of Hz in {MIN_RATE}..{MAX_RATE}")
@@ -334,7 +293,8 @@ def iter_decode(data: bytes, rate: int | None = None, start: float = 0.0, durati
         for index in range(first // per_chunk, (first + length - 1) // per_chunk + 1):
             origin = index * per_chunk
             begin, end = max(first, origin), min(first + length, origin + per_chunk)
-            values = _render_chunk(header, index, scale, begin - origin, end - begin)
+            values = methods.get(header.method, "audio").render(header.layouts[index], chunk_geometry(header, index),
+                                                                (scale,), ((begin - origin,), (end - begin,)))
             samples = 2.0 * values @ to_stereo if header.channels == 2 else 2.0 * values
             yield np.clip(samples, -1.0, 1.0).astype(np.float32)
 
@@ -347,3 +307,6 @@ def decode_audio(data: bytes, rate: int | None = None, start: float = 0.0,
     (None: the encoded rate) from `start` seconds for `duration` seconds (None: to the end)."""
     rate, pieces = iter_decode(data, rate, start, duration)
     return np.concatenate(list(pieces)), rate
+
+
+read, decode_signal = read_audio, decode_audio  # as every modality's record offers them

@@ -14,16 +14,22 @@ from dataclasses import dataclass, field
 import jax.numpy as jnp
 import numpy as np
 
-from . import gates, siren, tiles
+from .. import bitstream, tiles
+from ..errors import InrError
+from ..networks import gates, siren
+from ..networks.fit import FitConfig, GateConfig, fit_gated_tiles, fit_tiles, phase_config
+from . import Budget, Geometry, coin, tensors
 from .coin import (
+    AUDIO_FIT,
+    AUDIO_TILE,
+    SHAPE_FIT,
+    SHAPE_TILE,
     Architecture,
     CoinConfig,
     choose_architecture,
     header_bytes,
     init_params,
 )
-from .errors import InrError
-from .fit import FitConfig, GateConfig, fit_gated_tiles, fit_tiles, phase_config
 
 
 @dataclass(frozen=True)
@@ -43,9 +49,11 @@ class SparseConfig:
     gated_steps: int = 500
 
 
-def binary_entropy(p: float) -> float:
-    """H2(p) in bits."""
-    return 0.0 if p <= 0 or p >= 1 else -p * math.log2(p) - (1 - p) * math.log2(1 - p)
+DEFAULTS = {  # modality -> configuration
+    "image": SparseConfig(),
+    "audio": SparseConfig(dense=CoinConfig(tile=AUDIO_TILE, depth=3, fit=AUDIO_FIT), gated_steps=100),
+    "shape": SparseConfig(dense=CoinConfig(tile=SHAPE_TILE, depth=3, fit=SHAPE_FIT), gated_steps=200),
+}
 
 
 def overparam_for(bpp: float) -> float:
@@ -75,7 +83,7 @@ def plan(budget: int, extent: tuple[int, ...], channels: int, config: SparseConf
     bits = config.dense.bits_per_value
 
     def cost(d):
-        return n_weights * binary_entropy(d) + (d * n_weights + n_biases) * bits
+        return n_weights * gates.binary_entropy(d) + (d * n_weights + n_biases) * bits
 
     if cost(1.0) <= available:
         return arch, 1.0
@@ -86,20 +94,6 @@ def plan(budget: int, extent: tuple[int, ...], channels: int, config: SparseConf
     if low * n_weights < 1:
         raise InrError(f"a budget of {budget} bytes is too small for {tiles.describe(extent)}")
     return arch, low
-
-
-def keep_top(log_alpha: list, density: float) -> list:
-    """0/1 masks keeping the round(density * N) gates with the largest log_alpha over all layers."""
-    flat = np.concatenate([np.asarray(a).ravel() for a in log_alpha])
-    keep = int(round(density * flat.size))
-    threshold_order = np.argsort(-flat, kind="stable")[:keep]
-    chosen = np.zeros(flat.size, bool)
-    chosen[threshold_order] = True
-    masks, offset = [], 0
-    for a in log_alpha:
-        masks.append(chosen[offset:offset + a.size].reshape(a.shape))
-        offset += a.size
-    return masks
 
 
 def fit_signal(values: np.ndarray, budget: int, config: SparseConfig, quiet: bool):
@@ -126,7 +120,7 @@ def fit_signal(values: np.ndarray, budget: int, config: SparseConfig, quiet: boo
                                                      gated_config, config.gate, quiet=quiet)
     stats = {"density_target": density, "density_reached": float(gates.expected_density(log_alpha)),
              "multiplier": float(multipliers[0])}
-    masks = keep_top(log_alpha, density)
+    masks = gates.keep_top(log_alpha, density)
     left = None if seconds is None else max(1.0, seconds - (time.perf_counter() - start))  # all the time left
     finish_config = phase_config(fit_config, 1 - gated, min(1.0, fit_config.qat_fraction / (1 - gated)), left)
     mask_tree = [{"w": jnp.asarray(m, jnp.float32), "b": jnp.ones_like(layer["b"])} for m, layer in zip(masks, params)]
@@ -134,3 +128,17 @@ def fit_signal(values: np.ndarray, budget: int, config: SparseConfig, quiet: boo
     params = fit_tiles(params, values, valid, arch.tile, config.dense.bits_per_value, finish_config,
                        mask=mask_tree, quiet=quiet)
     return arch, params, masks, stats
+
+
+def encode(values: np.ndarray, geometry: Geometry, budget: Budget, config: SparseConfig, quiet: bool,
+           stats: dict | None) -> bytes:
+    """The largest body of the gated SIREN fitted to (*extent, C) centred values within the budget."""
+    return coin.encode(values, geometry, budget, config, quiet, stats, fit_signal)
+
+
+def read_layout(reader: bitstream.Reader, geometry: Geometry, n_bytes: int) -> tensors.Body:
+    """The architecture and tensor records of a body, validated (a mask on each w)."""
+    return coin.read_layout(reader, geometry, n_bytes, masked=True)
+
+
+render, render_points = coin.render, coin.render_points  # a sparse body renders as a coin body

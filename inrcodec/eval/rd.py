@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InrError, reading
+from ..errors import InrError, reading
 
 MIN_POINTS = {"pchip": 2, "cubic": 4}  # points per curve each interpolation needs
 RATE_UNITS = ("bpp", "kbps", "bytes")  # the rate keys a results file may hold, in the order looked for

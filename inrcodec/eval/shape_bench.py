@@ -10,7 +10,8 @@ shape of the image bench, with "bytes" for "bpp".
 
 import time
 
-from . import shape_baselines, shape_metrics, shapes
+from ..modalities import shape as shapes
+from . import metrics as shape_metrics, shape_baselines
 from .bench import timed_decode
 
 BASELINES = {"draco": shape_baselines.draco, "sdf-grid": shape_baselines.sdf_grid_lzma}  # name -> search(V, F, cap, reference)

@@ -1,4 +1,8 @@
-"""Distances between a decoded mesh and its reference, as Occupancy Networks and DeepSDF report them.
+"""The metrics of every modality: images' PSNR (CompressAI's), audio's PSNR (COIN++'s), SI-SNR,
+PESQ and STOI, and shapes' distances between a decoded mesh and its reference, as Occupancy
+Networks and DeepSDF report them.
+
+Shapes: distances between a decoded mesh and its reference, as Occupancy Networks and DeepSDF report them.
 
 A mesh is a pair (vertices (V, 3) float64, faces (F, 3) int64). Both surfaces are sampled,
 area-weighted, with a fixed seed; every distance is point-to-mesh (to the closest point of the
@@ -23,17 +27,67 @@ centre, hausdorff the largest, and iou, f_score and normal_consistency are 0 (fi
 them). `prepare` samples a reference once; `compare` scores any number of decoded meshes against it.
 """
 
+import math
 from dataclasses import dataclass
 
 import igl
 import numpy as np
 
-from .errors import InrError
+from ..errors import InrError
 
 SAMPLES = 100_000  # points sampled on each surface, and uniform points in the box for the IoU
 BOX_PADDING = 0.05  # the IoU's box: the reference's bounding box grown by this share of its extent per side
 F_SCORE_TAU = 0.01  # F-score distance threshold, in units of the reference's bounding-box diagonal
 INSIDE = 0.5  # generalized winding number above which a point is inside a mesh
+PESQ_RATE = 16000  # wide-band PESQ scores 16 kHz audio: other rates are resampled to it
+
+
+def psnr(reference: np.ndarray, decoded: np.ndarray) -> float:
+    """PSNR in dB between two uint8 images of equal shape (CompressAI convention, peak 255)."""
+    mse = np.mean((reference.astype(np.float64) - decoded.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else float(10.0 * np.log10(255.0**2 / mse))
+
+
+def audio_psnr(reference: np.ndarray, decoded: np.ndarray) -> float:
+    """PSNR in dB as COIN++ reports it for audio: both waveforms mapped from [-1, 1] to [0, 1]."""
+    mse = np.mean(((reference - decoded) / 2.0) ** 2)
+    return math.inf if mse == 0 else float(-10 * np.log10(mse))
+
+
+def si_snr(reference: np.ndarray, decoded: np.ndarray) -> float:
+    """Scale-invariant SNR in dB (per channel, mean-removed, then averaged over channels)."""
+    values = []
+    for ref, dec in zip(np.atleast_2d(reference.T), np.atleast_2d(decoded.T)):
+        ref, dec = ref - ref.mean(), dec - dec.mean()
+        target = ref * np.dot(dec, ref) / max(np.dot(ref, ref), 1e-20)
+        noise = dec - target
+        values.append(10 * np.log10(max(np.dot(target, target), 1e-20) / max(np.dot(noise, noise), 1e-20)))
+    return float(np.mean(values))
+
+
+
+def perceptual(reference: np.ndarray, decoded: np.ndarray, rate: int) -> dict:
+    """Wide-band PESQ and STOI of the first channel, each where its package is installed."""
+    scores = {}
+    try:
+        from pesq import pesq
+        from scipy.signal import resample_poly
+
+        ref, dec = reference[:, 0], decoded[:, 0]
+        if rate != PESQ_RATE:
+            ref, dec = (resample_poly(x, PESQ_RATE, rate) for x in (ref, dec))
+        scores["pesq"] = float(pesq(PESQ_RATE, ref, dec, "wb"))
+    except ImportError:
+        pass
+    except Exception as err:  # the pesq package raises its own errors on silent or short clips
+        scores["pesq_error"] = str(err)
+    try:
+        from pystoi import stoi
+
+        scores["stoi"] = float(stoi(reference[:, 0], decoded[:, 0], rate))
+    except ImportError:
+        pass
+    return scores
 
 
 @dataclass(frozen=True, eq=False)

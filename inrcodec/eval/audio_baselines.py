@@ -13,9 +13,9 @@ import math
 import numpy as np
 import soundfile
 
-from . import audio
-from .errors import InrError
-from .ratecontrol import largest_fitting
+from ..errors import InrError
+from ..ratecontrol import largest_fitting
+from .metrics import audio_psnr
 
 # name: (libsndfile format, subtype, bitrate modes tried, highest compression level libsndfile takes)
 AUDIO_BASELINES = {"mp3": ("MP3", "MPEG_LAYER_III", ("CONSTANT", "VARIABLE"), 0.999),
@@ -63,7 +63,7 @@ def compress(samples: np.ndarray, rate: int, name: str, budget: int) -> bytes:
                                                            mode), budget, 1.0, math.exp(top), SEARCH_STEPS)
         except InrError:  # even the smallest file of this mode is over the budget
             continue
-        quality = audio.psnr(samples, align(samples, decompress(found)[0]))
+        quality = audio_psnr(samples, align(samples, decompress(found)[0]))
         if quality > best_psnr:
             best, best_psnr = found, quality
     if best is None:

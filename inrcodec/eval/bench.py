@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import baselines, codec
-from .errors import InrError
-from .signals import psnr
+from ..errors import InrError
+from ..modalities import image as codec
+from . import baselines
+from .metrics import psnr
 
 DECODE_REPEATS = 3  # decodes timed per inrcodec file (the median is reported)
 

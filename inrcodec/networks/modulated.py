@@ -8,6 +8,8 @@ map turns f into shift modulations (COIN++), one per sine layer, added to that l
 
     h_0 = periodic(position),   h_k = sin(omega0 * (h_{k-1} W_k + b_k + f M_k)),   value = h_depth W_out + b_out
 
+The inner loop (`adapt`) fits the grids of a signal from zero in a few meta-SGD steps with the
+base's learned rates: the meta-learned start of encoding, and what meta-training trains through.
 The SIREN's coordinate input is periodic (sine and cosine of 2 pi p / period along each axis), so
 the base sees the same inputs wherever a patch sits in a signal: it is trained on crops from
 anywhere in long signals and applied to signals of any size. Only the grids are per signal; the
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from . import siren
 
@@ -101,3 +104,33 @@ def macs_per_sample(config: BaseConfig) -> int:
     """Multiply-accumulates to render one sample: interpolation, modulation map and SIREN."""
     net = siren.count_macs(2 * config.dims, config.width, config.depth, config.out_channels)
     return 2 ** config.dims * config.features + config.features * config.depth * config.width + net
+
+
+def positions(extent: tuple[int, ...]) -> jax.Array:
+    """(prod(extent), dims) centres of every sample in row-major order, in samples."""
+    mesh = np.meshgrid(*[np.arange(size) + 0.5 for size in extent], indexing="ij")
+    return jnp.asarray(np.stack([m.ravel() for m in mesh], axis=-1), jnp.float32)
+
+
+def signal_loss(base, latents, points, target, config: BaseConfig):
+    """Inner loss: squared error summed over samples, averaged over channels (so a cell's gradient
+    does not depend on the signal's size). target: (N, out_channels) centred values at points (N, dims)."""
+    return jnp.sum(jnp.mean(jnp.square(render(base, latents, points, config) - target), axis=-1))
+
+
+def adapt(base, log_lrs, points, target, shapes, steps: int, config: BaseConfig, first_order: bool = False,
+          first_level=0):
+    """The inner loop: `steps` meta-SGD steps on zero-initialised grids of `shapes`. Returns the grids.
+
+    Levels finer than `first_level` (an int or traced scalar) stay at zero, as in a file that
+    does not carry them.
+    """
+    def one_step(latents, _):
+        grads = jax.grad(signal_loss, argnums=1)(base, latents, points, target, config)
+        if first_order:
+            grads = jax.lax.stop_gradient(grads)
+        return [z - jnp.where(level >= first_level, jnp.exp(lr), 0.0) * g
+                for level, (z, lr, g) in enumerate(zip(latents, log_lrs, grads))], None
+
+    latents, _ = jax.lax.scan(one_step, [jnp.zeros(s) for s in shapes], None, length=steps)
+    return latents

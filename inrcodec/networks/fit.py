@@ -13,11 +13,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from . import constrained, gates, quantize
+from .. import quantize
+from . import constrained, gates
 from .constrained import DualConfig
-from .progress import progress
+from ..progress import progress
 from .siren import tiled_apply
-from .tiles import sample_centres
+from ..tiles import sample_centres
 
 CHUNK = 25  # steps per compiled scan call; the progress bar and the time limit advance per chunk
 

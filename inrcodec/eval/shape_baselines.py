@@ -31,11 +31,11 @@ import DracoPy
 import fast_simplification
 import numpy as np
 
-from . import sdf
-from .ratecontrol import largest_integer_fitting
+from .. import sdf
+from ..ratecontrol import largest_integer_fitting
 
-from .errors import InrError
-from .shape_metrics import Reference, check_mesh, compare, prepare
+from ..errors import InrError
+from .metrics import Reference, check_mesh, compare, prepare
 
 Q_MIN, Q_MAX = 6, 16  # coarsest and finest quantization tried, bits per coordinate
 COMPRESSION_LEVEL = 10  # Draco's slowest, smallest setting
@@ -130,7 +130,7 @@ LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME}]  #
 
 def _grid_file(grid: np.ndarray, lattice: sdf.Lattice, bound: int) -> tuple[bytes, np.ndarray, float]:
     """(file, its integers, step) of a lattice SDF as integers in [-bound, bound] spanning shapes.CLAMP_CELLS samples."""
-    from .shapes import CLAMP_CELLS
+    from ..methods.lattice import CLAMP_CELLS
 
     step = float(np.float32(CLAMP_CELLS * lattice.spacing / bound))
     q = np.clip(np.round(grid / step), -bound, bound).astype(np.int8 if bound < 128 else np.int16)
@@ -142,7 +142,8 @@ def sdf_grid_lzma(vertices: np.ndarray, faces: np.ndarray, budget: int, referenc
                   resolution: int = sdf.DEFAULT_RESOLUTION) -> tuple[bytes, tuple[np.ndarray, np.ndarray]]:
     """(file, decoded mesh): the SDF-grid file of at most `budget` bytes with the lowest Chamfer-L1
     against `reference` (by default the mesh, SEARCH_SAMPLES points). InrError if none fits."""
-    from .shapes import CLAMP_CELLS, FIRST_BOUND, MAX_BOUND, PATIENCE, RESOLUTIONS, grid_mesh
+    from ..methods.lattice import CLAMP_CELLS, FIRST_BOUND, MAX_BOUND, RESOLUTIONS
+    from ..sdf import grid_mesh
 
     vertices, faces = check_mesh(vertices, faces, "input")
     if reference is None:

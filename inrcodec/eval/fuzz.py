@@ -29,10 +29,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import bitstream
-from .decoding import expected_output
-from .errors import InrError
-from .progress import progress
+from .. import bitstream
+from ..errors import InrError
+from ..modalities import expected_output
+from ..progress import progress
 
 OUTCOMES = ("refused", "decoded", "crash", "hang", "memory")
 TARGET = "inrcodec.decoding:decode_any"  # the function under test: bytes -> pixels or samples
@@ -76,12 +76,12 @@ def _test_mesh() -> tuple[np.ndarray, np.ndarray]:
 
 def seed_makers() -> dict:
     """Name -> function making that seed file. Every new kind of file the codec writes joins here."""
-    from . import audio, codec, shapes
-    from .coin import CoinConfig
-    from .fit import FitConfig
-    from .latents import LatentConfig
-    from .pyramid_fit import PyramidConfig
-    from .sparse import SparseConfig
+    from ..methods.coin import CoinConfig
+    from ..methods.meta import LatentConfig
+    from ..methods.pyramid import PyramidConfig
+    from ..methods.sparse import SparseConfig
+    from ..modalities import audio, image as codec, shape as shapes
+    from ..networks.fit import FitConfig
 
     fit = FitConfig(steps=20, batch=256)
     coin = CoinConfig(fit=fit)
@@ -144,11 +144,10 @@ def _varint(value: int) -> bytes:
 
 def header_fields(data: bytes) -> list[tuple[int, int, str]]:
     """(start, stop, kind) in the body of every field of a valid file before its payload."""
-    from . import audio, codec, shapes
+    from ..modalities import of_file
 
     reader = bitstream.unpack(data)
-    parsers = {bitstream.AUDIO: audio.parse_header, bitstream.SHAPE: shapes.parse_header}
-    parsers.get(bitstream.modality(data), codec.parse_header)(reader, len(data))
+    of_file(data).module.parse_header(reader, len(data))
     return reader.fields[:-1]
 
 

@@ -5,8 +5,11 @@ sample during training and a deterministic function of log_alpha at the end. All
 elementwise on arrays of any shape, so one call gates every layer (or every tile) at once.
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 BETA = 2.0 / 3.0  # concrete temperature
 GAMMA, ZETA = -0.1, 1.1  # stretch interval (gamma, zeta) around [0, 1]
@@ -40,3 +43,22 @@ def init_log_alpha(shape: tuple[int, ...], density: float) -> jax.Array:
     """log_alpha filled so that every gate starts open with probability `density`."""
     p = jnp.clip(density, 1e-4, 1.0 - 1e-4)
     return jnp.full(shape, jnp.log(p) - jnp.log1p(-p) + BETA * LOG_RATIO)
+
+
+def binary_entropy(p: float) -> float:
+    """H2(p) in bits."""
+    return 0.0 if p <= 0 or p >= 1 else -p * math.log2(p) - (1 - p) * math.log2(1 - p)
+
+
+def keep_top(log_alpha: list, density: float) -> list:
+    """0/1 masks keeping the round(density * N) gates with the largest log_alpha over all layers."""
+    flat = np.concatenate([np.asarray(a).ravel() for a in log_alpha])
+    keep = int(round(density * flat.size))
+    threshold_order = np.argsort(-flat, kind="stable")[:keep]
+    chosen = np.zeros(flat.size, bool)
+    chosen[threshold_order] = True
+    masks, offset = [], 0
+    for a in log_alpha:
+        masks.append(chosen[offset:offset + a.size].reshape(a.shape))
+        offset += a.size
+    return masks

@@ -15,10 +15,10 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 
-from .errors import InrError
+from ..errors import InrError
 from .modulated import BaseConfig
 
-BASES_DIR = Path(__file__).parent / "bases"
+BASES_DIR = Path(__file__).parent.parent / "bases"
 HASH_BYTES = 8  # length of the identity written into each file
 
 

@@ -9,8 +9,8 @@ import io
 import numpy as np
 from PIL import Image
 
-from .errors import InrError
-from .ratecontrol import largest_fitting
+from ..errors import InrError
+from ..ratecontrol import largest_fitting
 
 
 def _pil(pixels: np.ndarray) -> Image.Image:

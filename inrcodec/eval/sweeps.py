@@ -15,10 +15,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import audio_baselines, audio_bench, baselines, bench, datasets, shape_baselines, shape_bench
+from .. import datasets, modalities
+from ..methods import CODES as METHODS
+from ..errors import InrError
+from . import audio_baselines, audio_bench, baselines, bench, shape_baselines, shape_bench
 from .bench import check_methods, machine_description, merge_results
-from .errors import InrError
-from .methods import METHODS
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ _REFERENCES = {}  # the last mesh's key -> its references (the next tasks of a w
 
 def _references(item: datasets.Item):
     """The scoring and the search references of a mesh (`shape_metrics.prepare`)."""
-    from . import shape_metrics
+    from . import metrics as shape_metrics
 
     key = (item.name, item.path, id(item.value))
     if key not in _REFERENCES:
@@ -96,7 +97,7 @@ def sweep(source, *, bpp: list[float] | None = None, kbps: list[float] | None = 
     many same-size images together with `meta`. `scheduler` and `workers` choose where tasks run
     (`cluster.run_tasks`). Results go to `out_dir/<dataset or dataset_name(source)>/<method><tag>.json`.
     """
-    from .cluster import Task, run_tasks, usable_cores
+    from ..cluster import Task, run_tasks, usable_cores
 
     unit, caps = datasets.cap_unit(bpp, kbps, n_bytes)
     if not caps:
@@ -104,8 +105,8 @@ def sweep(source, *, bpp: list[float] | None = None, kbps: list[float] | None = 
     caps = [int(cap) if unit == "bytes" else float(cap) for cap in caps]
     chosen = datasets.items(source, modality, limit)
     kind = chosen[0].modality
-    if datasets.RATE_UNITS[kind] != unit:
-        raise InrError(f"caps in {unit} are not for {kind} signals (give {datasets.RATE_UNITS[kind]})")
+    if modalities.get(kind).unit != unit:
+        raise InrError(f"caps in {unit} are not for {kind} signals (give {modalities.get(kind).unit})")
     spec = MODALITIES[kind]
     methods = list(methods or spec.default_methods)
     check_methods(methods, [*METHODS, *spec.baselines], kind)

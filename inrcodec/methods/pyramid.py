@@ -1,7 +1,10 @@
-"""`pyramid` files of any kind of signal: the body after the signal's own header fields, the rate
-search that lands a file under its cap, and rendering.
+"""The `pyramid` method for images and audio: integer latent grids at strides 1..64 (`pyramid`) under
+a context model (`context`), a post-filter, the rate search that lands a file under its cap, and rendering.
 
-    head (modality, method, the signal's shape: written by its modality) | global step
+An image's values are centred YCbCr (colour: luma alone at full resolution), a clip's one row of
+samples per channel (levels subsample time only). Body (after the modality's head):
+
+    global step
     | per grid channel (coarsest level first) its largest |integer| and, if that is not 0, its
     context parameters (`stored_params`) | post-filter flag and, if set, its weights (`stored_taps`)
     | payload: the grids under the context model
@@ -16,11 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import bitstream, context, entropy, postfilter, pyramid, ratecontrol
-from .bitstream import MAX_ABS_VALUE, MAX_MACS_PER_BYTE
-from .errors import InrError
-from .progress import progress
-from .pyramid_fit import PyramidConfig, fit_pyramid
+from .. import bitstream, context, entropy, postfilter, pyramid, ratecontrol, tiles
+from ..bitstream import MAX_ABS_VALUE, MAX_MACS_PER_BYTE
+from ..errors import InrError
+from ..progress import progress
+from . import Budget, Geometry
 
 MIN_FINENESS, MAX_FINENESS = 1 / 64, 4096.0  # search range of 1 / the global step
 START_FINENESS = 6.0  # where that search starts at 0.3 bits per sample (Kodak's images need 3..10)
@@ -29,12 +32,33 @@ VALUES_PER_BYTE = 4096  # most grid values per file byte (mostly zeros: about 36
 
 
 @dataclass(frozen=True)
-class Pyramid:
-    """The layout of a `pyramid` file."""
+class PyramidConfig:
+    steps: int = 80  # Adam steps of each fit of the context model's parameters to the grids' code length
+    search_iterations: int = 10  # most files the rate control makes while searching the global step
+    fill: float = 0.99  # the search stops at a file of at least this share of the cap
+    rd_slope: float = 0.12  # lambda of the rate-distortion rounding, in squared steps per bit (0: plain rounding)
+    filter_min_pixels: int = 16384  # smaller signals (in samples) go without the post-filter (its ~100 bytes would not pay)
+
+
+DEFAULTS = {"image": PyramidConfig(), "audio": PyramidConfig()}  # modality -> configuration
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a `pyramid` body says about itself, up to and with its payload."""
     step: float  # global quantization step G (see `pyramid.Geometry.steps`), as stored
     bounds: tuple  # per grid channel in coding order: largest |integer| (0: all zero, not coded)
     params: np.ndarray  # (channels in coding order, context.N_PARAMS) int context-model parameters
     filter: np.ndarray  # (filtered channels, post-filter taps) int post-filter weights
+    payload: bytes  # the grids under the context model
+
+
+def grid_geometry(geometry: Geometry) -> pyramid.Geometry:
+    """The pyramid of a signal: an image's (colour: luma alone at full resolution), or a clip's (one
+    row, every level carrying every channel)."""
+    if geometry.modality == "audio":
+        return pyramid.Geometry(1, geometry.extent[0], (geometry.channels,) * len(pyramid.STRIDES), dims=1)
+    return pyramid.image_geometry(*geometry.extent, geometry.channels)
 
 
 def stored_params(geometry: pyramid.Geometry) -> list[int]:
@@ -49,13 +73,12 @@ def stored_taps(geometry: pyramid.Geometry) -> list[int]:
     return [k for k, (dy, _) in enumerate(postfilter.OFFSETS) if geometry.dims == 2 or dy == 0]
 
 
-def write(head: bytes, geometry: pyramid.Geometry, step: float, grids: list[np.ndarray], params: np.ndarray,
+def write(geometry: pyramid.Geometry, step: float, grids: list[np.ndarray], params: np.ndarray,
           weights: np.ndarray) -> bytes:
-    """A whole file: `head`, the global step, per grid channel its bound and context parameters
+    """A body: the global step, per grid channel its bound and context parameters
     (none when the bound is 0), whether a post-filter follows and its weights, then the
     context-coded integers."""
     writer = bitstream.Writer()
-    writer.raw(head)
     writer.log_step(step)
     bounds = [int(np.abs(plane).max(initial=0)) for plane, _ in context.channel_planes(grids)]
     for bound, plane_params in zip(bounds, params):
@@ -67,11 +90,14 @@ def write(head: bytes, geometry: pyramid.Geometry, step: float, grids: list[np.n
         for index in stored_taps(geometry):
             writer.signed(int(channel_weights[index]))
     writer.raw(context.encode(grids, params, bounds))
-    return bitstream.pack(bytes(writer.buffer))
+    return bytes(writer.buffer)
 
 
-def read_layout(reader: bitstream.Reader, geometry: pyramid.Geometry, filtered_channels: int) -> Pyramid:
-    """The global step and, per grid channel, its bound and context parameters, validated."""
+def read_layout(reader: bitstream.Reader, signal: Geometry, n_bytes: int) -> Layout:
+    """The global step and, per grid channel, its bound and context parameters, validated, and the
+    payload; a body of a file of `n_bytes` bytes (its per-byte limits)."""
+    geometry = grid_geometry(signal)
+    check_cost(geometry, n_bytes, tiles.describe(signal.extent))
     step = reader.log_step()
     level_steps = [s for shape, s in zip(geometry.shapes(), geometry.steps(step)) for _ in range(shape[-1])][::-1]
     bounds, params = [], []
@@ -84,12 +110,12 @@ def read_layout(reader: bitstream.Reader, geometry: pyramid.Geometry, filtered_c
         for index in stored_params(geometry) if bounds[-1] else ():
             params[-1][index] = reader.signed(limit, "context parameter")
     limit = round(postfilter.MAX_WEIGHT * postfilter.RESOLUTION)
-    weights = np.zeros((filtered_channels, len(postfilter.OFFSETS)), np.int64)
+    weights = np.zeros((signal.channels, len(postfilter.OFFSETS)), np.int64)
     if reader.varint(1, "post-filter flag"):
         for channel_weights in weights:
             for index in stored_taps(geometry):
                 channel_weights[index] = reader.signed(limit, "filter weight")
-    return Pyramid(step, tuple(bounds), np.array(params, np.int64).reshape(-1, context.N_PARAMS), weights)
+    return Layout(step, tuple(bounds), np.array(params, np.int64).reshape(-1, context.N_PARAMS), weights, reader.rest())
 
 
 def check_cost(geometry: pyramid.Geometry, n_bytes: int, what: str) -> None:
@@ -103,19 +129,22 @@ def check_cost(geometry: pyramid.Geometry, n_bytes: int, what: str) -> None:
                        f"{MAX_MACS_PER_BYTE:.3g} multiply-adds per byte)")
 
 
-def encode(field: np.ndarray, geometry: pyramid.Geometry, head: bytes, budget: int, config: PyramidConfig,
-           quiet: bool, stats: dict | None, what: str) -> bytes:
-    """The largest file under `budget` bytes of a (H, W, C) float32 field: rate control searches
-    the global step. `what` names the signal in errors."""
-    channels = field.shape[-1]
+def encode(values: np.ndarray, signal: Geometry, budget: Budget, config: PyramidConfig, quiet: bool,
+           stats: dict | None) -> bytes:
+    """The largest body whose file is within the budget, of (*extent, C) float32 values (an image's
+    centred YCbCr, a clip's samples): rate control searches the global step."""
+    from .pyramid_fit import fit_pyramid  # the encoder's side imports JAX
+
+    geometry, what = grid_geometry(signal), tiles.describe(signal.extent)
+    field = values.reshape(geometry.height, geometry.width, signal.channels)
     shapes = geometry.shapes()
-    empty = write(head, geometry, 1.0, [np.zeros(s, np.int32) for s in shapes],
-                  np.zeros((sum(s[-1] for s in shapes), context.N_PARAMS)),
-                  np.zeros((channels, len(postfilter.OFFSETS)), np.int64))
-    if len(empty) > budget:
-        raise InrError(f"budget of {budget} bytes is too small: the smallest pyramid file of {what} "
+    empty = budget.file(write(geometry, 1.0, [np.zeros(s, np.int32) for s in shapes],
+                              np.zeros((sum(s[-1] for s in shapes), context.N_PARAMS)),
+                              np.zeros((signal.channels, len(postfilter.OFFSETS)), np.int64)))
+    if len(empty) > budget.cap:
+        raise InrError(f"budget of {budget.cap} bytes is too small: the smallest pyramid file of {what} "
                        f"takes {len(empty)} bytes")
-    check_cost(geometry, budget, what)
+    check_cost(geometry, budget.cap, what)
 
     tried = []
 
@@ -126,25 +155,36 @@ def encode(field: np.ndarray, geometry: pyramid.Geometry, head: bytes, budget: i
     def make_file(fineness: float) -> bytes:
         step = stored_step(fineness)
         tried.append(step)
-        data = write(head, geometry, step, *fit_pyramid(field, geometry, step, config))
+        data = budget.file(write(geometry, step, *fit_pyramid(field, geometry, step, config)))
         bar.update()
-        bar.set_postfix(step=f"{step:.4f}", bytes=f"{len(data)}/{budget}")
+        bar.set_postfix(step=f"{step:.4f}", bytes=f"{len(data)}/{budget.cap}")
         return data
 
-    start = START_FINENESS * math.sqrt(budget * 8 / (geometry.height * geometry.width) / 0.3)
+    start = START_FINENESS * math.sqrt(budget.cap * 8 / (geometry.height * geometry.width) / 0.3)
     with progress(config.search_iterations, "pyramid", unit="file", quiet=quiet) as bar:
-        fineness, data = ratecontrol.secant_fitting(make_file, budget, MIN_FINENESS, MAX_FINENESS, start,
+        fineness, data = ratecontrol.secant_fitting(make_file, budget.cap, MIN_FINENESS, MAX_FINENESS, start,
                                                     SIZE_SLOPE, config.search_iterations, config.fill)
     if stats is not None:
         stats.update(step=stored_step(fineness), files=len(tried))
-    return data
+    return budget.body(data)
 
 
-def render(payload: bytes, layout: Pyramid, geometry: pyramid.Geometry, scales: tuple[float, float],
-           box: tuple[int, int, int, int]) -> np.ndarray:
-    """(h, w, filtered channels) float32 field of a file's payload rendered at (row, column)
-    `scales` over `box` = (top, left, h, w) in output samples, post-filtered; InrError if any is not finite."""
-    levels = context.decode(payload, geometry.shapes(), layout.params, list(layout.bounds))
+def render(layout: Layout, signal: Geometry, scales: tuple[float, ...], box) -> np.ndarray:
+    """(*sizes, C) float32 values of a body rendered at `scales` (output samples per input sample, per
+    axis) over box = (starts, sizes) in output samples per axis, post-filtered; InrError if any is not
+    finite."""
+    geometry, (starts, sizes) = grid_geometry(signal), box
+    if geometry.dims == 1:  # a clip: one row
+        field = _render_field(layout, geometry, (1.0, *scales), (0, *starts, 1, *sizes))
+        return field[0]
+    return _render_field(layout, geometry, scales, (*starts, *sizes))
+
+
+def _render_field(layout: Layout, geometry: pyramid.Geometry, scales: tuple[float, float],
+                  box: tuple[int, int, int, int]) -> np.ndarray:
+    """(h, w, filtered channels) float32 field rendered at (row, column) `scales` over `box` =
+    (top, left, h, w) in output samples, post-filtered."""
+    levels = context.decode(layout.payload, geometry.shapes(), layout.params, list(layout.bounds))
     top, left, height, width = box
     margins = [postfilter.RADIUS * round(scale) for scale in scales]  # the filter's reach, inside the output
     extent = (round(geometry.height * scales[0]), round(geometry.width * scales[1]))

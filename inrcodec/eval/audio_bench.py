@@ -11,35 +11,10 @@ import time
 
 import numpy as np
 
-from . import audio, audio_baselines
+from ..modalities import audio
+from . import audio_baselines
 from .bench import timed_decode
-
-PESQ_RATE = 16000  # wide-band PESQ scores 16 kHz audio: other rates are resampled to it
-
-
-def perceptual(reference: np.ndarray, decoded: np.ndarray, rate: int) -> dict:
-    """Wide-band PESQ and STOI of the first channel, each where its package is installed."""
-    scores = {}
-    try:
-        from pesq import pesq
-        from scipy.signal import resample_poly
-
-        ref, dec = reference[:, 0], decoded[:, 0]
-        if rate != PESQ_RATE:
-            ref, dec = (resample_poly(x, PESQ_RATE, rate) for x in (ref, dec))
-        scores["pesq"] = float(pesq(PESQ_RATE, ref, dec, "wb"))
-    except ImportError:
-        pass
-    except Exception as err:  # the pesq package raises its own errors on silent or short clips
-        scores["pesq_error"] = str(err)
-    try:
-        from pystoi import stoi
-
-        scores["stoi"] = float(stoi(reference[:, 0], decoded[:, 0], rate))
-    except ImportError:
-        pass
-    return scores
-
+from .metrics import audio_psnr, perceptual, si_snr
 
 def measure(samples: np.ndarray, rate: int, kbps: float, name: str, config) -> dict:
     """Encode under the cap and decode; the row of one clip, cap and codec."""
@@ -60,6 +35,6 @@ def measure(samples: np.ndarray, rate: int, kbps: float, name: str, config) -> d
     if len(data) > cap:
         raise AssertionError(f"{name} wrote {len(data)} bytes over a cap of {cap}")
     seconds = len(samples) / rate
-    return {"bytes": len(data), "kbps": len(data) * 8 / seconds / 1000, "psnr": audio.psnr(samples, decoded),
-            "si_snr": audio.si_snr(samples, decoded), **perceptual(samples, decoded, rate),
+    return {"bytes": len(data), "kbps": len(data) * 8 / seconds / 1000, "psnr": audio_psnr(samples, decoded),
+            "si_snr": si_snr(samples, decoded), **perceptual(samples, decoded, rate),
             "seconds": seconds, "encoding_time": middle - start, "decoding_time": decoding_time, **extra}

@@ -4,21 +4,12 @@ weights for one global step.
     grids, params, weights = fit_pyramid(field, geometry, step, PyramidConfig())
 """
 
-from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 
-from . import context, postfilter, pyramid
-
-
-@dataclass(frozen=True)
-class PyramidConfig:
-    steps: int = 80  # Adam steps of each fit of the context model's parameters to the grids' code length
-    search_iterations: int = 10  # most files the rate control makes while searching the global step
-    fill: float = 0.99  # the search stops at a file of at least this share of the cap
-    rd_slope: float = 0.12  # lambda of the rate-distortion rounding, in squared steps per bit (0: plain rounding)
-    filter_min_pixels: int = 16384  # smaller signals (in samples) go without the post-filter (its ~100 bytes would not pay)
+from .. import context, postfilter, pyramid
+from .pyramid import PyramidConfig
 
 
 def fit_pyramid(field: np.ndarray, geometry: pyramid.Geometry, step: float,

@@ -35,8 +35,8 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from PIL import Image
 
-from .modulated import BaseConfig, grid_shapes, init_base, render
-from .progress import progress
+from ..networks.modulated import BaseConfig, adapt, grid_shapes, init_base, positions, render
+from ..progress import progress
 
 
 @dataclass(frozen=True)
@@ -57,36 +57,6 @@ class MetaConfig:
     validation_steps: tuple[int, ...] = (1, 3, 10)  # inner steps at which validation PSNR is reported
     seed: int = 0  # seed of initialisation and data sampling
     devices: int | None = None  # devices each outer batch is split over; None: all (with several processes, it must be all)
-
-
-def positions(extent: tuple[int, ...]) -> jax.Array:
-    """(prod(extent), dims) centres of every sample in row-major order, in samples."""
-    mesh = np.meshgrid(*[np.arange(size) + 0.5 for size in extent], indexing="ij")
-    return jnp.asarray(np.stack([m.ravel() for m in mesh], axis=-1), jnp.float32)
-
-
-def signal_loss(base, latents, points, target, config: BaseConfig):
-    """Inner loss: squared error summed over samples, averaged over channels (so a cell's gradient
-    does not depend on the signal's size). target: (N, out_channels) centred values at points (N, dims)."""
-    return jnp.sum(jnp.mean(jnp.square(render(base, latents, points, config) - target), axis=-1))
-
-
-def adapt(base, log_lrs, points, target, shapes, steps: int, config: BaseConfig, first_order: bool = False,
-          first_level=0):
-    """The inner loop: `steps` meta-SGD steps on zero-initialised grids of `shapes`. Returns the grids.
-
-    Levels finer than `first_level` (an int or traced scalar) stay at zero, as in a file that
-    does not carry them.
-    """
-    def one_step(latents, _):
-        grads = jax.grad(signal_loss, argnums=1)(base, latents, points, target, config)
-        if first_order:
-            grads = jax.lax.stop_gradient(grads)
-        return [z - jnp.where(level >= first_level, jnp.exp(lr), 0.0) * g
-                for level, (z, lr, g) in enumerate(zip(latents, log_lrs, grads))], None
-
-    latents, _ = jax.lax.scan(one_step, [jnp.zeros(s) for s in shapes], None, length=steps)
-    return latents
 
 
 def batch_mse(base, log_lrs, targets, steps: int, config: BaseConfig, first_order: bool, first_level=0):
@@ -188,12 +158,13 @@ class SpeechData:
 
 class ShapeData:
     """Training and validation crops of the squashed SDF lattices of meshes_train (never meshes/), as
-    the codec's network methods fit them (`shapes.network_values`); the last `validation_meshes`
+    the codec's network methods fit them (`modalities.shape.network_values`); the last `validation_meshes`
     meshes are held out. A crop is centred on a random sample within a band of the surface, so that
     every crop holds some surface. The lattices are cached in the working folder."""
 
     def __init__(self, data_dir: Path, config: MetaConfig, workdir: Path, validation_meshes: int = 4):
-        from . import sdf, shapes
+        from .. import sdf
+        from ..modalities import shape
 
         cache = workdir / "lattices.npz"
         if cache.exists():
@@ -204,7 +175,7 @@ class ShapeData:
             lattices = []
             with progress(len(paths), "SDF", unit="mesh", quiet=False) as bar:
                 for path in paths:
-                    lattices.append(shapes.network_values(*sdf.read_mesh(path))[0][..., 0])
+                    lattices.append(shape.network_values(*sdf.read_mesh(path))[0][..., 0])
                     bar.update()
             np.savez(cache, **{str(k): v for k, v in enumerate(lattices)})
         self.crop = config.crop

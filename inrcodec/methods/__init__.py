@@ -1,0 +1,63 @@
+"""The coding methods: one module each, and this registry, the one place a method's name is looked up.
+
+A method turns a signal's values into the body of a file and back. Its module holds:
+
+    Config                     its configuration (a frozen dataclass); DEFAULTS: modality -> Config
+    encode(values, geometry, budget, config, quiet, stats) -> bytes   the method's body
+    read_layout(reader, geometry, n_bytes) -> layout                  validated, up to the payload
+    render(layout, geometry, scales, box) -> (*sizes, C) float32     centred values at any scale
+
+`values` are (*extent, C) float32 centred values (0 is mid-range), as the modality maps them;
+`box` is (starts, sizes) in output samples per axis. The shapes' `pyramid` is the SDF lattice coder
+(`methods.lattice`), which searches its own lattice and so takes the mesh, not values.
+
+Modules are imported when first asked for, so that decoding a `pyramid` file, or asking for
+`--help`, imports no JAX.
+"""
+
+import importlib
+from dataclasses import dataclass
+
+from .. import bitstream
+
+CODES = {"coin": 0, "sparse": 1, "meta": 2, "pyramid": 3}  # method name -> its code in a file
+NAMES = {code: name for name, code in CODES.items()}  # code in a file -> method name
+DEFAULT = "pyramid"  # the best at every cap measured (README, Results)
+MODULES = {"coin": "coin", "sparse": "sparse", "meta": "meta", "pyramid": "pyramid"}  # name -> module here
+SHAPE_MODULES = {"pyramid": "lattice"}  # where a shape's method is another module than the name's
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """What a method needs to know of a signal besides its values."""
+    extent: tuple[int, ...]  # samples per axis: (H, W) of an image, (N,) of a chunk of audio, a shape's lattice
+    channels: int  # values per sample
+    modality: str  # "image", "audio" or "shape": the method's defaults and its shipped base
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A hard cap on a whole file and the modality's fields before the method's body."""
+    head: bytes  # the file's body up to the method's own fields (they count against the cap)
+    cap: int  # most bytes of the whole file, container included
+
+    def file(self, body: bytes) -> bytes:
+        """The whole file of a method's body: what the cap applies to."""
+        return bitstream.pack(self.head + body)
+
+    def body(self, file: bytes) -> bytes:
+        """The method's body of a whole file made by `file`."""
+        return file[len(bitstream.MAGIC) + 1 + len(self.head):-4]
+
+
+def get(name: str, modality: str = "image"):
+    """The module of method `name` for `modality` (imported on first use); KeyError if unknown."""
+    module = (SHAPE_MODULES.get(name) if modality == "shape" else None) or MODULES[name]
+    return importlib.import_module(f"{__name__}.{module}")
+
+
+def default_config(name: str, modality: str, effort: int):
+    """Method `name`'s configuration for `modality`, its steps scaled for `effort` (1..9)."""
+    from ..effort import apply_effort
+
+    return apply_effort(get(name, modality).DEFAULTS[modality], effort)

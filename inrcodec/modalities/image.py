@@ -1,0 +1,300 @@
+"""Images: reading with stated conversion rules, writing, the file head, rate caps in bits per
+pixel, and decoding at any scale and over any crop.
+
+File body (inside the container of `bitstream`):
+
+    modality (0) | method | height | width | channels | the method's body
+
+Pixels are coded as centred values pixel / 255 - 0.5 (by `pyramid` in YCbCr); a decoded value is
+clipped to [0, 1] and rounded to 8 bits.
+
+Conversion rules on reading: palette images become RGB (RGBA if they carry transparency); an
+alpha channel is composited over white; 16-bit samples are scaled to 8 bits (round(v / 257));
+1-bit images become 8-bit grayscale; CMYK and YCbCr become RGB. Float images and images of several
+frames (animations) are refused, and so is any image over MAX_PIXELS before its pixels are read.
+"""
+
+import io
+import math
+import numbers
+import os
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .. import bitstream, methods, pyramid
+from ..bitstream import AUDIO, IMAGE, SHAPE
+from ..effort import DEFAULT_EFFORT
+from ..errors import InrError, reading
+from ..methods import Budget, Geometry
+
+MAX_SCALE = 16.0  # largest --scale a decode may ask for
+MAX_BPP = 64.0  # largest cap in bits per pixel (8-bit RGB itself takes 24)
+MAX_PIXELS = 1 << 26  # largest image (in pixels) read or decoded: 67 megapixels
+
+
+def check_size(height: int, width: int) -> None:
+    """Refuse dimensions that are empty or too large to allocate sensibly."""
+    if height < 1 or width < 1 or height * width > MAX_PIXELS:
+        raise InrError(f"image size {width}x{height} is outside 1..{MAX_PIXELS} pixels")
+
+
+def _to_uint8(image: Image.Image) -> np.ndarray:
+    """Apply the conversion rules; returns (H, W, C) uint8 with C in {1, 3}."""
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        wide = np.asarray(image, dtype=np.float64)
+        return np.clip(np.round(wide / 257.0), 0, 255).astype(np.uint8)[..., None]
+    if image.mode == "F":
+        raise InrError("floating-point images are not supported; save it as 8- or 16-bit first")
+    if image.mode == "1":
+        image = image.convert("L")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float64)
+        alpha = rgba[..., 3:] / 255.0
+        rgb = rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)
+        out = np.round(rgb).astype(np.uint8)
+        return out[..., :1] if image.mode in ("LA", "La") else out
+    if image.mode == "L":
+        return np.asarray(image, dtype=np.uint8)[..., None]
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file into (H, W, C) uint8 pixels, C = 1 (grayscale) or 3 (RGB)."""
+    with reading(path, "image"):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)  # over MAX_PIXELS anyway
+                with Image.open(path) as image:
+                    check_size(image.height, image.width)
+                    if getattr(image, "n_frames", 1) > 1:
+                        raise InrError(f"{path}: an animation of {image.n_frames} frames; inrcodec codes still "
+                                       f"images (save one frame as a PNG first)")
+                    image.load()
+                    return _to_uint8(image)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+            raise InrError(f"{path}: image too large ({err})") from None
+        except (UnidentifiedImageError, SyntaxError, ValueError) as err:
+            raise InrError(f"{path}: not a readable image ({err})") from None
+
+
+def as_pixels(image) -> np.ndarray:
+    """Accept a path, a PIL image or an array (H, W), (H, W, 1) or (H, W, 3); return (H, W, C) uint8."""
+    if isinstance(image, (str, os.PathLike)):
+        return read_image(image)
+    if isinstance(image, Image.Image):
+        check_size(image.height, image.width)
+        return _to_uint8(image)
+    pixels = np.asarray(image)
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    if pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
+        raise InrError(f"expected an (H, W), (H, W, 1) or (H, W, 3) array, got shape {pixels.shape}")
+    if pixels.dtype != np.uint8:
+        raise InrError(f"expected uint8 pixels, got {pixels.dtype}")
+    check_size(pixels.shape[0], pixels.shape[1])
+    return pixels
+
+
+def resize(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(H, W, C) uint8 pixels resampled (Lanczos) to (height, width, C): the whole image onto the new grid."""
+    image = Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels)
+    return np.asarray(image.resize((width, height), Image.LANCZOS)).reshape(height, width, pixels.shape[2])
+
+
+def image_to_png_bytes(pixels: np.ndarray) -> bytes:
+    """Encode (H, W, C) uint8 pixels as PNG bytes."""
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def image_format(path: str) -> str:
+    """Pillow's name of the image format `path`'s extension names, or InrError."""
+    extension = os.path.splitext(path)[1].lower()
+    found = Image.registered_extensions().get(extension)
+    if found is None:
+        raise InrError(f"{path}: unknown image extension {extension!r} (try .png)")
+    return found
+
+
+def write_signal(path: str, pixels: np.ndarray) -> bytes:
+    """The bytes of an image file of (H, W, C) uint8 pixels in the format `path`'s extension names."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels).save(buffer, format=image_format(path))
+    return buffer.getvalue()
+
+
+def encode_signal(pixels: np.ndarray, bpp: float, method: str | None = None, config=None) -> bytes:
+    """`encode`, as every modality's record offers it."""
+    return encode(pixels, bpp, method, config)
+
+
+def centred(pixels: np.ndarray) -> np.ndarray:
+    """(..., C) uint8 pixels -> float32 centred values pixel / 255 - 0.5."""
+    return pixels.astype(np.float32) / 255.0 - 0.5
+
+
+@dataclass(frozen=True)
+class Header:
+    """What an image file says about itself before its payload."""
+    method: str  # coding method
+    extent: tuple[int, int]  # (height, width) in pixels
+    channels: int  # 1 (grayscale) or 3 (RGB)
+    layout: object  # the method's layout, payload included (`methods.*.read_layout`)
+
+    @property
+    def geometry(self) -> Geometry:
+        return Geometry(self.extent, self.channels, "image")
+
+
+def default_config(method: str, effort: int = DEFAULT_EFFORT):
+    """The default configuration object of a method for images, its steps scaled for `effort` (1..9)."""
+    return methods.default_config(method, "image", effort)
+
+
+def _head(shape, method: str) -> bytes:
+    """The file body up to the method's own fields: modality, method and image shape (H, W, C)."""
+    return bitstream.varints(IMAGE, methods.CODES[method], *shape)
+
+
+def encode(image, bpp: float, method: str | None = None, config=None, quiet: bool = True, stats: dict | None = None,
+           effort: int = DEFAULT_EFFORT) -> bytes:
+    """Compress an image (path, PIL image or (H, W[, C]) uint8 array) into at most floor(bpp*H*W/8) bytes.
+
+    `method` is one of `methods.CODES`; None: the one `config` configures, or the default. `config` is
+    the method's configuration; None for its defaults at `effort` (1..9, see `effort`). `stats`, if
+    given, is filled with what the fit did: architecture, and for `sparse` and `meta` the density
+    target and the expected density reached.
+    """
+    if method is None:
+        method = next((name for name in methods.CODES if config is not None
+                       and type(config) is type(methods.get(name).DEFAULTS["image"])), methods.DEFAULT)
+    if method not in methods.CODES:
+        raise InrError(f"unknown method {method!r}; choose from {', '.join(methods.CODES)}")
+    config = config or default_config(method, effort)  # default_config checks the effort
+    pixels = as_pixels(image)
+    if method == "meta":
+        return encode_batch(pixels[None], bpp, config, quiet, stats)[0]
+    height, width, channels = pixels.shape
+    budget = Budget(_head(pixels.shape, method), _budget(bpp, height, width))
+    values = pyramid.to_ycbcr(pixels) if method == "pyramid" else centred(pixels)
+    body = methods.get(method).encode(values, Geometry((height, width), channels, "image"), budget, config, quiet,
+                                      stats)
+    return _checked(budget.file(body))
+
+
+def _checked(data: bytes) -> bytes:
+    """An encoded file, once the decoder's header checks accept it (no file is made that cannot be read)."""
+    read_header(data)
+    return data
+
+
+def _budget(bpp: float, height: int, width: int) -> int:
+    """The byte cap of an image at `bpp` bits per pixel."""
+    if not (isinstance(bpp, numbers.Real) and 0 < bpp <= MAX_BPP):  # also false for NaN
+        raise InrError(f"bpp must be a number in (0, {MAX_BPP:g}], got {bpp!r}")
+    return math.floor(bpp * height * width / 8)
+
+
+def encode_batch(pixels: np.ndarray, bpp: float, config=None, quiet: bool = True, stats: dict | None = None,
+                 effort: int = DEFAULT_EFFORT) -> list[bytes]:
+    """Compress (B, H, W, C) uint8 images of one size with the `meta` method, fitting all at once.
+
+    Returns one file per image, each at most floor(bpp*H*W/8) bytes. `config` and `effort` as for
+    `encode`; `stats` too (densities averaged over the batch).
+    """
+    pixels = np.asarray(pixels)
+    if pixels.ndim != 4 or pixels.dtype != np.uint8 or pixels.shape[-1] not in (1, 3) or len(pixels) == 0:
+        raise InrError(f"expected (B, H, W, 1 or 3) uint8 images, got {pixels.dtype} {pixels.shape}")
+    config = config or default_config("meta", effort)
+    _, height, width, channels = pixels.shape
+    check_size(height, width)
+    budget = Budget(_head(pixels.shape[1:], "meta"), _budget(bpp, height, width))
+
+    def resize_batch(values: np.ndarray, coded: tuple[int, int]) -> np.ndarray:
+        return centred(np.stack([resize(image, *coded) for image in pixels]))
+
+    bodies = methods.get("meta").encode_batch(centred(pixels), Geometry((height, width), channels, "image"), budget,
+                                              config, quiet, stats, resize_batch)
+    return [_checked(budget.file(body)) for body in bodies]
+
+
+def read_header(data: bytes) -> Header:
+    """Parse and validate a file up to its payload; raises InrError on anything inconsistent."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InrError(f"expected the bytes of an .inr file, got {type(data).__name__}")
+    return parse_header(bitstream.unpack(bytes(data)), len(data))
+
+
+def parse_header(reader: bitstream.Reader, n_bytes: int) -> Header:
+    """`read_header` on the body of an unpacked file of `n_bytes` bytes (its reader then lists the fields)."""
+    modality = reader.varint(255, "modality")
+    if modality != IMAGE:
+        raise InrError("this file holds audio, not an image (decode it to a .wav)" if modality == AUDIO else
+                       "this file holds a shape, not an image (decode it to a .ply)" if modality == SHAPE else
+                       f"this file holds modality {modality}, which this version cannot decode")
+    code = reader.varint(255, "method")
+    if code not in methods.NAMES:
+        raise InrError(f"this file uses method code {code}, unknown to this version")
+    method = methods.NAMES[code]
+    height = reader.varint(MAX_PIXELS, "height")
+    width = reader.varint(MAX_PIXELS, "width")
+    channels = reader.varint(3, "channels")
+    check_size(height, width)
+    if channels not in (1, 3):
+        raise InrError(f"corrupt file: {channels} channels")
+    geometry = Geometry((height, width), channels, "image")
+    return Header(method, (height, width), channels, methods.get(method).read_layout(reader, geometry, n_bytes))
+
+
+def _output_box(header: Header, scale: float, crop) -> tuple[int, int, int, int]:
+    """(top, left, height, width) in output pixels of `crop` = (left, top, width, height) in the
+    encoded image's pixels (None: the whole image), at `scale`."""
+    if not (isinstance(scale, numbers.Real) and 0 < scale <= MAX_SCALE):
+        raise InrError(f"scale {scale!r} must be a number in (0, {MAX_SCALE:g}]")
+    if crop is not None and not (len(np.shape(crop)) == 1 and len(crop) == 4
+                                 and all(isinstance(v, numbers.Real) for v in crop)):
+        raise InrError(f"crop {crop!r} must be four numbers: left, top, width, height")
+    image_height, image_width = header.extent
+    left, top, width, height = (0, 0, image_width, image_height) if crop is None else crop
+    if not (0 <= left and 0 <= top and 0 < width and 0 < height and left + width <= image_width
+            and top + height <= image_height):
+        raise InrError(f"crop {tuple(crop)} (left, top, width, height) is not inside the "
+                       f"{image_width}x{image_height} image")
+    box = [value * scale for value in (top, left, height, width)]
+    if crop is not None and any(abs(value - round(value)) > 1e-9 for value in box[:2]):
+        raise InrError(f"scale {scale} must make the crop's left and top whole numbers of pixels")
+    top, left, height, width = (round(value) for value in box)
+    if height < 1 or width < 1 or height * width > MAX_PIXELS:
+        raise InrError(f"a {width}x{height} output is outside 1..{MAX_PIXELS} pixels")
+    return top, left, height, width
+
+
+def decode(data: bytes, scale: float = 1.0, crop: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """Decompress a file into (H*scale, W*scale, C) uint8 pixels.
+
+    `scale` renders the INR at another resolution; `crop` = (left, top, width, height), in pixels of
+    the encoded image, renders only that region (then (height*scale, width*scale, C)).
+    """
+    header = read_header(data)
+    top, left, height, width = _output_box(header, scale, crop)
+    values = methods.get(header.method).render(header.layout, header.geometry, (scale, scale),
+                                               ((top, left), (height, width)))
+    if header.method == "pyramid":  # YCbCr, the channels it lacks (a grayscale image's chroma) zero
+        ycbcr = np.zeros((height, width, 3), np.float32)
+        ycbcr[..., :header.channels] = values
+        values = pyramid.to_rgb(ycbcr, header.channels)
+    values += 0.5  # in place: a decode holds one float32 copy of its output
+    np.clip(values, 0.0, 1.0, out=values)
+    values *= 255.0
+    return np.round(values, out=values).astype(np.uint8)
+
+
+read, decode_signal = read_image, decode  # as every modality's record offers them
