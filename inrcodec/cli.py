@@ -380,9 +380,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(run=cmd_bench)
 
     bd_rate = commands.add_parser("bd-rate", help="Bjontegaard delta rate and PSNR of one results file against another")
-    from .eval.rd import add_arguments
-
-    add_arguments(bd_rate)
+    bd_rate.add_argument("test", help="results JSON of the codec under test")
+    bd_rate.add_argument("anchor", help="results JSON of the anchor (ours, or a published curve)")
+    bd_rate.add_argument("--metric", default="psnr", help="quality metric (default psnr; distances such as "
+                         "chamfer_l1 are handled as lower-is-better)")
+    bd_rate.add_argument("--method", choices=["pchip", "cubic"], default="pchip",
+                         help="interpolation: pchip (JVET/JCT-VC sheet, default) or cubic (VCEG-M33 polyfit)")
+    bd_rate.add_argument("--per-item", action="store_true",
+                         help="average per-item deltas instead of comparing mean curves")
+    bd_rate.add_argument("--range", nargs=2, type=float, metavar=("LO", "HI"),
+                         help="integrate over this quality interval only (clipped to the overlap)")
     bd_rate.set_defaults(run=cmd_bd_rate)
 
     fuzz = commands.add_parser("fuzz", help="decode mutated files under a watchdog and report what happened")

@@ -27,13 +27,10 @@ costs little time to decode.
 """
 
 import math
-from functools import cached_property, lru_cache, partial
+from functools import cached_property, lru_cache
 
 import constriction
-import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 
 from .errors import InrError
 from .pyramid import cell_positions, cubic_weights, interpolate_axis
@@ -45,8 +42,6 @@ N_PARAMS = sum(len(kept) for kept in STORED)  # stored parameters per plane
 PARAM_RESOLUTION = 16  # stored parameters are integers / 16
 MAX_PARAM = 16.0  # largest |a| a file may store
 LOG_SCALE_MIN, LOG_SCALE_MAX = -3.0, 8.0  # clip of log b
-INITIAL_PARAMS = (0.0, 0.5, 0.0, 0.5, 0.0, 0.0)  # where the encoder's fit starts, every phase
-FIT_LEARNING_RATE = 0.1  # Adam learning rate of the encoder's fit
 PHASE_LATTICES = [((0, 0),), ((1, 1),), ((0, 1), (1, 0))]  # (row, col) parities of each phase's cells
 DIAGONAL, NEAREST = ((-1, -1), (-1, 1), (1, -1), (1, 1)), ((-1, 0), (0, -1), (0, 1), (1, 0))
 PHASE_NEIGHBOURS = [(), DIAGONAL, NEAREST]  # offsets of each phase's neighbours decoded before it (all earlier phases)
@@ -104,7 +99,7 @@ def phase_of(shape: tuple[int, int]) -> np.ndarray:
     return np.where(rows == cols, rows, 2)
 
 
-def _laplace(xp, a, features):
+def laplace(xp, a, features):
     """(mu, b) of cells from their phase's parameters a (..., 6) and `phase_features` (5, ...)."""
     log_b = a[..., 0] + a[..., 1] * features[0] + a[..., 2] * features[1] + a[..., 3] * features[2]
     return a[..., 4] * features[3] + a[..., 5] * features[4], xp.exp(xp.clip(log_b, LOG_SCALE_MIN, LOG_SCALE_MAX))
@@ -145,7 +140,7 @@ def phase_features(plane: np.ndarray, parent: np.ndarray, phase: int) -> np.ndar
 def phase_laplace(plane: np.ndarray, parent: np.ndarray, phase: int, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Float64 (mu, b) of the cells of `phase` (as for `phase_features`); params: the plane's
     (N_PARAMS,) stored integers."""
-    return _laplace(np, unpack_params(params)[phase], phase_features(plane, parent, phase))
+    return laplace(np, unpack_params(params)[phase], phase_features(plane, parent, phase))
 
 
 @lru_cache(maxsize=32)
@@ -249,7 +244,7 @@ class PlaneContext:
             return rows, cols, *phase_laplace(self.plane, self.whole, phase, params)
         cells = run_cells(active, len(rows))
         rows, cols = rows[cells], cols[cells]
-        return rows, cols, *_laplace(np, unpack_params(params)[phase], cell_features(self.plane, self.sources, phase, rows, cols))
+        return rows, cols, *laplace(np, unpack_params(params)[phase], cell_features(self.plane, self.sources, phase, rows, cols))
 
 
 def laplace_bits(xp, y, mu, b):
@@ -271,79 +266,6 @@ def channel_planes(grids: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray
     """(plane, its `parent_plane`) of every grid channel, in coding order (coarsest level first)."""
     return [(grids[k][..., c], parent_plane(grids, k, c)) for k in reversed(range(len(grids)))
             for c in range(grids[k].shape[-1])]
-
-
-@partial(jax.jit, static_argnums=(4, 5))
-def _fit(symbols, features, counted, initial, sizes: tuple, steps: int):
-    """Adam on the code length of `symbols` (n,) whose cells have `features` (5, n) and come in
-    consecutive groups of `sizes` (one per plane and phase), cells with `counted` 0 left out:
-    (groups, PHASE_PARAMS) parameters from `initial`. (Each group is its own slice: a gather of
-    per-cell parameters would make the gradient a scatter, slow on CPUs.)"""
-
-    ends = np.cumsum(sizes)
-
-    def bits(params):
-        total = 0.0
-        for a, start, end in zip(params, ends - np.asarray(sizes), ends):
-            mu, b = _laplace(jnp, a, features[:, start:end])
-            total = total + jnp.sum(laplace_bits(jnp, symbols[start:end], mu, b) * counted[start:end])
-        return total
-
-    adam = optax.adam(FIT_LEARNING_RATE)
-
-    def step(_, carry):
-        params, state = carry
-        updates, state = adam.update(jax.grad(bits)(params), state)
-        return optax.apply_updates(params, updates), state
-
-    return jax.lax.fori_loop(0, steps, step, (initial, adam.init(initial)))[0]
-
-
-def padded_size(count: int) -> int:
-    """`count` rounded up to one of 8 sizes an octave, so that signals of similar sizes share one
-    compiled fit (at most 1/8 more cells to sum)."""
-    grain = 1 << max(0, count.bit_length() - 4)
-    return -(-count // grain) * grain
-
-
-def fit_params(grids: list[np.ndarray], steps: int, start: np.ndarray | None = None) -> np.ndarray:
-    """(n_planes, N_PARAMS) int parameters (units of 1 / PARAM_RESOLUTION) fitted to the grids' code
-    length by `steps` Adam steps, from stored parameters `start` (None: `initial_params`)."""
-    planes = channel_planes(grids)
-    symbols, features, counted = [], [], []
-    for index, (plane, parent) in enumerate(planes):
-        context = parent_context(parent, plane.shape)
-        for phase in range(PHASES):
-            symbols.append(plane[phase_cells(plane.shape, phase)])
-            features.append(phase_features(plane, context, phase))
-            runs = (np.ones(phase_runs(plane.shape, phase), bool) if start is None else  # the runs coded under `start`
-                    coded_runs(symbols[-1], *_laplace(np, unpack_params(start[index])[phase], features[-1])))
-            counted.append(run_cells(runs, len(symbols[-1])))  # runs left out cost no bits
-    initial = (np.array([initial_params(y, f) for y, f in zip(symbols, features)]).reshape(-1, PHASE_PARAMS)
-               if start is None else np.concatenate([unpack_params(a) for a in start]))
-    sizes = tuple(padded_size(len(y)) for y in symbols)
-    padding = [(0, size - len(y)) for size, y in zip(sizes, symbols)]
-    fitted = _fit(jnp.asarray(np.concatenate([np.pad(y, pad) for y, pad in zip(symbols, padding)]), jnp.float32),
-                  jnp.asarray(np.concatenate([np.pad(f, ((0, 0), pad)) for f, pad in zip(features, padding)], axis=1),
-                              jnp.float32),
-                  jnp.asarray(np.concatenate([np.pad(c, pad) for c, pad in zip(counted, padding)]), jnp.float32),
-                  jnp.asarray(initial, jnp.float32), sizes, steps)
-    fitted = np.asarray(fitted, np.float64).reshape(len(planes), PHASES, PHASE_PARAMS)
-    diverged = ~np.all(np.isfinite(fitted), axis=(1, 2))  # a plane of huge integers can overflow the fit
-    fitted[diverged] = INITIAL_PARAMS
-    limit = MAX_PARAM * PARAM_RESOLUTION
-    fitted = np.clip(np.round(fitted * PARAM_RESOLUTION), -limit, limit).astype(np.int64)
-    return np.array([[plane[phase, index] for phase, kept in enumerate(STORED) for index in kept] for plane in fitted],
-                    np.int64).reshape(len(planes), N_PARAMS)
-
-
-def initial_params(symbols: np.ndarray, features: np.ndarray) -> np.ndarray:
-    """(PHASE_PARAMS,) INITIAL_PARAMS with a0 set so that the mean predicted log b of cells with
-    `features` (5, n) is the log of their integers' mean magnitude (a Laplace's b is its mean |y|)."""
-    a = np.array(INITIAL_PARAMS)
-    if len(symbols):
-        a[0] = math.log(max(float(np.mean(np.abs(symbols))), 0.05)) - a[1] * features[0].mean() - a[3] * features[2].mean()
-    return a
 
 
 def encode(grids: list[np.ndarray], params: np.ndarray, bounds: list[int]) -> bytes:

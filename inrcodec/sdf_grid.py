@@ -106,7 +106,7 @@ def _context(grid: np.ndarray, stride: int, odd, bound: int) -> tuple[np.ndarray
     return prediction, sixteenths / (16 * count) - prediction, high - low, pull / (2 * count), cells
 
 
-def _laplace(params: np.ndarray, prediction: np.ndarray, offset: np.ndarray, spread: np.ndarray, pull: np.ndarray,
+def laplace(params: np.ndarray, prediction: np.ndarray, offset: np.ndarray, spread: np.ndarray, pull: np.ndarray,
              stride: int, bound: int) -> tuple[np.ndarray, np.ndarray]:
     """Laplace (locations, scales), float64, of a phase's residuals from the stored parameters."""
     a = np.asarray(params, np.float64) / PARAM_RESOLUTION
@@ -147,7 +147,7 @@ def information_bits(coded, params: np.ndarray, bound: int, counts=None) -> floa
     """Ideal code length of the residuals under (unrounded) parameters, in bits (each residual
     counted counts[phase][i] times, if given)."""
     counts = counts or [1] * len(coded)
-    return float(sum(np.sum(laplace_bits(np, r, *_laplace(params, *context, stride, bound)) * n)
+    return float(sum(np.sum(laplace_bits(np, r, *laplace(params, *context, stride, bound)) * n)
                      for (stride, r, *context), n in zip(coded, counts)))
 
 
@@ -173,7 +173,7 @@ def encode(grid: np.ndarray, bound: int, params: np.ndarray) -> bytes:
     family = constriction.stream.model.QuantizedLaplace(-2 * bound, 2 * bound)
     coder = constriction.stream.stack.AnsCoder()
     for stride, residual, *context in reversed(residuals(grid, bound)):
-        coder.encode_reverse(residual.astype(np.int32), family, *_laplace(params, *context, stride, bound))
+        coder.encode_reverse(residual.astype(np.int32), family, *laplace(params, *context, stride, bound))
     return coder.get_compressed().tobytes()
 
 
@@ -189,7 +189,7 @@ def decode(data: bytes, extent: tuple[int, int, int], bound: int, params: np.nda
         for stride, odd in phases(extent):
             *context, cells = _context(grid, stride, odd, bound)
             prediction = context[0]
-            residual = coder.decode(family, *_laplace(params, *[c.ravel() for c in context], stride, bound))
+            residual = coder.decode(family, *laplace(params, *[c.ravel() for c in context], stride, bound))
             values = prediction + residual.reshape(prediction.shape)
             if np.any(np.abs(values) > bound):
                 raise InrError(f"corrupt file: an SDF value outside [-{bound}, {bound}]")

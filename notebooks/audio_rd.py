@@ -43,7 +43,7 @@ from IPython.display import Image, display
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm in a kernel without ipywidgets
 import inrcodec
-from inrcodec import rd
+from inrcodec.eval import rd
 from nbcommon import ROOT, mean_curve, per_item_bd, save_figure
 
 SIX = ROOT / "experiments" / "results" / "audio"  # six clips
@@ -173,7 +173,7 @@ against_published
 # %%
 import tempfile
 
-from inrcodec.audio import read_audio
+from inrcodec.modalities.audio import read_audio
 
 SMALL = os.environ.get("INRCODEC_NOTEBOOK_SMALL", "1") == "1"
 # reduced effort: 10 Adam steps a context fit, at most 6 files (down to 97% of the cap) a rate search

@@ -43,7 +43,7 @@ from IPython.display import Image, display
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm in a kernel without ipywidgets
 import inrcodec
-from inrcodec import rd
+from inrcodec.eval import rd
 from nbcommon import ROOT, save_figure
 
 RESULTS = ROOT / "experiments" / "results" / "cifar10"
@@ -134,7 +134,7 @@ against_published
 # %%
 import tempfile
 
-from inrcodec.signals import read_image
+from inrcodec.modalities.image import read_image
 
 SMALL = os.environ.get("INRCODEC_NOTEBOOK_SMALL", "1") == "1"
 # reduced effort: 5 Adam steps a context fit, at most 6 files (down to 97% of the cap) a rate search

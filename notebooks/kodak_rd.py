@@ -41,7 +41,7 @@ import pandas as pd
 from IPython.display import Image, display
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm in a kernel without ipywidgets
-from inrcodec import rd
+from inrcodec.eval import rd
 from nbcommon import ROOT, mean_curve, per_item_bd, save_figure
 
 RESULTS = ROOT / "experiments" / "results" / "kodak"
@@ -183,7 +183,7 @@ against_published
 import tempfile
 
 import inrcodec
-from inrcodec.signals import read_image
+from inrcodec.modalities.image import read_image
 
 SMALL = os.environ.get("INRCODEC_NOTEBOOK_SMALL", "1") == "1"
 # reduced effort: 5 Adam steps a context fit, at most 6 files (down to 97% of the cap) a rate search

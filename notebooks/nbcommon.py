@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image as PILImage
 
-from inrcodec import rd
+from inrcodec.eval import rd
 
 
 def repo_root(start: Path | None = None) -> Path:

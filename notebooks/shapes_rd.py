@@ -43,7 +43,7 @@ from IPython.display import Image, display
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm in a kernel without ipywidgets
 import inrcodec
-from inrcodec import rd
+from inrcodec.eval import rd
 from nbcommon import ROOT, per_item_bd, save_figure
 
 RESULTS = ROOT / "experiments" / "results" / "meshes"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import inrcodec
-from inrcodec.signals import read_image
+from inrcodec.modalities.image import read_image
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"

@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 import soundfile
 
-from inrcodec import audio
-from inrcodec.coin import CoinConfig
+from inrcodec.modalities import audio
+from inrcodec.methods.coin import CoinConfig
 from inrcodec.errors import InrError
-from inrcodec.fit import FitConfig
-from inrcodec.latents import LatentConfig
-from inrcodec.pyramid_fit import PyramidConfig
-from inrcodec.sparse import SparseConfig
+from inrcodec.eval.metrics import audio_psnr, si_snr
+from inrcodec.networks.fit import FitConfig
+from inrcodec.methods.meta import LatentConfig
+from inrcodec.methods.pyramid import PyramidConfig
+from inrcodec.methods.sparse import SparseConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = PyramidConfig(steps=10, search_iterations=6)  # a short fit: these tests check behaviour, not quality
@@ -23,7 +24,7 @@ QUICK = PyramidConfig(steps=10, search_iterations=6)  # a short fit: these tests
 SHORT_FIT = FitConfig(steps=100, batch=512, learning_rate=2e-3)
 NETWORK_CONFIGS = {  # short fits of the network methods
     # the defaults in 100 steps: test_cli's `--method coin` codes a clip of the same shape at the same cap
-    "coin": dataclasses.replace(audio.CONFIGS["coin"], fit=dataclasses.replace(audio.CONFIGS["coin"].fit, steps=100)),
+    "coin": dataclasses.replace(audio.default_config("coin"), fit=dataclasses.replace(audio.default_config("coin").fit, steps=100)),
     "sparse": SparseConfig(dense=CoinConfig(tile=512, depth=2, fit=SHORT_FIT), gated_steps=25),
     "meta": LatentConfig(fit=FitConfig(steps=50, batch=4096, learning_rate=0.1)),
 }
@@ -49,8 +50,8 @@ def test_a_clip_is_under_its_cap_and_close_to_the_original(mono_file):
     assert len(data) <= audio.budget(32, len(clip), 16000)
     decoded, rate = audio.decode_audio(data)
     assert rate == 16000 and decoded.shape == clip.shape and decoded.dtype == np.float32
-    assert audio.psnr(clip, decoded) > 35.0
-    assert audio.si_snr(clip, decoded) > 10.0
+    assert audio_psnr(clip, decoded) > 35.0
+    assert si_snr(clip, decoded) > 10.0
 
 
 def test_a_stereo_clip_keeps_its_two_channels():
@@ -59,7 +60,7 @@ def test_a_stereo_clip_keeps_its_two_channels():
     assert len(data) <= audio.budget(48, len(clip), 16000)
     decoded, _ = audio.decode_audio(data)
     assert decoded.shape == clip.shape
-    assert min(audio.psnr(clip[:, c], decoded[:, c]) for c in range(2)) > 35.0
+    assert min(audio_psnr(clip[:, c], decoded[:, c]) for c in range(2)) > 35.0
 
 
 def test_a_clip_renders_at_another_rate_and_over_a_span_alone(mono_file):
@@ -70,7 +71,7 @@ def test_a_clip_renders_at_another_rate_and_over_a_span_alone(mono_file):
     assert np.max(np.abs(span - whole[2000:6000])) < 0.02  # only the post-filter's edge differs
     fast, rate = audio.decode_audio(data, rate=32000)
     assert rate == 32000 and fast.shape == (16000, 1)
-    assert audio.psnr(whole, fast[::2]) > 30.0  # the same function of time, sampled twice as often
+    assert audio_psnr(whole, fast[::2]) > 30.0  # the same function of time, sampled twice as often
     for start, duration in ((0.4, 0.2), ("0", None), (float("nan"), 0.1), (0.0, -1.0)):
         with pytest.raises(InrError, match="span"):
             audio.decode_audio(data, start=start, duration=duration)
@@ -88,11 +89,11 @@ def test_every_network_method_codes_a_stereo_clip_under_its_cap(method):
     assert audio.read_header(data).method == method
     decoded, _ = audio.decode_audio(data)
     assert decoded.shape == clip.shape
-    assert min(audio.psnr(clip[:, c], decoded[:, c]) for c in range(2)) > 22.0  # silence: 17 dB
+    assert min(audio_psnr(clip[:, c], decoded[:, c]) for c in range(2)) > 22.0  # silence: 17 dB
     span, _ = audio.decode_audio(data, start=0.1, duration=0.2)
     np.testing.assert_allclose(span, decoded[1600:4800], atol=1e-5)
     fast, _ = audio.decode_audio(data, rate=44100)  # a rate whose ratio to 16 kHz is not whole
-    assert fast.shape == (22050, 2) and audio.psnr(decoded, fast[np.round(np.arange(8000) * 2.75625 + 0.88).astype(int)]) > 20
+    assert fast.shape == (22050, 2) and audio_psnr(decoded, fast[np.round(np.arange(8000) * 2.75625 + 0.88).astype(int)]) > 20
 
 
 def test_a_long_clip_is_coded_in_chunks_read_one_at_a_time(tmp_path):
@@ -118,7 +119,7 @@ def test_a_long_clip_is_coded_in_chunks_read_one_at_a_time(tmp_path):
     header = audio.read_header(data)
     assert header.chunk_seconds == 1 and len(header.chunks) == 2
     whole, _ = audio.decode_audio(data)
-    assert whole.shape == clip.shape and audio.psnr(clip, whole) > 35.0
+    assert whole.shape == clip.shape and audio_psnr(clip, whole) > 35.0
     span, _ = audio.decode_audio(data, start=0.75, duration=0.5)
     np.testing.assert_array_equal(span, whole[6000:10000])
     faster, _ = audio.decode_audio(data, rate=44100)
@@ -133,9 +134,9 @@ def test_wav_files_are_read_with_their_rate_and_the_metrics_behave(tmp_path):
     soundfile.write(path, clip, 8000, subtype="PCM_16")
     samples, rate = audio.read_audio(path)
     assert rate == 8000 and samples.shape == clip.shape
-    assert audio.psnr(clip, clip) == float("inf")
-    assert audio.si_snr(clip, 3.0 * clip) > 100.0  # scale-invariant
-    assert audio.psnr(clip, clip + 0.02) == pytest.approx(-10 * np.log10(0.01**2))
+    assert audio_psnr(clip, clip) == float("inf")
+    assert si_snr(clip, 3.0 * clip) > 100.0  # scale-invariant
+    assert audio_psnr(clip, clip + 0.02) == pytest.approx(-10 * np.log10(0.01**2))
 
 
 def test_bad_audio_is_refused_with_one_line(tmp_path):
@@ -163,7 +164,7 @@ def test_bad_audio_is_refused_with_one_line(tmp_path):
 
 
 def test_a_file_is_refused_by_the_other_modality(mono_file):
-    from inrcodec import codec
+    from inrcodec.modalities import image as codec
 
     with pytest.raises(InrError, match="audio"):
         codec.decode(mono_file[1])
@@ -173,7 +174,8 @@ def test_a_file_is_refused_by_the_other_modality(mono_file):
 
 
 def test_mp3_and_opus_land_under_the_cap_and_are_aligned_before_scoring(tmp_path):
-    from inrcodec import audio_baselines, sweeps
+    from inrcodec.eval import audio_baselines
+    from inrcodec.eval import sweeps
 
     folder = tmp_path / "clips"
     folder.mkdir()
@@ -186,4 +188,4 @@ def test_mp3_and_opus_land_under_the_cap_and_are_aligned_before_scoring(tmp_path
         assert all(r["psnr"] > 30.0 for r in rows)  # only after alignment: MP3's decoder delay would ruin it
     clip = chirp(seconds=1.0)
     delayed = np.concatenate([np.zeros((300, 1)), clip])
-    assert audio.psnr(clip, audio_baselines.align(clip, delayed)) == float("inf")
+    assert audio_psnr(clip, audio_baselines.align(clip, delayed)) == float("inf")

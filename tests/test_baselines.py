@@ -2,9 +2,9 @@ import math
 
 import pytest
 
-from inrcodec import baselines
+from inrcodec.eval import baselines
 from inrcodec.errors import InrError
-from inrcodec.signals import psnr
+from inrcodec.eval.metrics import psnr
 
 
 @pytest.mark.parametrize("codec", sorted(baselines.BASELINES))

@@ -6,7 +6,8 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from inrcodec import bench, sweeps
+from inrcodec.eval import bench
+from inrcodec.eval import sweeps
 from inrcodec.errors import InrError
 
 

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from inrcodec import cli
-from inrcodec.signals import psnr, read_image
+from inrcodec.eval.metrics import psnr
+from inrcodec.modalities.image import read_image
 
 
 def run(*args, cwd=None):

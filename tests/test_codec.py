@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import inrcodec
-from inrcodec import coin
+from inrcodec.methods import coin
 from inrcodec.errors import InrError
-from inrcodec.signals import psnr
+from inrcodec.eval.metrics import psnr
 
 
 @pytest.mark.parametrize("bpp", [0.5, 1.0, 2.0, 4.0])
@@ -45,7 +45,7 @@ def test_multi_tile_image_and_scaled_render(sample):
     config = inrcodec.CoinConfig(tile=64, fit=inrcodec.FitConfig(steps=50, batch=256))
     data = inrcodec.encode(image, bpp=2.0, config=config)
     header = inrcodec.read_header(data)
-    assert header.architecture.tile == 64
+    assert header.layout.layout.tile == 64
     assert inrcodec.decode(data).shape == (96, 160, 3)
     large = inrcodec.decode(data, scale=2)
     assert large.shape == (192, 320, 3)
@@ -106,11 +106,12 @@ def test_unknown_method_is_refused(crop):
 def test_estimated_bits_match_the_payload_of_a_real_file(real_file, request):
     """The ideal code length under the stored models (what rate planning relies on) is within 5% of
     the real entropy-coded payload (of a `coin` and of a `sparse` file)."""
-    from inrcodec import entropy, networks
+    from inrcodec import entropy
+    from inrcodec.methods import tensors as networks
 
-    header = inrcodec.read_header(request.getfixturevalue(real_file))
-    models, sizes = networks.payload_models(header)
-    symbols = entropy.decode(header.payload, models, sizes)
+    body = inrcodec.read_header(request.getfixturevalue(real_file)).layout
+    models, sizes = networks.payload_models(body)
+    symbols = entropy.decode(body.payload, models, sizes)
     estimate = sum(m.information_bits(s) for s, m in zip(symbols, models))
-    real = len(header.payload) * 8
+    real = len(body.payload) * 8
     assert abs(real - estimate) <= 0.05 * real

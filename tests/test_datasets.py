@@ -10,7 +10,7 @@ import soundfile
 import inrcodec
 from inrcodec import cli, datasets
 from inrcodec.errors import InrError
-from inrcodec.signals import psnr
+from inrcodec.eval.metrics import psnr
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 import inrcodec
-from inrcodec.decoding import decode_any
+from inrcodec.modalities import decode_any
 
 SEEDS = Path(__file__).parent / "fuzz_seeds"
 DIGESTS = """
 import hashlib, sys
-from inrcodec.decoding import decode_any
+from inrcodec.modalities import decode_any
 for path in sys.argv[1:]:
     with open(path, "rb") as handle:
         print(hashlib.sha256(decode_any(handle.read()).tobytes()).hexdigest())

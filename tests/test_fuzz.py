@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 
 import inrcodec
-from inrcodec import bitstream, codec, decoding, fuzz, networks
-from inrcodec.coin import Architecture
+from inrcodec import bitstream
+from inrcodec.modalities import image as codec
+from inrcodec import modalities as decoding
+from inrcodec.eval import fuzz
+from inrcodec.methods import coin
 from inrcodec.errors import InrError
 
 SEEDS = Path(__file__).parent / "fuzz_seeds"
@@ -78,10 +81,10 @@ def _rewritten(data: bytes, **layout) -> bytes:
     codec.parse_header(reader, len(data))
     layout_end = reader.fields[7][1]  # modality, method, height, width, channels, tile, depth, width
     shape = (layout.pop("height", header.extent[0]), layout.pop("width", header.extent[1]), header.channels)
-    old = header.architecture
-    arch = Architecture(layout.get("tile", old.tile), layout.get("depth", old.depth), layout.get("net_width", old.width))
+    old = header.layout.layout
+    arch = (layout.get("tile", old.tile), layout.get("depth", old.depth), layout.get("net_width", old.width))
     body = data[len(bitstream.MAGIC) + 1:-4]
-    return bitstream.pack(codec._layout_fields(shape, header.method, arch) + body[layout_end:])
+    return bitstream.pack(codec._head(shape, header.method) + bitstream.varints(*arch) + body[layout_end:])
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +133,6 @@ def test_a_payload_ending_in_a_zero_word_is_refused(coin_file):
 
 
 def test_a_render_that_is_not_finite_is_refused(coin_file, monkeypatch):
-    monkeypatch.setattr(networks, "_render_tiled", lambda header, scales, box: np.full((*box[1], 3), np.nan, np.float32))
+    monkeypatch.setattr(coin, "_render_tiles", lambda params, coords: np.full((*coords.shape[:2], 3), np.nan, np.float32))
     with pytest.raises(InrError, match="not finite"):
         inrcodec.decode(coin_file)

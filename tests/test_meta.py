@@ -11,9 +11,14 @@ import pytest
 from PIL import Image
 
 import inrcodec
-from inrcodec import bases, bitstream, codec, latents, meta, modulated
+from inrcodec import bitstream
+from inrcodec.networks import bases
+from inrcodec.modalities import image as codec
+from inrcodec.methods import meta as meta_method
+from inrcodec.training import meta
+from inrcodec.networks import modulated
 from inrcodec.errors import InrError
-from inrcodec.signals import psnr
+from inrcodec.eval.metrics import psnr
 
 ROOT = Path(__file__).resolve().parents[1]
 # the defaults in 50 steps, as test_cli's `--method meta --steps 50`: one compiled fit for both
@@ -64,8 +69,8 @@ def test_missing_base_is_a_clear_error():
 def test_plan_keeps_more_latents_for_more_bytes_and_refuses_tiny_budgets():
     base = bases.load_base()
     config = inrcodec.LatentConfig()
-    small = latents.plan(1500, (512, 768), base, config)
-    large = latents.plan(30000, (512, 768), base, config)
+    small = meta_method.plan(1500, (512, 768), base, config)
+    large = meta_method.plan(30000, (512, 768), base, config)
     shapes = modulated.grid_shapes((512, 768), base.config)
 
     def survivors(plan):
@@ -73,13 +78,13 @@ def test_plan_keeps_more_latents_for_more_bytes_and_refuses_tiny_budgets():
 
     assert survivors(large) > 5 * survivors(small)
     with pytest.raises(InrError, match="too small"):
-        latents.plan(30, (512, 768), base, config)
+        meta_method.plan(30, (512, 768), base, config)
 
 
 def test_meta_file_fits_its_cap_and_decodes(crop, meta_file):
     assert len(meta_file) <= 2.0 * crop.size / 3 / 8
     header = codec.read_header(meta_file)
-    assert header.method == "meta" and header.architecture.identity == bases.load_base().identity
+    assert header.method == "meta" and header.layout.layout.identity == bases.load_base().identity
     out = inrcodec.decode(meta_file)
     assert out.shape == crop.shape
     assert psnr(crop, out) > 18.0
@@ -136,10 +141,10 @@ def test_meta_density_target_is_met_and_the_file_keeps_exactly_that_share(sample
         FAST_META, fit=dataclasses.replace(FAST_META.fit, steps=1000, batch=1024)), stats=stats)
     assert 0 < stats["density_target"] < 1
     assert abs(stats["density_reached"] - stats["density_target"]) < 0.02  # 500 gated steps
-    layout = codec.read_header(data).architecture
+    layout = codec.read_header(data).layout.layout
     assert layout.downscale == stats["downscale"] == 2  # at full resolution every level would be under 0.5
     shapes = modulated.grid_shapes((64, 64), bases.load_base().config)[layout.first_level:]
-    assert sum(codec.read_header(data).counts) == round(stats["density_target"] * sum(np.prod(s) for s in shapes))
+    assert sum(codec.read_header(data).layout.counts) == round(stats["density_target"] * sum(np.prod(s) for s in shapes))
     out = inrcodec.decode(data)
     assert out.shape == image.shape and psnr(image, out) > 15.0
     np.testing.assert_allclose(inrcodec.decode(data, crop=(8, 16, 40, 24)), out[16:40, 8:48], atol=1)
@@ -147,11 +152,11 @@ def test_meta_density_target_is_met_and_the_file_keeps_exactly_that_share(sample
 
 def test_the_coded_resolution_is_the_finest_that_carries_every_level_densely():
     base, config = bases.load_base(), inrcodec.LatentConfig()
-    kodak = [latents.choose_downscale(math.floor(bpp * 512 * 768 / 8), (512, 768), base, config)
+    kodak = [meta_method.choose_downscale(math.floor(bpp * 512 * 768 / 8), (512, 768), base, config)
              for bpp in (0.1, 0.3, 2.0)]
     assert kodak == sorted(kodak, reverse=True) and kodak[-1] == 1 and kodak[0] > 1
     for bpp, downscale in zip((0.1, 0.3, 2.0), kodak):
-        first, density = latents.plan(math.floor(bpp * 512 * 768 / 8), latents.coded_size((512, 768), downscale),
+        first, density = meta_method.plan(math.floor(bpp * 512 * 768 / 8), meta_method.coded_size((512, 768), downscale),
                                       base, config)
         assert first == 0 and density >= config.min_density
 

@@ -22,7 +22,8 @@ import dataclasses, json
 import jax
 import numpy as np
 
-from inrcodec import meta, modulated
+from inrcodec.training import meta
+from inrcodec.networks import modulated
 
 config = meta.MetaConfig(base=modulated.BaseConfig(width=8, depth=2, strides=(8, 16), channels=2), crop=32,
                          crop_batch=4, whole_batch=4, inner_steps=1)

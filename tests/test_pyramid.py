@@ -8,7 +8,7 @@ import pytest
 import inrcodec
 from inrcodec import context, postfilter, pyramid, ratecontrol
 from inrcodec.errors import InrError
-from inrcodec.pyramid_fit import PyramidConfig
+from inrcodec.methods.pyramid import PyramidConfig
 
 # effort 1's steps: test_effort, test_cli and test_bad_input code images of the crop's shape in as many,
 # and the context fit is compiled once per shape and step count

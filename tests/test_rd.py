@@ -1,5 +1,6 @@
 """Rate–distortion analysis: Bjøntegaard deltas against published values and exact cases, the tidy
-tables, the RD plot, and comparisons of the committed results files."""
+tables, the RD plot, and comparisons of results files (written here, in the bench's shape) with each
+other and with the published anchors the repository ships (experiments/anchors/)."""
 
 import json
 import math
@@ -9,11 +10,11 @@ import numpy as np
 import pytest
 from scipy.integrate import quad
 
-from inrcodec import InrError, cli, rd
+from inrcodec import InrError, cli
+from inrcodec.eval import rd
 
 ROOT = Path(__file__).resolve().parents[1]
-KODAK = ROOT / "experiments" / "results" / "kodak"
-ANCHORS = ROOT.parent / "shared" / "anchors"
+ANCHORS = ROOT / "experiments" / "anchors"
 METHODS = list(rd.MIN_POINTS)
 
 # Two pairs of 4-point curves (rate in kbit/s, Y-PSNR in dB: anchor, test) from JCTVC-E137, with the
@@ -144,11 +145,28 @@ def write_results(path: Path, name: str, unit: str, item_key: str, rows: list[di
     return path
 
 
-def image_rows(offset_db: float, images=("a.png", "b.png")) -> list[dict]:
+def image_rows(offset_db: float, images=("a.png", "b.png"), targets=(0.1, 0.2, 0.4, 0.8)) -> list[dict]:
+    """Per-image rows with PSNR = 20 + 10 log10(10 * bpp / 0.98) + offset_db + the image's index: one
+    more dB is 10^-0.1 times the bits."""
     return [{"image": image, "target_bpp": target, "bytes": int(target * 1000), "bpp": target * 0.98,
              "psnr": 20 + 10 * math.log10(10 * target) + offset_db + index, "encoding_time": 1.5,
              "decoding_time": 0.1, "stats": {"step": 0.5}}
-            for index, image in enumerate(images) for target in (0.1, 0.2, 0.4, 0.8)]
+            for index, image in enumerate(images) for target in targets]
+
+
+ONE_DB_RATE = 100 * (10 ** -0.1 - 1)  # percent: the BD-rate of a curve 1 dB above its anchor on these rows
+
+
+@pytest.fixture
+def kodak(tmp_path) -> Path:
+    """A folder of two results files in the bench's shape, 2 images at 5 targets each (0.098 to 1.57
+    bpp): `pyramid` is 1 dB above `jpeg2000` at every rate (mean curves from 20.5 to 32.5 dB and from
+    21.5 to 33.5 dB)."""
+    folder = tmp_path / "kodak"
+    for name, offset in (("pyramid", 1.0), ("jpeg2000", 0.0)):
+        write_results(folder / f"{name}.json", name, "bpp", "image",
+                      image_rows(offset, targets=(0.1, 0.2, 0.4, 0.8, 1.6)))
+    return folder
 
 
 def test_table_is_tidy_with_scalar_metrics_only(tmp_path):
@@ -169,14 +187,16 @@ def test_table_is_tidy_with_scalar_metrics_only(tmp_path):
     assert row.rate == pytest.approx(0.392) and row.bytes == 400
 
 
-def test_table_of_the_committed_kodak_results():
-    paths = sorted(KODAK.glob("*.json"))
+def test_table_of_several_results_files(kodak):
+    paths = sorted(kodak.glob("*.json"))
     frame = rd.table(paths)
     documents = [json.loads(path.read_text()) for path in paths]
     assert len(frame) == sum(len(document["per_image"]) for document in documents)
-    assert set(frame.method) == {document["name"] for document in documents}
+    assert set(frame.method) == {document["name"] for document in documents} == {"pyramid", "jpeg2000"}
     assert (frame.dataset == "kodak").all() and (frame.rate_unit == "bpp").all()
     assert "stats" not in frame.columns and frame.psnr.notna().all()
+    by_method = frame.groupby("method").psnr.mean()
+    assert by_method["pyramid"] - by_method["jpeg2000"] == pytest.approx(1.0)
 
 
 def test_anchors_table(tmp_path):
@@ -190,30 +210,38 @@ def test_anchors_table(tmp_path):
                                      "ms-ssim": [0.9, 0.95]}
 
 
-def test_anchors_table_of_the_shared_published_curves():
+def test_anchors_table_of_the_shipped_published_curves():
     paths = sorted(ANCHORS.glob("*/*.json"))
-    if not paths:
-        pytest.skip(f"no published anchors at {ANCHORS}")
+    assert paths, f"no published anchors at {ANCHORS}"
     frame = rd.anchors(paths)
     assert len(frame) == sum(len(json.loads(path.read_text())["results"]["psnr"]) for path in paths)
     assert set(frame.rate_unit) == {"bpp", "kbps"} and frame.psnr.notna().all()
 
 
-def test_curve_is_the_mean_curve_sorted_by_rate():
-    rates, psnr = rd.curve(KODAK / "pyramid.json")
-    results = json.loads((KODAK / "pyramid.json").read_text())["results"]
-    assert rates.tolist() == sorted(results["bpp"]) and psnr.shape == rates.shape
+def test_curve_is_the_mean_curve_sorted_by_rate(tmp_path):
+    path = tmp_path / "shuffled.json"
+    path.write_text(json.dumps({"name": "shuffled", "results": {"target_bpp": [0.4, 0.1, 0.8, 0.2],
+                                                                "bpp": [0.39, 0.1, 0.78, 0.2],
+                                                                "psnr": [30.0, 24.0, 33.0, 27.0],
+                                                                "ssim": [0.9, 0.7, 0.95, 0.8]}}))
+    rates, psnr = rd.curve(path)
+    assert rates.tolist() == [0.1, 0.2, 0.39, 0.78] and psnr.tolist() == [24.0, 27.0, 30.0, 33.0]
+    assert rd.curve(path, "ssim")[1].tolist() == [0.7, 0.8, 0.9, 0.95]
+    with pytest.raises(InrError, match="no 'ms-ssim' in its results"):
+        rd.curve(path, "ms-ssim")
 
 
-def test_compare_the_committed_kodak_results():
-    mean = rd.compare(KODAK / "pyramid.json", KODAK / "jpeg2000.json")
-    per_image = rd.compare(KODAK / "pyramid.json", KODAK / "jpeg2000.json", per_item=True, method="cubic")
+def test_compare_two_results_files(kodak):
+    mean = rd.compare(kodak / "pyramid.json", kodak / "jpeg2000.json")
+    per_image = rd.compare(kodak / "pyramid.json", kodak / "jpeg2000.json", per_item=True, method="cubic")
     for result in (mean, per_image):
-        assert math.isfinite(result["bd_rate_percent"]) and math.isfinite(result["bd_psnr_db"])
-        low, high = result["dist_range"]
-        assert low < high
+        assert result["bd_rate_percent"] == pytest.approx(ONE_DB_RATE, abs=1e-6)
+        assert result["bd_psnr_db"] == pytest.approx(1.0, abs=1e-6)
+        assert result["test"] == "pyramid" and result["anchor"] == "jpeg2000" and result["rate_unit"] == "bpp"
+    assert mean["dist_range"] == pytest.approx([21.5, 20.5 + 10 * math.log10(16)])  # the curves' overlap
     assert mean["points"] == {"test": 5, "anchor": 5} and mean["mode"] == "mean"
-    assert per_image["mode"] == "per_item" and per_image["items"] >= 1
+    assert per_image["mode"] == "per_item" and (per_image["items"], per_image["items_skipped"]) == (2, 0)
+    assert per_image["points"] == {"test": 10, "anchor": 10}
 
 
 def test_compare_per_item_averages_log_rate_deltas(tmp_path):
@@ -230,19 +258,17 @@ def test_compare_per_item_averages_log_rate_deltas(tmp_path):
     assert only_a["bd_rate_percent"] == pytest.approx(-20.0) and only_a["items"] == 1
 
 
-def test_compare_with_a_published_anchor(tmp_path):
+def test_compare_with_a_published_anchor(kodak):
     anchor = ANCHORS / "kodak" / "jpeg2000.json"
-    if not anchor.exists():
-        anchor = tmp_path / "jpeg2000.json"
-        anchor.write_text(json.dumps({"name": "jpeg2000", "results": {"bpp": [0.1, 0.3, 1.0, 2.0],
-                                                                      "psnr": [25.0, 29.0, 34.0, 38.0]}}))
-    result = rd.compare(KODAK / "pyramid.json", anchor)
+    result = rd.compare(kodak / "pyramid.json", anchor)
     assert math.isfinite(result["bd_rate_percent"]) and result["anchor"] == "jpeg2000"
+    low, high = result["dist_range"]
+    assert low == pytest.approx(max(rd.curve(anchor)[1][0], 21.5)) and high == pytest.approx(21.5 + 10 * math.log10(16))
     with pytest.raises(InrError, match="no per-item results"):
-        rd.compare(KODAK / "pyramid.json", anchor, per_item=True)
+        rd.compare(kodak / "pyramid.json", anchor, per_item=True)
 
 
-def test_plot_rd_writes_a_png(tmp_path):
+def test_plot_rd_writes_a_png(tmp_path, kodak):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -250,7 +276,7 @@ def test_plot_rd_writes_a_png(tmp_path):
     anchor.write_text(json.dumps({"name": "webp", "results": {"bpp": [0.1, 0.5, 1.0], "psnr": [26.0, 31.0, 34.0]}}))
     figure = Figure()
     FigureCanvasAgg(figure)
-    ax = rd.plot_rd(figure.add_subplot(), [KODAK / "pyramid.json", KODAK / "jpeg2000.json"], [anchor])
+    ax = rd.plot_rd(figure.add_subplot(), [kodak / "pyramid.json", kodak / "jpeg2000.json"], [anchor])
     labels = [line.get_label() for line in ax.get_lines()]
     assert labels == ["pyramid", "jpeg2000", "webp (published)"]
     assert [line.get_linestyle() for line in ax.get_lines()] == ["-", "-", "--"]
@@ -258,25 +284,26 @@ def test_plot_rd_writes_a_png(tmp_path):
     figure.savefig(tmp_path / "rd.png")
     assert (tmp_path / "rd.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(InrError, match="rates in bpp"):
-        rd.plot_rd(figure.add_subplot(), [KODAK / "pyramid.json"], rate_unit="kbps")
+        rd.plot_rd(figure.add_subplot(), [kodak / "pyramid.json"], rate_unit="kbps")
 
 
-def test_the_command_prints_one_line_of_json(capsys):
-    assert cli.main(["bd-rate", str(KODAK / "pyramid.json"), str(KODAK / "jpeg2000.json"), "--method", "cubic",
+def test_the_command_prints_one_line_of_json(kodak, capsys):
+    assert cli.main(["bd-rate", str(kodak / "pyramid.json"), str(kodak / "jpeg2000.json"), "--method", "cubic",
                      "--range", "26", "30"]) == 0
     output = capsys.readouterr().out
     assert output.count("\n") == 1
     result = json.loads(output)
     assert result["method"] == "cubic" and result["dist_range"] == [26.0, 30.0]
+    assert result["bd_rate_percent"] == pytest.approx(ONE_DB_RATE, abs=1e-6)
 
 
-def test_the_commands_errors_are_one_line(tmp_path, capsys):
+def test_the_commands_errors_are_one_line(tmp_path, kodak, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     far = write_results(tmp_path / "kodak" / "far.json", "far", "bpp", "image", image_rows(40.0))
     for arguments, message in [([str(tmp_path / "missing.json"), str(bad)], "no such file"),
                                ([str(bad), str(bad)], "not JSON"),
-                               ([str(KODAK / "pyramid.json"), str(far)], "do not overlap")]:
+                               ([str(kodak / "pyramid.json"), str(far)], "do not overlap")]:
         assert cli.main(["bd-rate", *arguments]) == 1
         error = capsys.readouterr().err
         assert error.startswith("inrcodec: error: ") and message in error and error.count("\n") == 1

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from inrcodec import shape_baselines, shape_metrics
+from inrcodec.eval import shape_baselines
+from inrcodec.eval import metrics as shape_metrics
 from inrcodec.errors import InrError
 
 MESHES = Path(__file__).resolve().parents[2] / "shared" / "data" / "meshes"

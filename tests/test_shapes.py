@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import trimesh
 
-from inrcodec import InrError, bitstream, sdf, shape_metrics, shapes
+from inrcodec import InrError, bitstream, sdf
+from inrcodec.eval import metrics as shape_metrics
+from inrcodec.modalities import shape as shapes
 from inrcodec.cli import main
 
 CAP = 400  # bytes: small enough that the lattice search stops after a few sizes

@@ -5,7 +5,9 @@ import pytest
 from PIL import Image
 
 from inrcodec.errors import InrError
-from inrcodec.signals import as_pixels, psnr, read_image
+from inrcodec.modalities.image import as_pixels
+from inrcodec.eval.metrics import psnr
+from inrcodec.modalities.image import read_image
 
 
 def save(tmp_path, image, name="x.png"):

@@ -5,7 +5,7 @@ import math
 import pytest
 
 import inrcodec
-from inrcodec.signals import psnr
+from inrcodec.eval.metrics import psnr
 
 
 @pytest.mark.slow

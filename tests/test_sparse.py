@@ -8,11 +8,14 @@ import numpy as np
 import pytest
 
 import inrcodec
-from inrcodec import constrained, entropy, gates, sparse, tiles
-from inrcodec.coin import init_params
-from inrcodec.constrained import DualConfig
-from inrcodec.fit import fit_gated_tiles
-from inrcodec.signals import psnr
+from inrcodec import entropy, tiles
+from inrcodec.networks import constrained
+from inrcodec.networks import gates
+from inrcodec.methods import sparse
+from inrcodec.methods.coin import init_params
+from inrcodec.networks.constrained import DualConfig
+from inrcodec.networks.fit import fit_gated_tiles
+from inrcodec.eval.metrics import psnr
 
 
 def test_deterministic_gate_is_stretched_and_clamped_sigmoid():
@@ -94,7 +97,7 @@ def test_overparam_falls_from_low_to_high_rates():
 
 def test_keep_top_keeps_the_asked_fraction_over_all_layers():
     log_alpha = [jnp.arange(12.0).reshape(3, 4), -jnp.arange(8.0)]
-    masks = sparse.keep_top(log_alpha, 0.5)
+    masks = gates.keep_top(log_alpha, 0.5)
     assert sum(m.sum() for m in masks) == 10
     assert masks[0].sum() == 10 - masks[1].sum()
 
@@ -104,6 +107,6 @@ def test_sparse_file_round_trip_under_cap_and_deterministic(crop, sparse_file, f
     budget = 3.0 * crop.shape[0] * crop.shape[1] / 8
     assert 0.9 * budget <= len(sparse_file) <= budget
     header = inrcodec.read_header(sparse_file)
-    assert header.method == "sparse" and all(c is not None for c in header.counts[0::2])
-    assert header.counts[0] <= 2 * header.architecture.width
+    assert header.method == "sparse" and all(c is not None for c in header.layout.counts[0::2])
+    assert header.layout.counts[0] <= 2 * header.layout.layout.width
     assert psnr(crop, inrcodec.decode(sparse_file)) > 18.0

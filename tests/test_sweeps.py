@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from dask.distributed import Client, LocalCluster
 
-from inrcodec import InrError, cluster, sweeps
+from inrcodec import InrError, cluster
+from inrcodec.eval import sweeps
 
 
 ROOT = Path(__file__).resolve().parents[1]

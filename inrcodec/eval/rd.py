@@ -335,22 +335,7 @@ def plot_rd(ax, our_paths, anchor_paths=(), *, metric: str = "psnr", rate_unit: 
     return ax
 
 
-def add_arguments(parser) -> None:
-    """The arguments of `inrcodec bd-rate TEST.json ANCHOR.json [--metric psnr] [--method pchip|cubic]
-    [--per-item] [--range LO HI]` (see `print_comparison`)."""
-    parser.add_argument("test", help="results JSON of the codec under test")
-    parser.add_argument("anchor", help="results JSON of the anchor (ours, or a published curve)")
-    parser.add_argument("--metric", default="psnr", help="quality metric (default psnr; distances such as "
-                        "chamfer_l1 are handled as lower-is-better)")
-    parser.add_argument("--method", choices=list(MIN_POINTS), default="pchip",
-                        help="interpolation: pchip (JVET/JCT-VC sheet, default) or cubic (VCEG-M33 polyfit)")
-    parser.add_argument("--per-item", action="store_true",
-                        help="average per-item deltas instead of comparing mean curves")
-    parser.add_argument("--range", nargs=2, type=float, metavar=("LO", "HI"),
-                        help="integrate over this quality interval only (clipped to the overlap)")
-
-
 def print_comparison(args) -> None:
-    """Print `compare`'s result for parsed `add_arguments` as one line of JSON."""
+    """Print `compare`'s result for the command line's parsed arguments (`inrcodec bd-rate`) as one line of JSON."""
     print(json.dumps(compare(args.test, args.anchor, metric=args.metric, method=args.method,
                              per_item=args.per_item, dist_range=args.range)))

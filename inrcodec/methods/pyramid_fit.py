@@ -1,19 +1,43 @@
 """The encoder's side of the `pyramid` method: integer grids, context parameters and post-filter
 weights for one global step.
 
-    grids, params, weights = fit_pyramid(field, geometry, step, PyramidConfig())
+    grids, params, weights = fit_pyramid(field, geometry, step, config)   # config: methods.pyramid.PyramidConfig
 """
 
+import math
 from functools import partial
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 
 from .. import context, postfilter, pyramid
-from .pyramid import PyramidConfig
+from ..context import (
+    MAX_PARAM,
+    N_PARAMS,
+    PARAM_RESOLUTION,
+    PHASE_PARAMS,
+    PHASES,
+    STORED,
+    channel_planes,
+    coded_runs,
+    laplace,
+    laplace_bits,
+    parent_context,
+    phase_cells,
+    phase_features,
+    phase_runs,
+    run_cells,
+    unpack_params,
+)
+
+INITIAL_PARAMS = (0.0, 0.5, 0.0, 0.5, 0.0, 0.0)  # where the fit of the context parameters starts, every phase
+FIT_LEARNING_RATE = 0.1  # Adam learning rate of that fit
 
 
 def fit_pyramid(field: np.ndarray, geometry: pyramid.Geometry, step: float,
-                config: PyramidConfig) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+                config) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """What a `pyramid` file of a (H, W, C) float32 field (see `pyramid`) at the global quantization
     step `step` holds: int32 grids (finest first), (planes in coding order, context.N_PARAMS) int
     context parameters and (C, taps) int post-filter weights (all 0: none).
@@ -22,10 +46,10 @@ def fit_pyramid(field: np.ndarray, geometry: pyramid.Geometry, step: float,
     the grids are analysed again, rounded for rate and distortion, and the model refitted from it.
     """
     grids = pyramid.analyse(field, geometry, step)
-    params = context.fit_params(grids, config.steps)
+    params = fit_params(grids, config.steps)
     if config.rd_slope > 0:
         grids = pyramid.analyse(field, geometry, step, partial(rd_round, params=params, rd_slope=config.rd_slope))
-        params = context.fit_params(grids, config.steps, params)
+        params = fit_params(grids, config.steps, params)
     height, width, channels = field.shape
     if height * width < config.filter_min_pixels:
         return grids, params, np.zeros((channels, len(postfilter.OFFSETS)), np.int64)
@@ -52,3 +76,76 @@ def rd_round(k: int, values: np.ndarray, grids: list, params: np.ndarray, rd_slo
             cost = lambda v: (target - v) ** 2 + rd_slope * context.laplace_bits(np, v, mu, b)
             plane[cells] = np.where(cost(lower) < cost(value), lower, value)
     return rounded
+
+
+@partial(jax.jit, static_argnums=(4, 5))
+def _fit(symbols, features, counted, initial, sizes: tuple, steps: int):
+    """Adam on the code length of `symbols` (n,) whose cells have `features` (5, n) and come in
+    consecutive groups of `sizes` (one per plane and phase), cells with `counted` 0 left out:
+    (groups, PHASE_PARAMS) parameters from `initial`. (Each group is its own slice: a gather of
+    per-cell parameters would make the gradient a scatter, slow on CPUs.)"""
+
+    ends = np.cumsum(sizes)
+
+    def bits(params):
+        total = 0.0
+        for a, start, end in zip(params, ends - np.asarray(sizes), ends):
+            mu, b = laplace(jnp, a, features[:, start:end])
+            total = total + jnp.sum(laplace_bits(jnp, symbols[start:end], mu, b) * counted[start:end])
+        return total
+
+    adam = optax.adam(FIT_LEARNING_RATE)
+
+    def step(_, carry):
+        params, state = carry
+        updates, state = adam.update(jax.grad(bits)(params), state)
+        return optax.apply_updates(params, updates), state
+
+    return jax.lax.fori_loop(0, steps, step, (initial, adam.init(initial)))[0]
+
+
+def padded_size(count: int) -> int:
+    """`count` rounded up to one of 8 sizes an octave, so that signals of similar sizes share one
+    compiled fit (at most 1/8 more cells to sum)."""
+    grain = 1 << max(0, count.bit_length() - 4)
+    return -(-count // grain) * grain
+
+
+def fit_params(grids: list[np.ndarray], steps: int, start: np.ndarray | None = None) -> np.ndarray:
+    """(n_planes, N_PARAMS) int parameters (units of 1 / PARAM_RESOLUTION) fitted to the grids' code
+    length by `steps` Adam steps, from stored parameters `start` (None: `initial_params`)."""
+    planes = channel_planes(grids)
+    symbols, features, counted = [], [], []
+    for index, (plane, parent) in enumerate(planes):
+        context = parent_context(parent, plane.shape)
+        for phase in range(PHASES):
+            symbols.append(plane[phase_cells(plane.shape, phase)])
+            features.append(phase_features(plane, context, phase))
+            runs = (np.ones(phase_runs(plane.shape, phase), bool) if start is None else  # the runs coded under `start`
+                    coded_runs(symbols[-1], *laplace(np, unpack_params(start[index])[phase], features[-1])))
+            counted.append(run_cells(runs, len(symbols[-1])))  # runs left out cost no bits
+    initial = (np.array([initial_params(y, f) for y, f in zip(symbols, features)]).reshape(-1, PHASE_PARAMS)
+               if start is None else np.concatenate([unpack_params(a) for a in start]))
+    sizes = tuple(padded_size(len(y)) for y in symbols)
+    padding = [(0, size - len(y)) for size, y in zip(sizes, symbols)]
+    fitted = _fit(jnp.asarray(np.concatenate([np.pad(y, pad) for y, pad in zip(symbols, padding)]), jnp.float32),
+                  jnp.asarray(np.concatenate([np.pad(f, ((0, 0), pad)) for f, pad in zip(features, padding)], axis=1),
+                              jnp.float32),
+                  jnp.asarray(np.concatenate([np.pad(c, pad) for c, pad in zip(counted, padding)]), jnp.float32),
+                  jnp.asarray(initial, jnp.float32), sizes, steps)
+    fitted = np.asarray(fitted, np.float64).reshape(len(planes), PHASES, PHASE_PARAMS)
+    diverged = ~np.all(np.isfinite(fitted), axis=(1, 2))  # a plane of huge integers can overflow the fit
+    fitted[diverged] = INITIAL_PARAMS
+    limit = MAX_PARAM * PARAM_RESOLUTION
+    fitted = np.clip(np.round(fitted * PARAM_RESOLUTION), -limit, limit).astype(np.int64)
+    return np.array([[plane[phase, index] for phase, kept in enumerate(STORED) for index in kept] for plane in fitted],
+                    np.int64).reshape(len(planes), N_PARAMS)
+
+
+def initial_params(symbols: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """(PHASE_PARAMS,) INITIAL_PARAMS with a0 set so that the mean predicted log b of cells with
+    `features` (5, n) is the log of their integers' mean magnitude (a Laplace's b is its mean |y|)."""
+    a = np.array(INITIAL_PARAMS)
+    if len(symbols):
+        a[0] = math.log(max(float(np.mean(np.abs(symbols))), 0.05)) - a[1] * features[0].mean() - a[3] * features[2].mean()
+    return a
