@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import inrcodec
-from inrcodec.bench import machine_description
+from inrcodec.eval.bench import machine_description
 
 TIMES = ("encoding_time", "decoding_time")
 

@@ -20,7 +20,8 @@ from pathlib import Path
 import atheris
 
 with atheris.instrument_imports(include=["inrcodec"]):  # coverage of the codec only, not of jax
-    from inrcodec import bitstream, codec
+    from inrcodec import bitstream
+    from inrcodec.modalities import image as codec
     from inrcodec.errors import InrError
 
 SEEDS = Path(__file__).resolve().parents[1] / "tests" / "fuzz_seeds"

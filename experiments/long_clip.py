@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from inrcodec import audio
+from inrcodec.eval.metrics import audio_psnr
+from inrcodec.modalities import audio
 
 MEASURED = ("import resource, subprocess, sys; code = subprocess.run(sys.argv[1:]).returncode; "
             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(code)")
@@ -72,7 +73,7 @@ def main():
             size = os.path.getsize(inr)
             rows.append({"minutes": minutes, "bytes": size, "cap": audio.budget(args.kbps, len(clip), 16000),
                          "kbps": size * 8 / (len(clip) / 16000) / 1000, "chunks": len(audio.read_header(
-                             Path(inr).read_bytes()).chunks), "psnr": audio.psnr(reference, decoded),
+                             Path(inr).read_bytes()).chunks), "psnr": audio_psnr(reference, decoded),
                          "encode_seconds": encode_seconds, "encode_peak_mib": encode_mib,
                          "decode_seconds": decode_seconds, "decode_peak_mib": decode_mib,
                          "decode_x_real_time": minutes * 60 / decode_seconds})

@@ -27,8 +27,8 @@ import jax
 
 def load_config(path: Path):
     """The MetaConfig of a JSON file."""
-    from inrcodec import meta
-    from inrcodec.modulated import BaseConfig
+    from inrcodec.training import meta
+    from inrcodec.networks.modulated import BaseConfig
 
     fields = json.loads(path.read_text())
     base = BaseConfig(**{k: tuple(v) if k == "strides" else v for k, v in fields.pop("base", {}).items()})
@@ -53,7 +53,8 @@ def main():
     args = parser.parse_args()
     if args.distributed:
         jax.distributed.initialize(args.coordinator, args.num_processes, args.process_id)
-    from inrcodec import bases, meta
+    from inrcodec.networks import bases
+    from inrcodec.training import meta
 
     config = load_config(args.config)
     if args.seconds is not None:

@@ -15,7 +15,6 @@ analyses greedily, coarsest first: each level is the rounded area average of wha
 levels leave.
 """
 
-import math
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -227,8 +226,3 @@ def analyse(field: np.ndarray, geometry: Geometry, step: float, rounder=None) ->
         residual[..., :c] -= level_values(grids[k], geometry.strides(k), level_step, (1.0, 1.0), box)
     return grids
 
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB of two uint8 arrays."""
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)

@@ -17,8 +17,11 @@ from pathlib import Path
 import numpy as np
 
 import inrcodec
-from inrcodec import codec, pyramid, pyramid_file, pyramid_fit
-from inrcodec.signals import read_image
+from inrcodec import pyramid
+from inrcodec.eval.metrics import psnr
+from inrcodec.methods import Budget, pyramid as pyramid_method, pyramid_fit
+from inrcodec.modalities import image
+from inrcodec.modalities.image import read_image
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRST_RUN = ROOT / "experiments" / "results" / "kodak" / "pyramid-v1.json"
@@ -29,9 +32,9 @@ def point(pixels: np.ndarray, step: float) -> tuple[float, float]:
     """(bpp, PSNR) of the file at a fixed global step."""
     height, width, channels = pixels.shape
     geometry = pyramid.image_geometry(height, width, channels)
-    fitted = pyramid_fit.fit_pyramid(pyramid.to_ycbcr(pixels), geometry, step, pyramid_fit.PyramidConfig())
-    data = pyramid_file.write(codec._layout_fields(pixels.shape, "pyramid", None), geometry, step, *fitted)
-    return len(data) * 8 / (pixels.shape[0] * pixels.shape[1]), pyramid.psnr(inrcodec.decode(data), pixels)
+    fitted = pyramid_fit.fit_pyramid(pyramid.to_ycbcr(pixels), geometry, step, pyramid_method.PyramidConfig())
+    data = Budget(image._head(pixels.shape, "pyramid"), 1 << 30).file(pyramid_method.write(geometry, step, *fitted))
+    return len(data) * 8 / (pixels.shape[0] * pixels.shape[1]), psnr(inrcodec.decode(data), pixels)
 
 
 def main(images: list[str]) -> None:

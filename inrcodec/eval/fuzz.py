@@ -6,7 +6,7 @@ CRC32 recomputed so that the parser gets past the checksum (except `raw`, which 
 and `truncate`, which cuts the file as a broken download would). Case i of a run is a pure
 function of (seed, i), so any case can be rebuilt from the report.
 
-Each case is decoded in a worker process, in-process there (`decoding.decode_any`), under a
+Each case is decoded in a worker process, in-process there (`modalities.decode_any`), under a
 wall-clock limit, with the worker's resident memory watched; its outcome is one of
     refused   the codec's own InrError
     decoded   uint8 pixels, or finite float32 samples in [-1, 1], of the shape the header declares
@@ -35,7 +35,7 @@ from ..modalities import expected_output
 from ..progress import progress
 
 OUTCOMES = ("refused", "decoded", "crash", "hang", "memory")
-TARGET = "inrcodec.decoding:decode_any"  # the function under test: bytes -> pixels or samples
+TARGET = "inrcodec.modalities:decode_any"  # the function under test: bytes -> pixels or samples
 
 
 @dataclass(frozen=True)
@@ -293,7 +293,11 @@ class _Decoder:
         if self.process is None:
             self._start()
             self.connection.send_bytes(b"")  # the first decode pays for the imports, not a case's limit
-            self.connection.recv()
+            try:
+                self.connection.recv()
+            except (EOFError, ConnectionError):  # the worker died before its first decode (a broken target)
+                self._stop()
+                return "crash", "worker died on start", 0
         self.connection.send_bytes(data)
         deadline = time.monotonic() + self.config.seconds
         while not self.connection.poll(0.05):
