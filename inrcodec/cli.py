@@ -1,4 +1,5 @@
-"""Command line: inrcodec encode | decode | info | bench | bd-rate | fuzz, for images, audio (--kbps) and shapes (--bytes).
+"""Command line: inrcodec encode | decode | info | bench | bd-rate | fuzz, for images, audio (--kbps)
+and shapes (--bytes).
 
 Every error a user can cause is printed as one line on stderr with exit status 1; outputs are
 written to a temporary file beside the target and renamed into place, so a failure leaves none.
@@ -33,7 +34,8 @@ def method_config(method: str, args, modality: str = "image"):
     config = methods.default_config(method, modality, args.effort)
     dense = getattr(config, "dense", config)
     if not hasattr(dense, "fit"):  # pyramid: no network fit, only its own steps (if any)
-        return config if args.steps is None or not hasattr(config, "steps") else dataclasses.replace(config, steps=args.steps)
+        return (config if args.steps is None or not hasattr(config, "steps")
+                else dataclasses.replace(config, steps=args.steps))
     fit = dataclasses.replace(dense.fit, seed=args.seed,
                               steps=args.steps if args.steps is not None else dense.fit.steps,
                               seconds=args.seconds)
@@ -302,7 +304,8 @@ def cmd_bd_rate(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="inrcodec", description="Image, audio and 3-D shape compression with implicit neural representations.")
+    parser = argparse.ArgumentParser(
+        prog="inrcodec", description="Image, audio and 3-D shape compression with implicit neural representations.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def fitting_options(sub):

@@ -45,7 +45,8 @@ LOG_SCALE_MIN, LOG_SCALE_MAX = -3.0, 8.0  # clip of log b
 PHASE_LATTICES = [((0, 0),), ((1, 1),), ((0, 1), (1, 0))]  # (row, col) parities of each phase's cells
 DIAGONAL, NEAREST = ((-1, -1), (-1, 1), (1, -1), (1, 1)), ((-1, 0), (0, -1), (0, 1), (1, 0))
 PHASE_NEIGHBOURS = [(), DIAGONAL, NEAREST]  # offsets of each phase's neighbours decoded before it (all earlier phases)
-PARENT_WEIGHTS = np.stack(cubic_weights(np.array([0.75, 0.25])), axis=1)  # (2, 4) taps of even cells (3/4 past a parent cell), odd (1/4)
+# (2, 4) taps of even cells (3/4 past a parent cell), odd (1/4)
+PARENT_WEIGHTS = np.stack(cubic_weights(np.array([0.75, 0.25])), axis=1)
 RUN = 64  # cells of a phase, consecutive in coding order, flagged together as holding a nonzero integer or not
 IDLE_RUN_BITS = 0.5  # bits the encoder would pay to skip an idle run rather than code its zeros (decoding time)
 
@@ -116,7 +117,8 @@ def phase_features(plane: np.ndarray, parent: np.ndarray, phase: int) -> np.ndar
     height, width = plane.shape
     pad = 1 if height > 1 else 0  # one row (audio): no rows above or below to pad, nor neighbours there
     values = np.pad(plane.astype(np.float64), ((pad, pad), (1, 1)))
-    sources = (np.pad(np.ones((height, width)), ((pad, pad), (1, 1))), values, np.abs(values))  # in the plane, value, magnitude
+    # in the plane, value, magnitude
+    sources = (np.pad(np.ones((height, width)), ((pad, pad), (1, 1))), values, np.abs(values))
     lattices = []
     for row, col in PHASE_LATTICES[phase]:
         if row >= height:
@@ -137,7 +139,8 @@ def phase_features(plane: np.ndarray, parent: np.ndarray, phase: int) -> np.ndar
     return np.concatenate([paired, first[:, rows:].reshape(5, -1)], axis=1)
 
 
-def phase_laplace(plane: np.ndarray, parent: np.ndarray, phase: int, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def phase_laplace(plane: np.ndarray, parent: np.ndarray, phase: int,
+                  params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Float64 (mu, b) of the cells of `phase` (as for `phase_features`); params: the plane's
     (N_PARAMS,) stored integers."""
     return laplace(np, unpack_params(params)[phase], phase_features(plane, parent, phase))
@@ -244,7 +247,8 @@ class PlaneContext:
             return rows, cols, *phase_laplace(self.plane, self.whole, phase, params)
         cells = run_cells(active, len(rows))
         rows, cols = rows[cells], cols[cells]
-        return rows, cols, *laplace(np, unpack_params(params)[phase], cell_features(self.plane, self.sources, phase, rows, cols))
+        return rows, cols, *laplace(np, unpack_params(params)[phase],
+                                    cell_features(self.plane, self.sources, phase, rows, cols))
 
 
 def laplace_bits(xp, y, mu, b):
@@ -284,7 +288,8 @@ def encode(grids: list[np.ndarray], params: np.ndarray, bounds: list[int]) -> by
             if count < runs > 1:  # one run: not all active is none
                 coded.append((np.array([count], np.int32), constriction.stream.model.Uniform(runs)))
             if 0 < count < runs:
-                coded.append((active.astype(np.int32), constriction.stream.model.Bernoulli(count / runs, perfect=False)))
+                coded.append((active.astype(np.int32),
+                              constriction.stream.model.Bernoulli(count / runs, perfect=False)))
             if count < runs:
                 rows, cols, mu, b = context.laplace(phase, a, active)
             if count:
@@ -316,7 +321,8 @@ def decode(data: bytes, shapes: list[tuple[int, int, int]], params: np.ndarray, 
                     every = coder.decode(constriction.stream.model.Uniform(2), 1)[0]
                     count = (runs if every else 0 if runs == 1 else
                              int(coder.decode(constriction.stream.model.Uniform(runs), 1)[0]))
-                    active = (coder.decode(constriction.stream.model.Bernoulli(count / runs, perfect=False), runs).astype(bool)
+                    active = (coder.decode(constriction.stream.model.Bernoulli(count / runs, perfect=False),
+                                           runs).astype(bool)
                               if 0 < count < runs else np.full(runs, count == runs))
                     if count:
                         rows, cols, mu, b = context.laplace(phase, a, active)

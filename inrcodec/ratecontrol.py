@@ -43,8 +43,9 @@ def secant_fitting(make_file: Callable[[float], bytes], budget: int, low: float,
 
     Each step aims at the middle of [fill * budget, budget] by the secant of log(size) in log(knob)
     through the closest fitting and the closest oversized files seen, kept inside that bracket; while
-    only one side is known, by the secant through the last two files (the `slope` guess at first). Returns (knob, file) of the largest fitting file
-    found within `iterations` files. Raises InrError if even `low` gives a file over the budget.
+    only one side is known, by the secant through the last two files (the `slope` guess at first).
+    Returns (knob, file) of the largest fitting file found within `iterations` files. Raises InrError
+    if even `low` gives a file over the budget.
     """
     lo, hi = math.log(low), math.log(high)
     target = math.log(budget * (1 + fill) / 2)
@@ -81,7 +82,8 @@ def secant_fitting(make_file: Callable[[float], bytes], budget: int, low: float,
     return math.exp(under[0]), under[2]
 
 
-def largest_integer_fitting(make_file: Callable[[int], bytes], budget: int, guess: int, limit: int) -> tuple[int, bytes]:
+def largest_integer_fitting(make_file: Callable[[int], bytes], budget: int, guess: int,
+                            limit: int) -> tuple[int, bytes]:
     """(knob, file) of the largest whole knob in 1..limit whose file is at most `budget` bytes: from
     `guess`, doubling or halving until the budget is bracketed, then bisecting. Raises InrError if
     even knob 1 gives a file over the budget."""

@@ -32,7 +32,9 @@ N_PARAMS = 8  # a0, a1, a2, a4, a6, a7 of the scale model, a3, a5 of the locatio
 PARAM_RESOLUTION = 16  # stored parameters are integers / 16
 MAX_PARAM = 32.0  # largest |a| a file may store
 LOG_SCALE_MIN, LOG_SCALE_MAX = -4.0, 10.0  # clip of the log scale
-FAR_FRACTION = 0.8  # a prediction this share of the bound or more is far from the surface: a scale of its own (the encoder keeps such samples' predictions, `quantize`)
+# a prediction this share of the bound or more is far from the surface: a scale of its own (the encoder
+# keeps such samples' predictions, `quantize`)
+FAR_FRACTION = 0.8
 FIT_ITERATIONS = 300  # Nelder-Mead iterations of the parameter fit at most
 INITIAL_PARAMS = (-2.0, 0.2, 0.6, 1.0, -1.0, 0.5, -0.5, -1.0)  # where the encoder's fit of the parameters starts
 
@@ -71,7 +73,8 @@ def _taps(grid: np.ndarray, axes: list[np.ndarray], axis: int, shift: int) -> tu
     return grid[np.ix_(*moved)].astype(np.int64), np.broadcast_to(present.reshape(view), shape)
 
 
-def _context(grid: np.ndarray, stride: int, odd, bound: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple]:
+def _context(grid: np.ndarray, stride: int, odd,
+             bound: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple]:
     """(prediction (int64), offset of the estimate from it, spread (int64), pull, cells) of a phase:
     arrays over the phase's samples (float64 but the first and third) and their index arrays
     (np.ix_), from the samples coded before it.
@@ -79,8 +82,9 @@ def _context(grid: np.ndarray, stride: int, odd, bound: int) -> tuple[np.ndarray
     Along each odd axis the estimate is the Catmull-Rom midpoint (-1, 9, 9, -1) / 16 of the samples
     at -3s, -s, +s, +3s, or the mean of those at -s and +s where a far one lies outside the lattice,
     or the one at -s at the far edge; the estimate is the mean over the odd axes, in sixteenths
-    (integers, so both sides compute it exactly); the prediction is it rounded, clipped to the bound. Spread: the near samples' max minus min; pull:
-    how many near samples sit at +bound less how many at -bound, over their count.
+    (integers, so both sides compute it exactly); the prediction is it rounded, clipped to the bound.
+    Spread: the near samples' max minus min; pull: how many near samples sit at +bound less how many
+    at -bound, over their count.
     """
     axes = _phase_cells(grid.shape, stride, odd)
     cells = np.ix_(*axes)
@@ -162,7 +166,8 @@ def fit_params(coded, bound: int) -> np.ndarray:
         unique, count = np.unique(rows, axis=0, return_counts=True)
         distinct.append((stride, *unique.T))
         counts.append(count)
-    found = minimize(lambda a: information_bits(distinct, a, bound, counts), np.array(INITIAL_PARAMS) * PARAM_RESOLUTION,
+    found = minimize(lambda a: information_bits(distinct, a, bound, counts),
+                     np.array(INITIAL_PARAMS) * PARAM_RESOLUTION,
                      method="Nelder-Mead", options={"xatol": 0.5, "fatol": 1.0, "maxiter": FIT_ITERATIONS}).x
     limit = MAX_PARAM * PARAM_RESOLUTION
     return np.clip(np.round(np.nan_to_num(found)), -limit, limit).astype(np.int64)

@@ -1,10 +1,10 @@
 """A structure-aware fuzzer of the decoder: real files, mutated, each decoded under a watchdog.
 
 Seeds are small files made by the real encoder, one per kind of file (every image method; RGB and
-grayscale; one tile and several; mono and stereo audio; shapes). A case is one seed mutated in one way (`MUTATIONS`), with the
-CRC32 recomputed so that the parser gets past the checksum (except `raw`, which keeps the old one,
-and `truncate`, which cuts the file as a broken download would). Case i of a run is a pure
-function of (seed, i), so any case can be rebuilt from the report.
+grayscale; one tile and several; mono and stereo audio; shapes). A case is one seed mutated in one
+way (`MUTATIONS`), with the CRC32 recomputed so that the parser gets past the checksum (except `raw`,
+which keeps the old one, and `truncate`, which cuts the file as a broken download would). Case i of
+a run is a pure function of (seed, i), so any case can be rebuilt from the report.
 
 Each case is decoded in a worker process, in-process there (`modalities.decode_any`), under a
 wall-clock limit, with the worker's resident memory watched; its outcome is one of
@@ -99,7 +99,8 @@ def seed_makers() -> dict:
         "pyramid-rgb": lambda: codec.encode(_test_image(40, 56, 3), 1.0, "pyramid", PyramidConfig(steps=20)),
         "pyramid-gray": lambda: codec.encode(_test_image(36, 28, 1), 1.5, "pyramid", PyramidConfig(steps=20)),
         "audio-mono": lambda: audio.encode_audio(_test_clip(2400, 1), 8000, 48.0, "pyramid", PyramidConfig(steps=20)),
-        "audio-stereo": lambda: audio.encode_audio(_test_clip(3000, 2), 12000, 64.0, "pyramid", PyramidConfig(steps=20)),
+        "audio-stereo": lambda: audio.encode_audio(_test_clip(3000, 2), 12000, 64.0, "pyramid",
+                                                   PyramidConfig(steps=20)),
         "audio-chunks": lambda: audio.encode_audio(_test_clip(20000, 1), 8000, 48.0, "pyramid", PyramidConfig(steps=20),
                                                    chunk_seconds=1),
         "audio-coin": lambda: audio.encode_audio(_test_clip(2400, 1), 8000, 64.0, "coin",
@@ -247,7 +248,8 @@ def _worker(connection, target: str) -> None:
             output = decode(data)
             shape, dtype, limit = expected_output(data) or (None, None, None)
             if (isinstance(output, np.ndarray) and output.dtype == dtype and output.shape == shape
-                    and (dtype == np.uint8 or np.all(np.isfinite(output)) and (limit is None or np.all(np.abs(output) <= limit)))):
+                    and (dtype == np.uint8 or np.all(np.isfinite(output))
+                         and (limit is None or np.all(np.abs(output) <= limit)))):
                 outcome, detail = "decoded", ""
             else:
                 outcome, detail = "crash", f"output {getattr(output, 'dtype', type(output))} " \

@@ -56,6 +56,12 @@ def get(name: str, modality: str = "image"):
     return importlib.import_module(f"{__name__}.{module}")
 
 
+def of_config(config, modality: str) -> str | None:
+    """The method whose configuration for `modality` is of `config`'s type, or None."""
+    return next((name for name in CODES if modality in get(name, modality).DEFAULTS
+                 and type(config) is type(get(name, modality).DEFAULTS[modality])), None)
+
+
 def default_config(name: str, modality: str, effort: int):
     """Method `name`'s configuration for `modality`, its steps scaled for `effort` (1..9)."""
     from ..effort import apply_effort

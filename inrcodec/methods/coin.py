@@ -86,7 +86,8 @@ def init_params(arch: Architecture, n_tiles: int, dims: int, channels: int, seed
 
 
 def fit_signal(values: np.ndarray, budget: int, config: CoinConfig, quiet: bool):
-    """Size and fit the network for (*extent, C) centred values: returns (architecture, params, masks=None, stats={})."""
+    """Size and fit the network for (*extent, C) centred values: returns (architecture, params,
+    masks=None, stats={})."""
     *extent, channels = values.shape
     arch = choose_architecture(budget, tuple(extent), channels, config)
     tiled, valid = tiles.split(values, arch.tile)

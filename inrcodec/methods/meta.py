@@ -40,7 +40,8 @@ class LatentConfig:
     # gate learning rate and the density constraint's dual ascent: faster than `sparse`'s, since the
     # latents start fitted and closing a gate costs at once: with sparse's settings the density stayed
     # far above its target
-    gate: GateConfig = field(default_factory=lambda: GateConfig(learning_rate=0.2, dual=DualConfig(step=0.5, penalty=20.0)))
+    gate: GateConfig = field(
+        default_factory=lambda: GateConfig(learning_rate=0.2, dual=DualConfig(step=0.5, penalty=20.0)))
     # planned coded bits per surviving latent (sets the plan and the rounding step): 4 did best of 3, 4
     # and 5
     bits_per_value: float = 4.0

@@ -37,7 +37,7 @@ class PyramidConfig:
     search_iterations: int = 10  # most files the rate control makes while searching the global step
     fill: float = 0.99  # the search stops at a file of at least this share of the cap
     rd_slope: float = 0.12  # lambda of the rate-distortion rounding, in squared steps per bit (0: plain rounding)
-    filter_min_pixels: int = 16384  # smaller signals (in samples) go without the post-filter (its ~100 bytes would not pay)
+    filter_min_pixels: int = 16384  # smaller signals (in samples) go without the post-filter (its bytes would not pay)
 
 
 DEFAULTS = {"image": PyramidConfig(), "audio": PyramidConfig()}  # modality -> configuration

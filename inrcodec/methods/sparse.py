@@ -34,8 +34,8 @@ from .coin import (
 
 @dataclass(frozen=True)
 class SparseConfig:
-    # tiling, depth, bits per surviving weight, fitting; 4250 steps (500 gated) take about as long
-    # as coin's 5000, its steps being dearer (experiments/FINDINGS.md, Images: sparse's gated phase)
+    # tiling, depth, bits per surviving weight, fitting; fewer steps than coin's, its steps being
+    # dearer, for about the same time
     dense: CoinConfig = field(default_factory=lambda: CoinConfig(fit=FitConfig(steps=4250)))
     # gated weights per weight of the dense network the same budget would buy; None: from the rate
     # (`overparam_for`)
@@ -44,8 +44,8 @@ class SparseConfig:
     initial_density: float = 0.95  # P(gate open) at the start: train nearly dense, let the constraint prune
     # steps of the constrained phase, which chooses the mask (at most half the steps, and half the
     # seconds when timed); the rest of the steps or seconds train the kept weights. A step count, not a
-    # time share: 500 steps suffice to choose a mask worth more than a random one, and longer gating
-    # cost at equal time (experiments/FINDINGS.md, Images: sparse's gated phase)
+    # time share: a few hundred steps suffice to choose a mask worth more than a random one, and longer
+    # gating cost at equal time
     gated_steps: int = 500
 
 
@@ -59,8 +59,7 @@ DEFAULTS = {  # modality -> configuration
 def overparam_for(bpp: float) -> float:
     """Over-parameterisation for a rate in bits per sample (pixel): 1.25 up to 0.3 bpp, 1.1 from 0.6 bpp,
     linear in log(bpp) between: choosing the mask pays at low rates, while at 0.6 bpp, where the dense
-    network is already large, the mask's bits outweigh it (experiments/FINDINGS.md, Images: sparse's
-    over-parameterisation)."""
+    network is already large, the mask's bits outweigh it."""
     share = min(1.0, max(0.0, math.log(bpp / 0.3) / math.log(2.0)))
     return 1.25 - 0.15 * share
 

@@ -89,7 +89,8 @@ def subtype(audio_format: str | None) -> str:
 
 def write_audio(path_or_buffer, samples: np.ndarray, rate: int, audio_format: str | None = None) -> None:
     """Write (samples, channels) floats as 16-bit PCM (WAV, FLAC) or Vorbis (OGG), by extension."""
-    soundfile.write(path_or_buffer, np.clip(samples, -1.0, 1.0), rate, format=audio_format, subtype=subtype(audio_format))
+    soundfile.write(path_or_buffer, np.clip(samples, -1.0, 1.0), rate, format=audio_format,
+                    subtype=subtype(audio_format))
 
 
 def write_signal(path: str, signal: tuple[np.ndarray, int]) -> bytes:

@@ -174,8 +174,7 @@ def encode(image, bpp: float, method: str | None = None, config=None, quiet: boo
     target and the expected density reached.
     """
     if method is None:
-        method = next((name for name in methods.CODES if config is not None
-                       and type(config) is type(methods.get(name).DEFAULTS["image"])), methods.DEFAULT)
+        method = (config is not None and methods.of_config(config, "image")) or methods.DEFAULT
     if method not in methods.CODES:
         raise InrError(f"unknown method {method!r}; choose from {', '.join(methods.CODES)}")
     config = config or default_config(method, effort)  # default_config checks the effort

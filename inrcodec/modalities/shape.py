@@ -38,7 +38,9 @@ from ..sdf import DEFAULT_RESOLUTION
 MIN_BYTES, MAX_BYTES = 64, 1 << 26  # range of byte caps
 MAX_RESOLUTION = 512  # finest decoding lattice (512^3 float32 values: 512 MiB)
 NETWORK_LATTICE = 48  # `coin`, `sparse`: lattice samples along the longest side
-NETWORK_RENDER = 2.0  # `coin`, `sparse`, `meta`: networks are rendered at up to this many samples a lattice sample, finer by cubic interpolation
+# `coin`, `sparse`, `meta`: networks are rendered at up to this many samples a lattice sample, finer by
+# cubic interpolation
+NETWORK_RENDER = 2.0
 NETWORK_BAND_CELLS = 4  # `coin`, `sparse`: width of the squashing, in lattice samples
 @dataclass(frozen=True)
 class Header:

@@ -161,8 +161,7 @@ def fit_tiles(params, tiles: np.ndarray, valid: np.ndarray, tile: int, bits_per_
 @dataclass(frozen=True)
 class GateConfig:
     learning_rate: float = 0.05  # Adam learning rate of the gates' log_alpha (constant)
-    # the density constraint's dual ascent; step 0.2 meets the target within the 500 gated steps, where
-    # 0.05 fell short (experiments/FINDINGS.md, Images: sparse's gated phase)
+    # the density constraint's dual ascent; fast enough to meet the target within the gated steps
     dual: DualConfig = field(default_factory=lambda: DualConfig(step=0.2, penalty=20.0))
 
 

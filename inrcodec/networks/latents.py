@@ -114,11 +114,13 @@ def fit_batch(values: np.ndarray, first: int, density: float, base: Base, config
     def gated_rates(step, total, data):
         return [cosine_learning_rate(r, step, total) for r in data["rates"]], [config.gate.learning_rate] * len(shapes)
 
-    gated_config = phase_config(fit, 1 - config.finish_fraction, 0.0, fit.seconds and fit.seconds * (1 - config.finish_fraction))
+    gated_config = phase_config(fit, 1 - config.finish_fraction, 0.0,
+                                fit.seconds and fit.seconds * (1 - config.finish_fraction))
     step_chunk, adam_init = adam_chunks(gated_loss, gated_rates)
     x = (latents, log_alpha)
     carry = (x, adam_init(x), jax.random.PRNGKey(fit.seed + 2), constrained.init_multipliers(images, config.gate.dual))
-    ((latents, log_alpha), _, _, _), _ = run_chunks(step_chunk, carry, data, gated_config, quiet=quiet, desc="fit gated")
+    ((latents, log_alpha), _, _, _), _ = run_chunks(step_chunk, carry, data, gated_config, quiet=quiet,
+                                                    desc="fit gated")
     reached = float(jnp.mean(_signal_densities(log_alpha)))
 
     per_image = [gates.keep_top([a[b] for a in log_alpha], density) for b in range(images)]

@@ -9,8 +9,9 @@ inner gradients (the learning rates still learn).
 Data (`ImageData`): random crops of training photos and whole CIFAR-10 training images, each batch
 half and half by loss; Kodak is never used. Or (`SpeechData`): random crops of the train-clean-100
 and LJSpeech clips of speech_train and of audio_other; the test-other clips and audio/ are never used.
-Or (`ShapeData`): crops of the meshes of meshes_train as squashed SDF lattices; meshes/ is never used. Training checkpoints every few hundred steps and resumes from its
-last checkpoint; the result is written as a shippable base (see `bases`).
+Or (`ShapeData`): crops of the meshes of meshes_train as squashed SDF lattices; meshes/ is never used.
+Training checkpoints every few hundred steps and resumes from its last checkpoint; the result is
+written as a shippable base (see `bases`).
 
 The outer step is data parallel: each batch of signals is split over a 1-D mesh of devices (axis
 "batch") while the parameters and optimizer state are replicated, and `jax.jit` partitions the step
@@ -42,12 +43,14 @@ from ..progress import progress
 @dataclass(frozen=True)
 class MetaConfig:
     base: BaseConfig = field(default_factory=BaseConfig)  # shape of the network being meta-learned
-    modality: str = "image"  # training data: "image" (photos and CIFAR-10), "audio" (speech and other sounds) or "shape" (meshes_train)
+    # training data: "image" (photos and CIFAR-10), "audio" (speech and other sounds) or "shape" (meshes_train)
+    modality: str = "image"
     crop: int = 64  # side in samples (pixels) of the crops
     crop_batch: int = 8  # crops per outer step
     whole_batch: int = 16  # whole CIFAR-10 images per outer step (images only)
     inner_steps: int = 3  # inner gradient steps on the latents from zero
-    finest_dropped: int = 0  # each step carries levels from a random first level in 0..this (0: all levels; 2 trained worse: experiments/FINDINGS.md, Images: the image base)
+    # each step carries levels from a random first level in 0..this (0: all levels; dropping levels trained worse)
+    finest_dropped: int = 0
     first_order: bool = True  # first-order MAML (no gradient through the inner gradients); False: second-order
     inner_learning_rate: float = 0.3  # initial meta-SGD rate of every level, divided by stride^2
     outer_learning_rate: float = 1e-3  # Adam learning rate of the base and the inner rates
@@ -56,7 +59,8 @@ class MetaConfig:
     validate_every: int = 500  # outer steps between validations (and checkpoints)
     validation_steps: tuple[int, ...] = (1, 3, 10)  # inner steps at which validation PSNR is reported
     seed: int = 0  # seed of initialisation and data sampling
-    devices: int | None = None  # devices each outer batch is split over; None: all (with several processes, it must be all)
+    # devices each outer batch is split over; None: all (with several processes, it must be all)
+    devices: int | None = None
 
 
 def batch_mse(base, log_lrs, targets, steps: int, config: BaseConfig, first_order: bool, first_level=0):
