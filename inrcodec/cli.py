@@ -20,9 +20,6 @@ from .files import check_writable, read_bytes, refuse_inr_input, write_atomic
 DEFAULT_RESOLUTION = 256  # shapes: marching-cubes samples along the longest side (`sdf.DEFAULT_RESOLUTION`)
 
 IMAGE_BENCH_CAPS = [0.15, 0.3, 0.6]  # bpp caps of `bench` on images by default
-IMAGE_BENCH_METHODS = ["pyramid", "coin", "jpeg", "jpeg2000", "webp", "avif"]  # `bench` on images by default
-AUDIO_BENCH_METHODS = ["pyramid", "mp3", "opus"]  # `bench --kbps` by default
-SHAPE_BENCH_METHODS = ["pyramid", "draco", "sdf-grid"]  # `bench --bytes` by default
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".opus"}  # inputs that --bpp hints towards --kbps for
 
 
@@ -273,11 +270,9 @@ def cmd_bench(args) -> None:
     from .eval.sweeps import sweep
 
     modality = cap_modality(args)
-    methods_run = args.methods or {"image": IMAGE_BENCH_METHODS, "audio": AUDIO_BENCH_METHODS,
-                                   "shape": SHAPE_BENCH_METHODS}[modality]
-    configs = {method: method_config(method, args, modality) for method in methods_run}
+    configs = {method: method_config(method, args, modality) for method in methods.CODES}
     sweep(args.folder, bpp=args.bpp or IMAGE_BENCH_CAPS if modality == "image" else None, kbps=args.kbps,
-          n_bytes=args.bytes, methods=methods_run, limit=args.limit, out_dir=args.out, configs=configs,
+          n_bytes=args.bytes, methods=args.methods, limit=args.limit, out_dir=args.out, configs=configs,
           batch=args.batch, tag=args.tag, redo=args.redo, scheduler=args.scheduler, workers=args.workers,
           quiet=args.quiet)
 
@@ -369,9 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
     caps.add_argument("--bpp", type=float, nargs="+", help=f"image caps in bpp (default: {IMAGE_BENCH_CAPS})")
     caps.add_argument("--kbps", type=float, nargs="+", help="audio caps in kbit/s: benchmark a folder of clips")
     caps.add_argument("--bytes", type=int, nargs="+", help="shape caps in bytes: benchmark a folder of meshes")
-    bench.add_argument("--methods", nargs="+", help=f"inrcodec methods and baselines to run (default: images "
-                       f"{' '.join(IMAGE_BENCH_METHODS)}; audio {' '.join(AUDIO_BENCH_METHODS)}; shapes "
-                       f"{' '.join(SHAPE_BENCH_METHODS)})")
+    bench.add_argument("--methods", nargs="+", help="inrcodec methods and baselines to run (default: pyramid, "
+                       "coin for images, and every classical baseline of the modality)")
     bench.add_argument("--limit", type=int, help="use only the first N images")
     bench.add_argument("--out", default="experiments/results", help="results folder")
     bench.add_argument("--batch", type=int, default=1, help="meta: encode this many same-size images at once")

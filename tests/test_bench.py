@@ -38,6 +38,7 @@ def test_runs_merge_into_one_results_file_per_method(tmp_path, sample):
     assert results["psnr"][0] == pytest.approx(np.mean([r["psnr"] for r in rows if r["target_bpp"] == 2.0]))
     assert results["psnr"][1] > results["psnr"][0]
     assert first[0] in rows  # the row measured first was kept as it was (times included), not measured again
+    assert document["description"].startswith("jpeg (Pillow) on tiny, bpp caps")
     assert len(path.read_text().splitlines()) < 40  # one line per image row
     assert json.loads(bench.results_json(document)) == document
 

@@ -1,10 +1,11 @@
 """Classical audio codecs for side-by-side measurement: MP3 and Opus, written and read in-process by
-libsndfile (through soundfile), each at the largest file not above a byte cap.
+libsndfile (through soundfile), each at the largest file not above a byte cap (`baselines.BASELINES`
+wraps them).
 
 libsndfile sets their bitrate by a compression level in [0, 1] (0: the highest bitrate); the search
-bisects it (`ratecontrol.largest_fitting`). MP3 is tried at constant and at variable bitrate, and the better of the two files under
-the cap (by PSNR after alignment) is kept. Decoders add a delay (MP3's is about 1,100 samples), so
-a decoded clip is aligned to the original by cross-correlation before any metric.
+bisects it (`ratecontrol.largest_fitting`). MP3 is tried at constant and at variable bitrate, and the
+better of the two files under the cap (by PSNR after alignment) is kept. Decoders add a delay (MP3's
+is about 1,100 samples), so a decoded clip is aligned to the original by cross-correlation before any metric.
 """
 
 import io
@@ -18,25 +19,23 @@ from ..ratecontrol import largest_fitting
 from .metrics import audio_psnr
 
 # name: (libsndfile format, subtype, bitrate modes tried, highest compression level libsndfile takes)
-AUDIO_BASELINES = {"mp3": ("MP3", "MPEG_LAYER_III", ("CONSTANT", "VARIABLE"), 0.999),
-                   "opus": ("OGG", "OPUS", (None,), 1.0)}
+SETTINGS = {"mp3": ("MP3", "MPEG_LAYER_III", ("CONSTANT", "VARIABLE"), 0.999), "opus": ("OGG", "OPUS", (None,), 1.0)}
 SEARCH_STEPS = 12  # bisection steps of the compression level
 MAX_LAG = 4096  # largest decoder delay looked for, in samples
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)  # sample rates libsndfile's Opus encoder takes
 
 
 def _write(samples: np.ndarray, rate: int, name: str, level: float, mode) -> bytes:
-    file_format, subtype, _, _ = AUDIO_BASELINES[name]
+    file_format, subtype, _, _ = SETTINGS[name]
     buffer = io.BytesIO()
     soundfile.write(buffer, samples, rate, format=file_format, subtype=subtype, compression_level=level,
                     **({"bitrate_mode": mode} if mode else {}))
     return buffer.getvalue()
 
 
-def decompress(data: bytes) -> tuple[np.ndarray, int]:
-    """((samples, channels) float64, rate) of an MP3 or Ogg Opus file's bytes."""
-    samples, rate = soundfile.read(io.BytesIO(data), dtype="float64", always_2d=True)
-    return samples, rate
+def decode(data: bytes, reference: np.ndarray) -> np.ndarray:
+    """The (samples, channels) float64 of an MP3 or Ogg Opus file's bytes, aligned to `reference` (`align`)."""
+    return align(reference, soundfile.read(io.BytesIO(data), dtype="float64", always_2d=True)[0])
 
 
 def align(reference: np.ndarray, decoded: np.ndarray) -> np.ndarray:
@@ -56,14 +55,16 @@ def compress(samples: np.ndarray, rate: int, name: str, budget: int) -> bytes:
     if name == "opus" and rate not in OPUS_RATES:
         raise InrError(f"Opus cannot code {rate} Hz audio (it takes {', '.join(map(str, OPUS_RATES))} Hz)")
     best, best_psnr = None, -np.inf
-    _, _, modes, top = AUDIO_BASELINES[name]
+    _, _, modes, top = SETTINGS[name]
     for mode in modes:
         try:  # bisect the level linearly, as log(knob) = top - level (knob 1: level `top`, the smallest file)
-            _, found = largest_fitting(lambda knob: _write(samples, rate, name, min(top, max(0.0, top - math.log(knob))),
-                                                           mode), budget, 1.0, math.exp(top), SEARCH_STEPS)
+            def make_file(knob: float) -> bytes:
+                return _write(samples, rate, name, min(top, max(0.0, top - math.log(knob))), mode)
+
+            _, found = largest_fitting(make_file, budget, 1.0, math.exp(top), SEARCH_STEPS)
         except InrError:  # even the smallest file of this mode is over the budget
             continue
-        quality = audio_psnr(samples, align(samples, decompress(found)[0]))
+        quality = audio_psnr(samples, decode(found, samples))
         if quality > best_psnr:
             best, best_psnr = found, quality
     if best is None:

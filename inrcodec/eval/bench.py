@@ -16,10 +16,10 @@ import numpy as np
 
 from ..errors import InrError
 from ..modalities import image as codec
-from . import baselines
+from .baselines import BASELINES
 from .metrics import psnr
 
-DECODE_REPEATS = 3  # decodes timed per inrcodec file (the median is reported)
+DECODE_REPEATS = 3  # decodes timed per file, inrcodec's or a baseline's (the median is reported)
 
 
 def check_methods(methods: list[str], known: list[str], what: str) -> None:
@@ -31,28 +31,41 @@ def check_methods(methods: list[str], known: list[str], what: str) -> None:
 
 def machine_description() -> str:
     """This machine in a few words, for the results files: architecture, cores, Python."""
-    return f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_implementation()} {platform.python_version()}"
+    return (f"{platform.machine()}, {os.cpu_count()} CPU cores, "
+            f"{platform.python_implementation()} {platform.python_version()}")
 
 
 def measure(pixels: np.ndarray, bpp: float, method: str, config, quiet: bool) -> dict:
-    """Encode under the cap and decode (an inrcodec file DECODE_REPEATS times, its median time
-    reported); returns bytes, bpp, PSNR, both times in seconds and, for inrcodec methods, the fit's stats."""
-    height, width, channels = pixels.shape
-    budget = math.floor(bpp * height * width / 8)
+    """Encode under the cap and decode (`coded`); returns bytes, bpp, PSNR, both times in seconds and,
+    for inrcodec methods, the fit's stats."""
+    height, width = pixels.shape[:2]
+    data, decoded, tail = coded(method, pixels, math.floor(bpp * height * width / 8), codec.decode,
+                                lambda stats: codec.encode(pixels, bpp, method, config, quiet=quiet, stats=stats))
+    return _row(pixels, data, decoded, tail)
+
+
+def coded(method: str, signal, budget: int, decode, encode, reference=None) -> tuple[bytes, object, dict]:
+    """(file, decoded signal, the row's last fields: both times in seconds and, for inrcodec methods,
+    the fit's stats) of `signal` coded by `method` under `budget` bytes: a baseline (`BASELINES`, given
+    the search `reference` of a shape), or an inrcodec method through encode(stats) -> file and
+    decode(file). The file is decoded DECODE_REPEATS times (`timed_decode`)."""
     start = time.perf_counter()
-    if method in baselines.BASELINES:
-        data = baselines.compress(pixels, method, budget)
-        middle = time.perf_counter()
-        decoded = baselines.decompress(data, channels)
-        decoding_time = time.perf_counter() - middle
-        extra = {}
+    if method in BASELINES:
+        baseline, extra = BASELINES[method], {}
+        data = baseline.encode(signal, budget, reference)
+        decode = lambda file: baseline.decode(file, signal)
     else:
-        stats = {}
-        extra = {"stats": stats}
-        data = codec.encode(pixels, bpp, method, config, quiet=quiet, stats=stats)
-        middle = time.perf_counter()
-        decoded, decoding_time = timed_decode(codec.decode, data)
-    return _row(pixels, data, decoded, budget, method, middle - start, decoding_time, extra)
+        extra = {"stats": {}}
+        data = encode(extra["stats"])
+    encoding_time = time.perf_counter() - start
+    _check_cap(data, budget, method)
+    decoded, decoding_time = timed_decode(decode, data)
+    return data, decoded, {"encoding_time": encoding_time, "decoding_time": decoding_time, **extra}
+
+
+def _check_cap(data: bytes, budget: int, method: str) -> None:
+    if len(data) > budget:
+        raise AssertionError(f"{method} wrote {len(data)} bytes over a cap of {budget}")
 
 
 def timed_decode(decode, data: bytes):
@@ -66,13 +79,9 @@ def timed_decode(decode, data: bytes):
     return output, float(np.median(times))
 
 
-def _row(pixels, data: bytes, decoded, budget: int, method: str, encoding_time: float, decoding_time: float,
-         extra: dict) -> dict:
-    if len(data) > budget:
-        raise AssertionError(f"{method} wrote {len(data)} bytes over a cap of {budget}")
+def _row(pixels, data: bytes, decoded, tail: dict) -> dict:
     height, width = pixels.shape[:2]
-    return {"bytes": len(data), "bpp": len(data) * 8 / (height * width), "psnr": psnr(pixels, decoded),
-            "encoding_time": encoding_time, "decoding_time": decoding_time, **extra}
+    return {"bytes": len(data), "bpp": len(data) * 8 / (height * width), "psnr": psnr(pixels, decoded), **tail}
 
 
 def measure_batch(images: list[np.ndarray], bpp: float, config, quiet: bool) -> list[dict]:
@@ -85,10 +94,12 @@ def measure_batch(images: list[np.ndarray], bpp: float, config, quiet: bool) -> 
     height, width = images[0].shape[:2]
     rows = []
     for pixels, data in zip(images, files):
+        _check_cap(data, math.floor(bpp * height * width / 8), "meta")
         start = time.perf_counter()
         decoded = codec.decode(data)
-        rows.append(_row(pixels, data, decoded, math.floor(bpp * height * width / 8), "meta", encoding_time,
-                         time.perf_counter() - start, {"stats": stats, "batch": len(images)}))
+        decoding_time = time.perf_counter() - start
+        rows.append(_row(pixels, data, decoded, {"encoding_time": encoding_time, "decoding_time": decoding_time,
+                                                 "stats": stats, "batch": len(images)}))
     return rows
 
 

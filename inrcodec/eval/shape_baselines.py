@@ -1,12 +1,14 @@
-"""The classical baselines for meshes, each the best file under a byte cap: Draco, and an SDF grid with lzma.
+"""The classical baselines for meshes, each the best file under a byte cap: Draco, and an SDF grid with lzma
+(`baselines.BASELINES` wraps them).
 
 The SDF grid (`sdf_grid_lzma`): the signed distance on a lattice (`sdf.Lattice`) clipped
-shapes.CLAMP_CELLS samples from the surface, quantized, one int8 a sample (or int16), compressed by
-lzma (raw LZMA2, preset 9 extreme) behind a 25-byte head (lattice, centre, spacing, step), and
-decoded by the same cubic interpolation and marching cubes as inrcodec's `pyramid`; the search
-tries the lattice sizes of `shapes.RESOLUTIONS`, searches the finest step (as `pyramid` does: the
-largest bound of the integers over CLAMP_CELLS samples) whose file fits the cap, until PATIENCE
-sizes score worse than the best, and keeps the lowest Chamfer-L1 against the reference.
+CLAMP_CELLS samples from the surface, quantized, one int8 a sample (or int16), compressed by lzma
+(raw LZMA2, preset 9 extreme) behind a 23-byte head (HEAD: lattice extent, centre, spacing, step),
+and decoded (`decode_sdf_grid`) by the same cubic interpolation and marching cubes as inrcodec's
+`pyramid`; the search tries the lattice sizes of RESOLUTIONS (CLAMP_CELLS and RESOLUTIONS are
+`methods.lattice`'s), searches the finest step (as `pyramid` does: the largest bound of the
+integers over CLAMP_CELLS samples) whose file fits the cap, until PATIENCE sizes score worse than
+the best, and keeps the lowest Chamfer-L1 against the reference.
 
 Draco's knob is the quantization of the vertex positions (bits per coordinate over the bounding
 cube; files grow with it). Under a cap that even its coarsest useful quantization (Q_MIN bits) of
@@ -21,20 +23,18 @@ reference (`shape_metrics`, SEARCH_SAMPLES points unless given a reference). The
 the first count that fits, since fewer faces at more bits can beat more faces at fewer; it stops
 PATIENCE counts after the best so far, at a count that fits at Q_MAX (coarser meshes gain no bits),
 or at MIN_FACES, and keeps the best file. Files are Draco's own (`compression_level=10`); the rate
-is their length.
+is their length. DracoPy and fast-simplification are optional (`inrcodec[baselines]`), imported when used.
 """
 
+import importlib
 import lzma
 import struct
 
-import DracoPy
-import fast_simplification
 import numpy as np
 
 from .. import sdf
-from ..ratecontrol import largest_integer_fitting
-
 from ..errors import InrError
+from ..ratecontrol import largest_integer_fitting
 from .metrics import Reference, check_mesh, compare, prepare
 
 Q_MIN, Q_MAX = 6, 16  # coarsest and finest quantization tried, bits per coordinate
@@ -45,12 +45,35 @@ PATIENCE = 3  # face counts tried after the best so far before the search stops
 SEARCH_SAMPLES = 20_000  # points per surface of the reference the search builds when it is given none
 
 
+class _Search:
+    """The best-scoring file so far (lowest Chamfer-L1) and how many files have scored worse since it."""
+
+    def __init__(self):
+        self.best, self.score, self.misses = None, np.inf, 0
+
+    def offer(self, data: bytes, score: float) -> None:
+        if score < self.score:
+            self.best, self.score, self.misses = data, score, 0
+        else:
+            self.misses += 1
+
+
+def _needed(module: str, package: str):
+    """The module `module` of the optional package `package`, imported where Draco first needs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise InrError(f"the Draco baseline needs {package}: pip install 'inrcodec[baselines]'") from None
+
+
 def _encode(vertices: np.ndarray, faces: np.ndarray, bits: int) -> bytes:
-    return DracoPy.encode(vertices, faces, quantization_bits=bits, compression_level=COMPRESSION_LEVEL)
+    return _needed("DracoPy", "DracoPy").encode(vertices, faces, quantization_bits=bits,
+                                                 compression_level=COMPRESSION_LEVEL)
 
 
 def decompress(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     """(vertices (V, 3) float64, faces (F, 3) int64) of a Draco mesh file's bytes."""
+    DracoPy = _needed("DracoPy", "DracoPy")
     try:
         mesh = DracoPy.decode(data)
     except (DracoPy.FileTypeException, ValueError):
@@ -84,11 +107,9 @@ def _largest_fitting(vertices: np.ndarray, faces: np.ndarray, budget: int) -> tu
     return low, data
 
 
-def draco(vertices: np.ndarray, faces: np.ndarray, budget: int,
-          reference: Reference | None = None) -> tuple[bytes, tuple[np.ndarray, np.ndarray]]:
-    """(file, decoded (vertices (V', 3), faces (F', 3))): the Draco file of the mesh (V, 3), (F, 3)
-    of at most `budget` bytes with the lowest Chamfer-L1 against `reference` (by default the mesh
-    itself, sampled with SEARCH_SAMPLES points). InrError if no file fits."""
+def draco(vertices: np.ndarray, faces: np.ndarray, budget: int, reference: Reference | None = None) -> bytes:
+    """The Draco file of the mesh (V, 3), (F, 3) of at most `budget` bytes with the lowest Chamfer-L1
+    against `reference` (by default the mesh itself, SEARCH_SAMPLES points). InrError if none fits."""
     vertices, faces = _merged(*check_mesh(vertices, faces, "input"))
     if not len(faces):
         raise InrError("input mesh has no triangle of nonzero area")
@@ -98,7 +119,7 @@ def draco(vertices: np.ndarray, faces: np.ndarray, budget: int,
     counts = [total]
     while round(counts[-1] * LADDER) >= MIN_FACES:
         counts.append(round(counts[-1] * LADDER))
-    best, best_score, misses = None, np.inf, 0
+    search = _Search()
     floor = 0.0  # bytes per face at Q_MIN bits of the last mesh over the cap: coarser meshes need more
     for count in counts:
         if count * floor > budget and count != counts[-1]:
@@ -106,66 +127,66 @@ def draco(vertices: np.ndarray, faces: np.ndarray, budget: int,
         if count == total:
             mesh = vertices, faces
         else:
-            mesh = fast_simplification.simplify(vertices, faces, target_reduction=1 - count / total)
+            mesh = _needed("fast_simplification", "fast-simplification").simplify(
+                vertices, faces, target_reduction=1 - count / total)
         bits, data = _largest_fitting(*mesh, budget)
         if bits < Q_MIN:
             floor = len(data) / len(mesh[1])
             smallest = f"{len(mesh[1])} faces at {Q_MIN} bits take {len(data)} bytes"
             continue
-        decoded = decompress(data)
-        score = compare(reference, decoded)["chamfer_l1"]
-        if score < best_score:
-            best, best_score, misses = (data, decoded), score, 0
-        else:
-            misses += 1
-        if misses >= PATIENCE or bits == Q_MAX:
+        search.offer(data, compare(reference, decompress(data))["chamfer_l1"])
+        if search.misses >= PATIENCE or bits == Q_MAX:
             break
-    if best is None:
+    if search.best is None:
         raise InrError(f"budget of {budget} bytes is too small for Draco ({smallest})")
-    return best
+    return search.best
 
 
 LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME}]  # raw stream: no container bytes
+HEAD = "<3B5f"  # an SDF-grid file's head: lattice extent, centre and spacing, step
 
 
-def _grid_file(grid: np.ndarray, lattice: sdf.Lattice, bound: int) -> tuple[bytes, np.ndarray, float]:
-    """(file, its integers, step) of a lattice SDF as integers in [-bound, bound] spanning shapes.CLAMP_CELLS samples."""
+def _grid_file(grid: np.ndarray, lattice: sdf.Lattice, bound: int) -> bytes:
+    """The file of a lattice SDF as integers in [-bound, bound] spanning CLAMP_CELLS samples."""
     from ..methods.lattice import CLAMP_CELLS
 
     step = float(np.float32(CLAMP_CELLS * lattice.spacing / bound))
     q = np.clip(np.round(grid / step), -bound, bound).astype(np.int8 if bound < 128 else np.int16)
-    head = struct.pack("<3B5f", *lattice.extent, *lattice.centre, lattice.spacing, step)
-    return head + lzma.compress(q.tobytes(), lzma.FORMAT_RAW, filters=LZMA_FILTERS), q, step
+    head = struct.pack(HEAD, *lattice.extent, *lattice.centre, lattice.spacing, step)
+    return head + lzma.compress(q.tobytes(), lzma.FORMAT_RAW, filters=LZMA_FILTERS)
 
 
-def sdf_grid_lzma(vertices: np.ndarray, faces: np.ndarray, budget: int, reference: Reference | None = None,
-                  resolution: int = sdf.DEFAULT_RESOLUTION) -> tuple[bytes, tuple[np.ndarray, np.ndarray]]:
-    """(file, decoded mesh): the SDF-grid file of at most `budget` bytes with the lowest Chamfer-L1
-    against `reference` (by default the mesh, SEARCH_SAMPLES points). InrError if none fits."""
+def decode_sdf_grid(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """The mesh of an SDF-grid file: its integers meshed as `pyramid`'s (`sdf.grid_mesh` at sdf.DEFAULT_RESOLUTION)."""
+    try:
+        *extent, x, y, z, spacing, step = struct.unpack_from(HEAD, data)
+        raw = lzma.decompress(data[struct.calcsize(HEAD):], lzma.FORMAT_RAW, filters=LZMA_FILTERS)
+        q = np.frombuffer(raw, np.int8 if len(raw) == np.prod(extent) else np.int16).reshape(extent)
+    except (struct.error, lzma.LZMAError, ValueError):
+        raise InrError("not an SDF-grid file") from None
+    return sdf.grid_mesh(q, step, sdf.Lattice((x, y, z), spacing, tuple(extent)), sdf.DEFAULT_RESOLUTION)
+
+
+def sdf_grid_lzma(vertices: np.ndarray, faces: np.ndarray, budget: int, reference: Reference | None = None) -> bytes:
+    """The SDF-grid file of at most `budget` bytes with the lowest Chamfer-L1 against `reference`
+    (by default the mesh, SEARCH_SAMPLES points). InrError if none fits."""
     from ..methods.lattice import CLAMP_CELLS, FIRST_BOUND, MAX_BOUND, RESOLUTIONS
-    from ..sdf import grid_mesh
 
     vertices, faces = check_mesh(vertices, faces, "input")
     if reference is None:
         reference = prepare(vertices, faces, samples=SEARCH_SAMPLES)
-    best, best_score, misses = None, np.inf, 0
+    search = _Search()
     for longest in RESOLUTIONS:
         lattice = sdf.lattice_for(vertices, faces, longest)
         grid = sdf.lattice_sdf(vertices, faces, lattice, CLAMP_CELLS * lattice.spacing)
         try:
-            bound, data = largest_integer_fitting(lambda b: _grid_file(grid, lattice, b)[0], budget, FIRST_BOUND,
+            bound, data = largest_integer_fitting(lambda b: _grid_file(grid, lattice, b), budget, FIRST_BOUND,
                                                   MAX_BOUND)
         except InrError:
             break
-        _, q, step = _grid_file(grid, lattice, bound)
-        decoded = grid_mesh(q, step, lattice, resolution)
-        score = compare(reference, decoded)["chamfer_l1"]
-        if score < best_score:
-            best, best_score, misses = (data, decoded), score, 0
-        else:
-            misses += 1
-        if bound == 1 or misses >= PATIENCE:
+        search.offer(data, compare(reference, decode_sdf_grid(data))["chamfer_l1"])
+        if bound == 1 or search.misses >= PATIENCE:
             break
-    if best is None:
+    if search.best is None:
         raise InrError(f"budget of {budget} bytes is too small for an SDF grid with lzma")
-    return best
+    return search.best

@@ -1,4 +1,5 @@
-"""Rate-distortion benchmark of shapes: inrcodec's methods beside Draco and an SDF grid with lzma, over a folder of meshes.
+"""Rate-distortion benchmark of shapes: inrcodec's methods beside Draco and an SDF grid with lzma, over a
+folder of meshes.
 
 For every mesh, cap and codec the file is made under the cap (rate = file bytes), decoded to a mesh
 (inrcodec: marching cubes at sdf.DEFAULT_RESOLUTION), and scored against the input by
@@ -8,38 +9,22 @@ searches score candidates with SEARCH_SAMPLES points. Results are written per co
 shape of the image bench, with "bytes" for "bpp".
 """
 
-import time
-
 from ..modalities import shape as shapes
-from . import metrics as shape_metrics, shape_baselines
-from .bench import timed_decode
-
-BASELINES = {"draco": shape_baselines.draco, "sdf-grid": shape_baselines.sdf_grid_lzma}  # name -> search(V, F, cap, reference)
-METRICS = ("chamfer_l1", "accuracy", "completeness", "hausdorff", "normal_consistency", "iou", "f_score")
-
+from . import metrics as shape_metrics
+from .bench import coded
 
 def measure(mesh: tuple, reference, search_reference, cap: int, name: str, config) -> dict:
-    """Encode under the cap and decode; the row of one mesh, cap and codec."""
-    start = time.perf_counter()
-    extra = {}
-    if name in BASELINES:
-        data, decoded = BASELINES[name](*mesh, cap, search_reference)
-        middle = time.perf_counter()
-        decoding_time = 0.0 if name == "sdf-grid" else timed_decode(shape_baselines.decompress, data)[1]
-    else:
-        stats = {}
-        data = shapes.encode_mesh(*mesh, cap, name, config, stats=stats)
-        middle = time.perf_counter()
-        decoded, decoding_time = timed_decode(shapes.decode_mesh, data)
-        extra["stats"] = stats
-    if len(data) > cap:
-        raise AssertionError(f"{name} wrote {len(data)} bytes over a cap of {cap}")
-    return {"bytes": len(data), **shape_metrics.compare(reference, decoded), "faces": len(decoded[1]),
-            "encoding_time": middle - start, "decoding_time": decoding_time, **extra}
+    """Encode under the cap and decode (`bench.coded`; a baseline searches against `search_reference`);
+    the row of one mesh, cap and codec."""
+    data, decoded, tail = coded(name, mesh, cap, shapes.decode_mesh,
+                                lambda stats: shapes.encode_mesh(*mesh, cap, name, config, stats=stats),
+                                search_reference)
+    return {"bytes": len(data), **shape_metrics.compare(reference, decoded), "faces": len(decoded[1]), **tail}
 
 
 def print_summary(documents: dict) -> None:
-    """One line per codec and cap: meshes, bytes, Chamfer-L1 and Hausdorff (thousandths of the diagonal), IoU, F-score, times."""
+    """One line per codec and cap: meshes, bytes, Chamfer-L1 and Hausdorff (thousandths of the diagonal),
+    IoU, F-score, times."""
     print(f"{'method':10s} {'cap':>6s} {'n':>3s} {'bytes':>7s} {'CD-L1':>7s} {'Haus':>7s} {'NC':>6s} {'IoU':>6s} "
           f"{'F@1%':>6s} {'enc s':>7s} {'dec s':>7s}")
     for method, document in documents.items():

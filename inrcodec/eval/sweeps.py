@@ -18,7 +18,8 @@ from pathlib import Path
 from .. import datasets, modalities
 from ..methods import CODES as METHODS
 from ..errors import InrError
-from . import audio_baselines, audio_bench, baselines, bench, shape_baselines, shape_bench
+from . import audio_bench, bench, shape_baselines, shape_bench
+from .baselines import BASELINES
 from .bench import check_methods, machine_description, merge_results
 
 
@@ -28,17 +29,11 @@ class Modality:
 
     item_key: str  # the rows' key naming the item ("image", "clip", "mesh")
     rate_key: str  # the unit of caps and rates ("bpp", "kbps", "bytes")
-    baselines: tuple[str, ...]  # classical codecs measured beside inrcodec's methods
-    made_by: str  # who makes the baselines' files, for the results' descriptions
-    default_methods: tuple[str, ...]  # what a sweep runs when given no methods
+    default_methods: tuple[str, ...]  # inrcodec methods a sweep runs, beside every baseline, when given no methods
 
 
-MODALITIES = {
-    "image": Modality("image", "bpp", tuple(baselines.BASELINES), "Pillow",
-                      ("pyramid", "coin", "jpeg", "jpeg2000", "webp", "avif")),
-    "audio": Modality("clip", "kbps", tuple(audio_baselines.AUDIO_BASELINES), "libsndfile", ("pyramid", "mp3", "opus")),
-    "shape": Modality("mesh", "bytes", ("draco", "sdf-grid"), "DracoPy, lzma", ("pyramid", "draco", "sdf-grid")),
-}
+MODALITIES = {"image": Modality("image", "bpp", ("pyramid", "coin")), "audio": Modality("clip", "kbps", ("pyramid",)),
+              "shape": Modality("mesh", "bytes", ("pyramid",))}
 METRICS = ("psnr", "si_snr", "pesq", "stoi", "chamfer_l1", "accuracy", "completeness", "hausdorff",
            "normal_consistency", "iou", "f_score")  # per-item scores averaged into a results file's summary
 
@@ -108,8 +103,9 @@ def sweep(source, *, bpp: list[float] | None = None, kbps: list[float] | None = 
     if modalities.get(kind).unit != unit:
         raise InrError(f"caps in {unit} are not for {kind} signals (give {modalities.get(kind).unit})")
     spec = MODALITIES[kind]
-    methods = list(methods or spec.default_methods)
-    check_methods(methods, [*METHODS, *spec.baselines], kind)
+    baselines = [name for name, baseline in BASELINES.items() if baseline.modality == kind]
+    methods = list(methods or [*spec.default_methods, *baselines])
+    check_methods(methods, [*METHODS, *baselines], kind)
     folder = Path(out_dir) / (dataset or dataset_name(source))
     configs = configs or {}
     machine = machine_description()
@@ -134,7 +130,7 @@ def sweep(source, *, bpp: list[float] | None = None, kbps: list[float] | None = 
 
     def merge(task, rows) -> None:
         method = "meta" if task.function is measure_group else task.args[1]
-        who = f"inrcodec {method}" if method in METHODS else f"{method} ({spec.made_by})"
+        who = f"inrcodec {method}" if method in METHODS else f"{method} ({BASELINES[method].made_by})"
         description = f"{who} on {folder.name}, {unit} caps; measured on {machine}, {where}"
         documents[method] = merge_results(folder / f"{method}{tag}.json", method + tag,
                                           rows if isinstance(rows, list) else [rows], description,

@@ -34,6 +34,7 @@ from ..context import (
 
 INITIAL_PARAMS = (0.0, 0.5, 0.0, 0.5, 0.0, 0.0)  # where the fit of the context parameters starts, every phase
 FIT_LEARNING_RATE = 0.1  # Adam learning rate of that fit
+FIT_ROW = 256  # cells a row of the fit's layout: each plane-phase group fills whole rows
 
 
 def fit_pyramid(field: np.ndarray, geometry: pyramid.Geometry, step: float,
@@ -78,21 +79,18 @@ def rd_round(k: int, values: np.ndarray, grids: list, params: np.ndarray, rd_slo
     return rounded
 
 
-@partial(jax.jit, static_argnums=(4, 5))
-def _fit(symbols, features, counted, initial, sizes: tuple, steps: int):
-    """Adam on the code length of `symbols` (n,) whose cells have `features` (5, n) and come in
-    consecutive groups of `sizes` (one per plane and phase), cells with `counted` 0 left out:
-    (groups, PHASE_PARAMS) parameters from `initial`. (Each group is its own slice: a gather of
-    per-cell parameters would make the gradient a scatter, slow on CPUs.)"""
-
-    ends = np.cumsum(sizes)
+@jax.jit
+def _fit(symbols, features, counted, owner, initial, steps):
+    """Adam on the code length of integers `symbols` (rows, FIT_ROW) whose cells have `features`
+    (5, rows, FIT_ROW), cells with `counted` 0 left out, each row belonging to group `owner[row]`
+    (one per plane and phase): (groups, PHASE_PARAMS) parameters from `initial` after `steps` (a
+    traced int) steps. Only the row and group counts shape the program, so signals of similar sizes
+    share one; each row gathers its group's parameters (a gather per row, not per cell: its
+    gradient's scatter stays cheap on CPUs)."""
 
     def bits(params):
-        total = 0.0
-        for a, start, end in zip(params, ends - np.asarray(sizes), ends):
-            mu, b = laplace(jnp, a, features[:, start:end])
-            total = total + jnp.sum(laplace_bits(jnp, symbols[start:end], mu, b) * counted[start:end])
-        return total
+        mu, b = laplace(jnp, params[owner][:, None], features)
+        return jnp.sum(laplace_bits(jnp, symbols, mu, b) * counted)
 
     adam = optax.adam(FIT_LEARNING_RATE)
 
@@ -106,7 +104,7 @@ def _fit(symbols, features, counted, initial, sizes: tuple, steps: int):
 
 def padded_size(count: int) -> int:
     """`count` rounded up to one of 8 sizes an octave, so that signals of similar sizes share one
-    compiled fit (at most 1/8 more cells to sum)."""
+    compiled fit (at most 1/8 more rows to sum)."""
     grain = 1 << max(0, count.bit_length() - 4)
     return -(-count // grain) * grain
 
@@ -126,14 +124,22 @@ def fit_params(grids: list[np.ndarray], steps: int, start: np.ndarray | None = N
             counted.append(run_cells(runs, len(symbols[-1])))  # runs left out cost no bits
     initial = (np.array([initial_params(y, f) for y, f in zip(symbols, features)]).reshape(-1, PHASE_PARAMS)
                if start is None else np.concatenate([unpack_params(a) for a in start]))
-    sizes = tuple(padded_size(len(y)) for y in symbols)
-    padding = [(0, size - len(y)) for size, y in zip(sizes, symbols)]
-    fitted = _fit(jnp.asarray(np.concatenate([np.pad(y, pad) for y, pad in zip(symbols, padding)]), jnp.float32),
-                  jnp.asarray(np.concatenate([np.pad(f, ((0, 0), pad)) for f, pad in zip(features, padding)], axis=1),
-                              jnp.float32),
-                  jnp.asarray(np.concatenate([np.pad(c, pad) for c, pad in zip(counted, padding)]), jnp.float32),
-                  jnp.asarray(initial, jnp.float32), sizes, steps)
-    fitted = np.asarray(fitted, np.float64).reshape(len(planes), PHASES, PHASE_PARAMS)
+    rows = np.array([-(-len(y) // FIT_ROW) for y in symbols])  # each group fills whole rows
+    # spare rows count no cell, spare groups own no row
+    total, groups = padded_size(int(rows.sum())), padded_size(len(symbols))
+    owner = np.zeros(total, np.int32)
+    owner[:rows.sum()] = np.repeat(np.arange(len(symbols)), rows)
+
+    def layout(arrays: list[np.ndarray]) -> np.ndarray:
+        """(..., total, FIT_ROW) float32: every group's (..., n) cells zero-padded to its rows, rows stacked."""
+        out = np.zeros((*arrays[0].shape[:-1], total * FIT_ROW), np.float32)
+        for values, first in zip(arrays, (np.cumsum(rows) - rows) * FIT_ROW):
+            out[..., first:first + values.shape[-1]] = values
+        return out.reshape(*out.shape[:-1], total, FIT_ROW)
+
+    fitted = _fit(layout(symbols), layout(features), layout(counted), owner,
+                  np.pad(initial, ((0, groups - len(initial)), (0, 0))).astype(np.float32), np.int32(steps))
+    fitted = np.asarray(fitted, np.float64)[:len(symbols)].reshape(len(planes), PHASES, PHASE_PARAMS)
     diverged = ~np.all(np.isfinite(fitted), axis=(1, 2))  # a plane of huge integers can overflow the fit
     fitted[diverged] = INITIAL_PARAMS
     limit = MAX_PARAM * PARAM_RESOLUTION
@@ -147,5 +153,6 @@ def initial_params(symbols: np.ndarray, features: np.ndarray) -> np.ndarray:
     `features` (5, n) is the log of their integers' mean magnitude (a Laplace's b is its mean |y|)."""
     a = np.array(INITIAL_PARAMS)
     if len(symbols):
-        a[0] = math.log(max(float(np.mean(np.abs(symbols))), 0.05)) - a[1] * features[0].mean() - a[3] * features[2].mean()
+        a[0] = (math.log(max(float(np.mean(np.abs(symbols))), 0.05)) - a[1] * features[0].mean()
+                - a[3] * features[2].mean())
     return a
