@@ -192,7 +192,7 @@ with tempfile.TemporaryDirectory() as scratch:
                                dataset="small", workers=0, quiet=True)
     small = rd.table(sorted((Path(scratch) / "small").glob("*.json")))
 columns = ["method", "item", "target", "rate", "psnr", "si_snr", "pesq", "encoding_time"]
-small[[column for column in columns if column in small]].round(3)  # PESQ needs the audio-metrics extra
+small[[column for column in columns if column in small]].round(3)  # PESQ needs the baselines extra
 
 # %%
 fig, ax = plt.subplots(figsize=(5, 3.5))
