@@ -36,6 +36,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from PIL import Image
 
+from ..modalities.image import centred
 from ..networks.modulated import BaseConfig, adapt, grid_shapes, init_base, positions, render
 from ..progress import progress
 
@@ -205,11 +206,6 @@ class ShapeData:
     def batch(self, rng, config: MetaConfig):
         """One outer step's data: ((crops,), first level carried)."""
         return (self._crops(self.lattices, config.crop_batch, rng),), np.int32(rng.integers(config.finest_dropped + 1))
-
-
-def centred(pixels: np.ndarray) -> np.ndarray:
-    """uint8 pixels -> float32 values in [-0.5, 0.5]."""
-    return pixels.astype(np.float32) / 255.0 - 0.5
 
 
 def init_state(config: MetaConfig):
