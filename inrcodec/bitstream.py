@@ -18,6 +18,7 @@ VERSION = 2  # 2: the `meta` layout carries its downscale factor
 OVERHEAD = len(MAGIC) + 1 + 4  # bytes of every file outside the body
 LOG_STEP_RESOLUTION = 256  # quantization steps are stored as round(256 * log2(step)) in an int16
 IMAGE, AUDIO, SHAPE = 0, 1, 2  # modality codes: the first field of every body
+PACK = 3  # the first field of a pack's body, its signals' modality code next (`packs`)
 MAX_ABS_VALUE = float(1 << 16)  # largest magnitude of a dequantized value any file may declare
 MAX_MACS_PER_BYTE = 1 << 22  # most multiply-adds of rendering at scale 1 a file may declare per byte of itself
 

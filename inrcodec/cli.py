@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-from . import methods
+from . import methods, packs
 from .effort import DEFAULT_EFFORT, STEP_SHARES
 from .errors import InrError
 from .files import check_writable, read_bytes, refuse_inr_input, write_atomic
@@ -51,6 +51,8 @@ def cap_modality(args) -> str:
 
 
 def cmd_encode(args) -> None:
+    if args.output.endswith(packs.SUFFIX):
+        return encode_pack_file(args)
     if is_many(args.input):
         return encode_folder(args)
     check_writable(args.output)
@@ -94,6 +96,28 @@ def encode_folder(args) -> None:
                            workers=args.workers, quiet=args.quiet)
     if not args.quiet:
         print(f"{args.input} -> {args.output}: {len(paths)} files, {sum(p.stat().st_size for p in paths)} bytes, "
+              f"{time.perf_counter() - start:.1f} s")
+
+
+def encode_pack_file(args) -> None:
+    """`encode INPUTS -o X.inrs --bpp B`: one pack of all the (same-size) images (`datasets.encode_dataset`)."""
+    from .datasets import encode_dataset
+    from .eval.metrics import psnr
+
+    if args.bpp is None:
+        raise InrError(f"{args.output}: a pack holds images; give a cap in --bpp")
+    check_writable(args.output)
+    start = time.perf_counter()
+    path, = encode_dataset(args.input, args.output, bpp=args.bpp, method=args.method,
+                           config=method_config(args.method, args), limit=args.limit, quiet=args.quiet)
+    if not args.quiet:
+        from .datasets import decode_dataset, items
+
+        originals = [item.load() for item in items(args.input, "image", args.limit)]
+        qualities = [psnr(a, b) for a, (_, b) in zip(originals, decode_dataset(str(path)))]
+        size, pixels = path.stat().st_size, sum(a.shape[0] * a.shape[1] for a in originals)
+        print(f"{args.input} -> {args.output}: {len(originals)} images, {size} bytes, {size * 8 / pixels:.4f} bpp "
+              f"(cap {args.bpp:g}), mean PSNR {sum(qualities) / len(qualities):.2f} dB, "
               f"{time.perf_counter() - start:.1f} s")
 
 
@@ -204,13 +228,32 @@ def cmd_decode(args) -> None:
         if not args.quiet:
             print(f"{args.input} -> {args.output}: {len(paths)} files")
         return
-    check_writable(args.output)
     data = read_bytes(args.input)
+    if packs.is_pack(data):
+        return decode_pack_file(args)
+    check_writable(args.output)
     try:
         kind = modalities.of_file(data)
         {"image": decode_image_file, "audio": decode_audio_file, "shape": decode_shape_file}[kind.name](args, data)
     except InrError as err:
         raise (err if str(err).startswith(args.output) else InrError(f"{args.input}: {err}")) from None
+
+
+def decode_pack_file(args) -> None:
+    """`decode X.inrs -o FOLDER`: one image file per signal of a pack (`datasets.decode_dataset`)."""
+    from .datasets import decode_dataset
+
+    if args.scale != 1.0 or args.crop or args.resolution is not None or args.rate is not None \
+            or args.start is not None or args.duration is not None:
+        raise InrError(f"{args.input}: a pack decodes to a folder of its images; it takes no other option")
+    if os.path.splitext(args.output)[1] or (os.path.exists(args.output) and not os.path.isdir(args.output)):
+        raise InrError(f"{args.output}: a pack decodes to a folder of its images (<stem>-00000.png, ...); name one")
+    try:
+        paths = decode_dataset(args.input, args.output)
+    except InrError as err:
+        raise InrError(f"{args.input}: {err}") from None
+    if not args.quiet:
+        print(f"{args.input} -> {args.output}: {len(paths)} files")
 
 
 def cmd_info(args) -> None:
@@ -230,6 +273,14 @@ def cmd_info(args) -> None:
         for index, (body, layout) in enumerate(zip(header.chunks, header.layouts)):
             print(f"chunk {index}:      {len(body)} bytes")
             print_layout(header.method, layout, "-sample")
+    elif packs.is_pack(data):
+        height, width = header.extent
+        print(f"file:         {args.input}, {len(data)} bytes, a pack of {header.count} images, "
+              f"{len(data) / header.count:.1f} bytes ({len(data) * 8 / header.count / (height * width):.4f} bpp) "
+              f"an image on average")
+        print(f"image:        {width}x{height}, {header.channels} channel(s), each")
+        print(f"method:       {header.method}, bodies of {min(map(len, header.bodies))}.."
+              f"{max(map(len, header.bodies))} bytes")
     elif kind.name == "shape":
         print(f"file:         {args.input}, {len(data)} bytes")
         print(f"shape:        {kind.module.describe(header)}")

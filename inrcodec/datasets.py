@@ -7,6 +7,7 @@ read until `Item.load`, so a task shipped to another process carries a path, not
 
     paths = inrcodec.encode_dataset("photos/", "coded/", bpp=0.3)         # one .inr per image
     paths = inrcodec.decode_dataset("coded/", "decoded/")                  # .png / .wav / .ply back
+    inrcodec.encode_dataset("cifar.npz", "cifar.inrs", bpp=1)             # same-size images: one pack
     for name, pixels in inrcodec.decode_dataset("coded/"): ...             # or the signals, one at a time
 """
 
@@ -19,7 +20,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from . import modalities
+from . import modalities, packs
 from .errors import InrError
 from .files import read_bytes, write_atomic
 
@@ -163,6 +164,9 @@ def encode_dataset(source, out_dir: str | os.PathLike, *, bpp: float | None = No
                    workers: int | None = None, quiet: bool = True) -> list[Path]:
     """Encode every item of `source` to `out_dir/<name>.inr` under the cap; returns the files' paths.
 
+    An `out_dir` ending in `.inrs` is one pack of all the items instead (same-size images, `bpp` only;
+    `modalities.image.encode_pack`), written by one task in this process every time; returns [its path].
+
     One task per item (with `method="meta"` and batch > 1, per group of up to `batch` same-size images,
     fitted together) on a Dask cluster: a local one of `workers` processes by default, the cluster at
     `scheduler` ("tcp://host:8786" or a `distributed.Client`) if given, or this process if workers=0.
@@ -174,6 +178,8 @@ def encode_dataset(source, out_dir: str | os.PathLike, *, bpp: float | None = No
     chosen = items(source, modality, limit)
     if modalities.get(chosen[0].modality).unit != unit:
         raise InrError(f"{chosen[0].name}: a cap in {unit} is not for {chosen[0].modality} signals")
+    if str(out_dir).endswith(packs.SUFFIX):
+        return [encode_pack(chosen, out_dir, cap, method, config, quiet)]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     targets = {item.name: out / output_name(item, ".inr") for item in chosen}
@@ -189,6 +195,22 @@ def encode_dataset(source, out_dir: str | os.PathLike, *, bpp: float | None = No
 
     run_tasks(tasks, save, scheduler=scheduler, workers=workers, quiet=quiet, desc="encode")
     return [targets[item.name] for item in chosen if targets[item.name].exists()]
+
+
+def encode_pack(chosen: list[Item], path: str | os.PathLike, bpp: float, method: str | None = None, config=None,
+                quiet: bool = True) -> Path:
+    """The pack at `path` of the items, same-size images, under `bpp` a signal; returns its path."""
+    other = next((item for item in chosen if item.modality != "image"), None)
+    if other is not None:
+        raise InrError(f"a pack ({packs.SUFFIX}) holds images; {other.name} is {other.modality}")
+    signals = [item.load() for item in chosen]
+    for item, signal in zip(chosen, signals):
+        if signal.shape != signals[0].shape:
+            raise InrError(f"a pack holds images of one size: {item.name} is {signal.shape}, "
+                           f"{chosen[0].name} {signals[0].shape}")
+    data = modalities.IMAGE.module.encode_pack(np.stack(signals), bpp, method, config, quiet)
+    write_atomic(str(path), data)
+    return Path(path)
 
 
 def group_same_shape(todo: list[Item], batch: int) -> list[list[Item]]:
@@ -210,8 +232,11 @@ def decode_dataset(source, out_dir: str | os.PathLike | None = None, *, schedule
 
     Without `out_dir`: an iterator of (file name, signal), decoded here one at a time. With it: each
     file written as `out_dir/<stem>.png|.wav|.ply` (by what it holds) by tasks as in `encode_dataset`;
-    returns the written paths.
+    returns the written paths. A pack (one file, `packs`) is decoded here, its images named
+    `<stem>-00000.png`, ...
     """
+    if isinstance(source, (str, os.PathLike)) and os.path.isfile(source) and packs.is_pack(read_bytes(str(source))):
+        return decode_pack(str(source), out_dir)
     paths = _inr_files(source)
     if out_dir is None:
         return ((Path(path).name, decode_path(path)[1]) for path in paths)
@@ -231,6 +256,19 @@ def decode_dataset(source, out_dir: str | os.PathLike | None = None, *, schedule
     run_tasks([Task(Path(path).name, decode_path, (path,)) for path in paths], save, scheduler=scheduler,
               workers=workers, quiet=quiet, desc="decode")
     return [written[path] for path in paths if path in written]
+
+
+def decode_pack(path: str, out_dir: str | os.PathLike | None = None):
+    """`decode_dataset` of the pack at `path`: (name, pixels) pairs, or the paths of the images written."""
+    stack = modalities.IMAGE.module.decode_pack(read_bytes(path))
+    names = [f"{Path(path).stem}-{index:05d}{modalities.IMAGE.decoded_suffix}" for index in range(len(stack))]
+    if out_dir is None:
+        return iter(zip(names, stack))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, pixels in zip(names, stack):
+        write_atomic(str(out / name), modalities.IMAGE.module.write_signal(name, pixels))
+    return [out / name for name in names]
 
 
 def decode_path(path: str):

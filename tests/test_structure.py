@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from inrcodec import packs
 from inrcodec.modalities import audio, decode_any, image, of_file, shape
 
 PACKAGE = Path(__file__).parent.parent / "inrcodec"
@@ -82,14 +83,17 @@ def digest(array) -> str:
 
 def test_every_seed_decodes_as_before_the_restructure():
     """Digests recorded with the decoder of 2c7f4bf: whole, at scale 2, over a crop; audio at
-    another rate and span; shapes meshed and queried at points."""
+    another rate and span; shapes meshed and queried at points. Packs (recorded when they came)
+    whole only."""
     recorded = json.loads((Path(__file__).parent / "fuzz_seeds_decoded.json").read_text())
     assert set(recorded) == {p.stem for p in SEEDS.glob("*.inr")}
     for name, expected in recorded.items():
         data = (SEEDS / f"{name}.inr").read_bytes()
         found = {"file": hashlib.sha256(data).hexdigest(), "decode": digest(decode_any(data))}
         kind = of_file(data).name
-        if kind == "image":
+        if packs.is_pack(data):
+            pass
+        elif kind == "image":
             height, width = image.read_header(data).extent
             found["scale2"] = digest(image.decode(data, scale=2))
             found["crop"] = digest(image.decode(data, crop=(1, 2, width - 3, height - 5),

@@ -1,7 +1,7 @@
 """A structure-aware fuzzer of the decoder: real files, mutated, each decoded under a watchdog.
 
 Seeds are small files made by the real encoder, one per kind of file (every image method; RGB and
-grayscale; one tile and several; mono and stereo audio; shapes). A case is one seed mutated in one
+grayscale; one tile and several; packs of images; mono and stereo audio; shapes). A case is one seed mutated in one
 way (`MUTATIONS`), with the CRC32 recomputed so that the parser gets past the checksum (except `raw`,
 which keeps the old one, and `truncate`, which cuts the file as a broken download would). Case i of
 a run is a pure function of (seed, i), so any case can be rebuilt from the report.
@@ -57,6 +57,12 @@ def _test_image(height: int, width: int, channels: int) -> np.ndarray:
     return np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
 
 
+def _test_images(count: int, height: int, width: int, channels: int) -> np.ndarray:
+    """(count, H, W, C) uint8: `_test_image` shifted sideways, a few columns more each time."""
+    image = _test_image(height, width, channels)
+    return np.stack([np.roll(image, 3 * index, axis=1) for index in range(count)])
+
+
 def _test_clip(samples: int, channels: int) -> np.ndarray:
     """(samples, channels) of two tones and a click: a short clip to code."""
     t = np.arange(samples) / samples
@@ -98,6 +104,8 @@ def seed_makers() -> dict:
         "meta-downscaled": lambda: codec.encode(_test_image(64, 48, 3), 0.25, "meta", LatentConfig(fit=fit)),
         "pyramid-rgb": lambda: codec.encode(_test_image(40, 56, 3), 1.0, "pyramid", PyramidConfig(steps=20)),
         "pyramid-gray": lambda: codec.encode(_test_image(36, 28, 1), 1.5, "pyramid", PyramidConfig(steps=20)),
+        "pyramid-pack": lambda: codec.encode_pack(_test_images(5, 20, 24, 3), 2.0, "pyramid", PyramidConfig(steps=20)),
+        "coin-pack": lambda: codec.encode_pack(_test_images(3, 16, 16, 1), 3.0, "coin", coin),
         "audio-mono": lambda: audio.encode_audio(_test_clip(2400, 1), 8000, 48.0, "pyramid", PyramidConfig(steps=20)),
         "audio-stereo": lambda: audio.encode_audio(_test_clip(3000, 2), 12000, 64.0, "pyramid",
                                                    PyramidConfig(steps=20)),

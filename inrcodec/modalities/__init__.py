@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import bitstream, sdf
+from .. import bitstream, packs, sdf
 from ..errors import InrError
 
 
@@ -64,18 +64,21 @@ def of_path(path: str | os.PathLike) -> Modality | None:
 
 
 def of_file(data: bytes) -> Modality:
-    """The modality of a whole .inr file, its container checked; InrError for one this version lacks."""
-    code = bitstream.modality(bytes(data))
+    """The modality of a whole .inr file (of a pack's signals), its container checked; InrError for
+    one this version lacks."""
+    code, pack = packs.kind(data)
     found = next((m for m in MODALITIES.values() if m.code == code), None)
     if found is None:
         raise InrError(f"this file holds modality {code}, which this version cannot decode")
+    if pack and found is not IMAGE:
+        raise InrError(f"this file is a pack of {found.name} signals, which this version cannot decode")
     return found
 
 
 def decode_any(data: bytes) -> np.ndarray:
-    """(H, W, C) uint8 pixels of an image file, (samples, channels) float32 in [-1, 1] of an audio
-    file at its encoded rate, or (nx, ny, nz) float32 of a shape file's SDF on a lattice of
-    FIELD_RESOLUTION samples along its longest side."""
+    """(H, W, C) uint8 pixels of an image file ((N, H, W, C) of a pack of N), (samples, channels)
+    float32 in [-1, 1] of an audio file at its encoded rate, or (nx, ny, nz) float32 of a shape
+    file's SDF on a lattice of FIELD_RESOLUTION samples along its longest side."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise InrError(f"expected the bytes of an .inr file, got {type(data).__name__}")
     kind = of_file(data)
@@ -83,7 +86,7 @@ def decode_any(data: bytes) -> np.ndarray:
         return kind.module.decode_audio(data)[0]
     if kind is SHAPE:
         return kind.module.decode_field(data, FIELD_RESOLUTION)[0]
-    return kind.module.decode(data)
+    return kind.module.decode_pack(data) if packs.is_pack(data) else kind.module.decode(data)
 
 
 def expected_output(data: bytes) -> tuple[tuple, type, float | None] | None:
@@ -100,4 +103,5 @@ def expected_output(data: bytes) -> tuple[tuple, type, float | None] | None:
         from ..sdf import field_extent
 
         return field_extent(header.lattice, FIELD_RESOLUTION), np.float32, None
-    return (*header.extent, header.channels), np.uint8, None
+    count = (header.count,) if isinstance(header, packs.Pack) else ()
+    return (*count, *header.extent, header.channels), np.uint8, None

@@ -5,6 +5,8 @@ File body (inside the container of `bitstream`):
 
     modality (0) | method | height | width | channels | the method's body
 
+A pack (`packs`, `encode_pack`) holds many images of one size under one such head.
+
 Pixels are coded as centred values pixel / 255 - 0.5 (by `pyramid` in YCbCr); a decoded value is
 clipped to [0, 1] and rounded to 8 bits.
 
@@ -24,8 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .. import bitstream, methods, pyramid
-from ..bitstream import AUDIO, IMAGE, SHAPE
+from .. import bitstream, methods, packs, pyramid
+from ..bitstream import AUDIO, IMAGE, OVERHEAD, PACK, SHAPE
 from ..effort import DEFAULT_EFFORT
 from ..errors import InrError, reading
 from ..methods import Budget, Geometry
@@ -173,20 +175,30 @@ def encode(image, bpp: float, method: str | None = None, config=None, quiet: boo
     given, is filled with what the fit did: architecture, and for `sparse` and `meta` the density
     target and the expected density reached.
     """
+    method, config = _method_config(method, config, effort)
+    pixels = as_pixels(image)
+    if method == "meta":
+        return encode_batch(pixels[None], bpp, config, quiet, stats)[0]
+    height, width, _ = pixels.shape
+    budget = Budget(_head(pixels.shape, method), _budget(bpp, height, width))
+    return _checked(budget.file(_body(pixels, method, budget, config, quiet, stats)))
+
+
+def _method_config(method: str | None, config, effort: int) -> tuple[str, object]:
+    """(method, configuration) of an encode: `method` (None: the one `config` configures, or the
+    default) and `config` (None: its defaults at `effort`)."""
     if method is None:
         method = (config is not None and methods.of_config(config, "image")) or methods.DEFAULT
     if method not in methods.CODES:
         raise InrError(f"unknown method {method!r}; choose from {', '.join(methods.CODES)}")
-    config = config or default_config(method, effort)  # default_config checks the effort
-    pixels = as_pixels(image)
-    if method == "meta":
-        return encode_batch(pixels[None], bpp, config, quiet, stats)[0]
-    height, width, channels = pixels.shape
-    budget = Budget(_head(pixels.shape, method), _budget(bpp, height, width))
+    return method, config or default_config(method, effort)  # default_config checks the effort
+
+
+def _body(pixels: np.ndarray, method: str, budget: Budget, config, quiet: bool, stats: dict | None) -> bytes:
+    """The body of (H, W, C) uint8 pixels coded by `method` (not `meta`) within `budget`."""
     values = pyramid.to_ycbcr(pixels) if method == "pyramid" else centred(pixels)
-    body = methods.get(method).encode(values, Geometry((height, width), channels, "image"), budget, config, quiet,
-                                      stats)
-    return _checked(budget.file(body))
+    return methods.get(method).encode(values, Geometry(pixels.shape[:2], pixels.shape[2], "image"), budget, config,
+                                      quiet, stats)
 
 
 def _checked(data: bytes) -> bytes:
@@ -209,20 +221,55 @@ def encode_batch(pixels: np.ndarray, bpp: float, config=None, quiet: bool = True
     Returns one file per image, each at most floor(bpp*H*W/8) bytes. `config` and `effort` as for
     `encode`; `stats` too (densities averaged over the batch).
     """
+    pixels = _stack(pixels)
+    config = config or default_config("meta", effort)
+    _, height, width, _ = pixels.shape
+    budget = Budget(_head(pixels.shape[1:], "meta"), _budget(bpp, height, width))
+    return [_checked(budget.file(body)) for body in _meta_bodies(pixels, budget, config, quiet, stats)]
+
+
+def _stack(pixels) -> np.ndarray:
+    """(B, H, W, C) uint8 images of one size, B >= 1 and C in {1, 3}, or InrError."""
     pixels = np.asarray(pixels)
     if pixels.ndim != 4 or pixels.dtype != np.uint8 or pixels.shape[-1] not in (1, 3) or len(pixels) == 0:
         raise InrError(f"expected (B, H, W, 1 or 3) uint8 images, got {pixels.dtype} {pixels.shape}")
-    config = config or default_config("meta", effort)
-    _, height, width, channels = pixels.shape
-    check_size(height, width)
-    budget = Budget(_head(pixels.shape[1:], "meta"), _budget(bpp, height, width))
+    check_size(*pixels.shape[1:3])
+    return pixels
 
+
+def _meta_bodies(pixels: np.ndarray, budget: Budget, config, quiet: bool, stats: dict | None) -> list[bytes]:
+    """`meta` bodies of (B, H, W, C) uint8 images of one size, each within `budget`, fitted together."""
     def resize_batch(values: np.ndarray, coded: tuple[int, int]) -> np.ndarray:
         return centred(np.stack([resize(image, *coded) for image in pixels]))
 
-    bodies = methods.get("meta").encode_batch(centred(pixels), Geometry((height, width), channels, "image"), budget,
-                                              config, quiet, stats, resize_batch)
-    return [_checked(budget.file(body)) for body in bodies]
+    return methods.get("meta").encode_batch(centred(pixels), Geometry(pixels.shape[1:3], pixels.shape[3], "image"),
+                                            budget, config, quiet, stats, resize_batch)
+
+
+def encode_pack(pixels, bpp: float, method: str | None = None, config=None, quiet: bool = True,
+                effort: int = DEFAULT_EFFORT, stats: dict | None = None) -> bytes:
+    """Compress (N, H, W, C) uint8 images of one size into one pack (`packs`) of at most
+    N * floor(bpp*H*W/8) bytes, each image's body within its share of them. `method`, `config`,
+    `effort` and `stats` (the last fit's) as for `encode`; `meta` fits all the images together."""
+    pixels = _stack(pixels)
+    method, config = _method_config(method, config, effort)
+    count, height, width, _ = pixels.shape
+    share = _budget(bpp, height, width)
+    head = _head(pixels.shape[1:], method)
+    budget = Budget(b"", packs.signal_cap(share, head, count) + OVERHEAD)  # a body as that of a file of its own
+    if method == "meta":
+        bodies = _meta_bodies(pixels, budget, config, quiet, stats)
+    else:
+        from ..progress import progress
+
+        with progress(count, "pack", unit="image", quiet=quiet) as bar:
+            bodies = []
+            for image in pixels:
+                bodies.append(_body(image, method, budget, config, True, stats))
+                bar.update()
+    data = packs.write(head, bodies)
+    assert len(data) <= count * share, (len(data), count, share)
+    return _checked(data)
 
 
 def read_header(data: bytes) -> Header:
@@ -232,9 +279,22 @@ def read_header(data: bytes) -> Header:
     return parse_header(bitstream.unpack(bytes(data)), len(data))
 
 
-def parse_header(reader: bitstream.Reader, n_bytes: int) -> Header:
-    """`read_header` on the body of an unpacked file of `n_bytes` bytes (its reader then lists the fields)."""
+def parse_header(reader: bitstream.Reader, n_bytes: int) -> Header | packs.Pack:
+    """`read_header` on the body of an unpacked file of `n_bytes` bytes (its reader then lists the
+    fields); a pack of images gives its `packs.Pack`."""
     modality = reader.varint(255, "modality")
+    if modality == PACK:
+        found = packs.parse(reader, n_bytes, _parse_head)
+        if found.count * math.prod(found.extent) > MAX_PIXELS:
+            raise InrError(f"corrupt file: {found.count} images of {found.extent} pixels are over {MAX_PIXELS} pixels")
+        return found
+    method, geometry = _parse_head(reader, modality)
+    layout = methods.get(method).read_layout(reader, geometry, n_bytes)
+    return Header(method, geometry.extent, geometry.channels, layout)
+
+
+def _parse_head(reader: bitstream.Reader, modality: int) -> tuple[str, Geometry]:
+    """(method, geometry) of an image head whose modality code is `modality`, its fields read and checked."""
     if modality != IMAGE:
         raise InrError("this file holds audio, not an image (decode it to a .wav)" if modality == AUDIO else
                        "this file holds a shape, not an image (decode it to a .ply)" if modality == SHAPE else
@@ -249,8 +309,7 @@ def parse_header(reader: bitstream.Reader, n_bytes: int) -> Header:
     check_size(height, width)
     if channels not in (1, 3):
         raise InrError(f"corrupt file: {channels} channels")
-    geometry = Geometry((height, width), channels, "image")
-    return Header(method, (height, width), channels, methods.get(method).read_layout(reader, geometry, n_bytes))
+    return method, Geometry((height, width), channels, "image")
 
 
 def _output_box(header: Header, scale: float, crop) -> tuple[int, int, int, int]:
@@ -283,6 +342,29 @@ def decode(data: bytes, scale: float = 1.0, crop: tuple[int, int, int, int] | No
     the encoded image, renders only that region (then (height*scale, width*scale, C)).
     """
     header = read_header(data)
+    if isinstance(header, packs.Pack):
+        raise InrError(f"this file is a pack of {header.count} images: decode it with decode_pack")
+    return render(header, scale, crop)
+
+
+def decode_pack(data: bytes, scale: float = 1.0, crop: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """Decompress a pack (`encode_pack`) into (N, H*scale, W*scale, C) uint8 pixels; `scale` and
+    `crop` as for `decode`, the same for every image."""
+    found = read_header(data)
+    if not isinstance(found, packs.Pack):
+        raise InrError("this file holds one image, not a pack: decode it with decode")
+    headers = [Header(found.method, found.extent, found.channels, layout) for layout in found.layouts]
+    _, _, height, width = _output_box(headers[0], scale, crop)
+    if found.count * height * width > MAX_PIXELS:
+        raise InrError(f"{found.count} outputs of {width}x{height} are over {MAX_PIXELS} pixels")
+    stack = np.empty((found.count, height, width, found.channels), np.uint8)
+    for index, header in enumerate(headers):
+        stack[index] = render(header, scale, crop)
+    return stack
+
+
+def render(header: Header, scale: float = 1.0, crop: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """The (H*scale, W*scale, C) uint8 pixels of an image's validated header, over `crop` (as `decode`)."""
     top, left, height, width = _output_box(header, scale, crop)
     values = methods.get(header.method).render(header.layout, header.geometry, (scale, scale),
                                                ((top, left), (height, width)))
