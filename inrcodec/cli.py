@@ -243,8 +243,8 @@ def decode_pack_file(args) -> None:
     """`decode X.inrs -o FOLDER`: one image file per signal of a pack (`datasets.decode_dataset`)."""
     from .datasets import decode_dataset
 
-    if args.scale != 1.0 or args.crop or args.resolution is not None or args.rate is not None \
-            or args.start is not None or args.duration is not None:
+    if args.scale != 1.0 or args.crop or any(option is not None for option in
+                                             (args.resolution, args.rate, args.start, args.duration)):
         raise InrError(f"{args.input}: a pack decodes to a folder of its images; it takes no other option")
     if os.path.splitext(args.output)[1] or (os.path.exists(args.output) and not os.path.isdir(args.output)):
         raise InrError(f"{args.output}: a pack decodes to a folder of its images (<stem>-00000.png, ...); name one")

@@ -235,8 +235,10 @@ def decode_dataset(source, out_dir: str | os.PathLike | None = None, *, schedule
     returns the written paths. A pack (one file, `packs`) is decoded here, its images named
     `<stem>-00000.png`, ...
     """
-    if isinstance(source, (str, os.PathLike)) and os.path.isfile(source) and packs.is_pack(read_bytes(str(source))):
-        return decode_pack(str(source), out_dir)
+    if isinstance(source, (str, os.PathLike)) and os.path.isfile(source):
+        data = read_bytes(str(source))
+        if packs.is_pack(data):
+            return decode_pack(str(source), data, out_dir)
     paths = _inr_files(source)
     if out_dir is None:
         return ((Path(path).name, decode_path(path)[1]) for path in paths)
@@ -258,9 +260,10 @@ def decode_dataset(source, out_dir: str | os.PathLike | None = None, *, schedule
     return [written[path] for path in paths if path in written]
 
 
-def decode_pack(path: str, out_dir: str | os.PathLike | None = None):
-    """`decode_dataset` of the pack at `path`: (name, pixels) pairs, or the paths of the images written."""
-    stack = modalities.IMAGE.module.decode_pack(read_bytes(path))
+def decode_pack(path: str, data: bytes, out_dir: str | os.PathLike | None = None):
+    """`decode_dataset` of the pack at `path`, whose bytes are `data`: (name, pixels) pairs, or the
+    paths of the images written."""
+    stack = modalities.IMAGE.module.decode_pack(data)
     names = [f"{Path(path).stem}-{index:05d}{modalities.IMAGE.decoded_suffix}" for index in range(len(stack))]
     if out_dir is None:
         return iter(zip(names, stack))

@@ -30,7 +30,6 @@ class Pack:
     geometry: Geometry  # every signal's
     bodies: list  # each signal's method body (bytes), in order
     layouts: list  # each body's layout as `methods.<m>.read_layout` gives it, payload included
-    size: int  # bytes of the whole file
 
     @property
     def count(self) -> int:
@@ -110,4 +109,4 @@ def parse(reader: bitstream.Reader, n_bytes: int, parse_head) -> Pack:
         layouts.append(module.read_layout(inner, geometry, len(body) + OVERHEAD))  # the limits of a file of its own
         reader.fields.extend((start + first, start + last, field) for first, last, field in inner.fields)
         bodies.append(body)
-    return Pack(method, geometry, bodies, layouts, n_bytes)
+    return Pack(method, geometry, bodies, layouts)

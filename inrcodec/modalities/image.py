@@ -108,15 +108,6 @@ def resize(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.asarray(image.resize((width, height), Image.LANCZOS)).reshape(height, width, pixels.shape[2])
 
 
-def image_to_png_bytes(pixels: np.ndarray) -> bytes:
-    """Encode (H, W, C) uint8 pixels as PNG bytes."""
-    import io
-
-    buffer = io.BytesIO()
-    Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def image_format(path: str) -> str:
     """Pillow's name of the image format `path`'s extension names, or InrError."""
     extension = os.path.splitext(path)[1].lower()
