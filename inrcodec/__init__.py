@@ -1,4 +1,5 @@
-"""inrcodec: compression with implicit neural representations (latent pyramids and sine networks).
+"""inrcodec: compression with implicit neural representations (latent pyramids, sine networks, and
+latent grids on a shared network for small images).
 
     data = inrcodec.encode("photo.png", bpp=0.3)   # bytes of an .inr file, at most 0.3 bits per pixel
     pixels = inrcodec.decode(data)                 # (H, W, C) uint8
@@ -20,8 +21,9 @@ _NAMES = {  # public name -> the module defining it
     "encode": "modalities.image", "decode": "modalities.image", "encode_batch": "modalities.image",
     "read_header": "modalities.image", "default_config": "modalities.image", "METHODS": "methods",
     "CoinConfig": "methods.coin", "SparseConfig": "methods.sparse", "LatentConfig": "methods.meta",
-    "PyramidConfig": "methods.pyramid", "LatticeConfig": "methods.lattice", "FitConfig": "networks.fit",
-    "GateConfig": "networks.fit", "enable_compilation_cache": "compile_cache", "encode_dataset": "datasets",
+    "PyramidConfig": "methods.pyramid", "LatticeConfig": "methods.lattice", "HyperConfig": "methods.hyper",
+    "FitConfig": "networks.fit", "GateConfig": "networks.fit", "enable_compilation_cache": "compile_cache",
+    "encode_dataset": "datasets",
     "decode_dataset": "datasets", "sweep": "eval.sweeps", "bd_rate": "eval.rd", "bd_psnr": "eval.rd",
 }
 __all__ = ["InrError", *_NAMES]

@@ -26,8 +26,8 @@ AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".opus"}  # inputs that --bpp
 def method_config(method: str, args, modality: str = "image"):
     """The method's default configuration for `modality` at --effort, with the command line's
     fitting overrides applied (None for a baseline's name)."""
-    if method not in methods.CODES:
-        return None
+    if method not in methods.CODES or modality not in methods.get(method, modality).DEFAULTS:
+        return None  # a baseline, the default (chosen by the signal), or a method for other signals
     config = methods.default_config(method, modality, args.effort)
     dense = getattr(config, "dense", config)
     if not hasattr(dense, "fit"):  # pyramid: no network fit, only its own steps (if any)
@@ -73,7 +73,8 @@ def encode_image_file(args) -> None:
         raise
     start = time.perf_counter()
     stats = {}
-    data = image.encode(pixels, args.bpp, args.method, method_config(args.method, args), quiet=args.quiet, stats=stats)
+    method = args.method or image.default_method(pixels.shape, args.bpp)
+    data = image.encode(pixels, args.bpp, method, method_config(method, args), quiet=args.quiet, stats=stats)
     seconds = time.perf_counter() - start
     write_atomic(args.output, data)
     if not args.quiet:
@@ -108,8 +109,14 @@ def encode_pack_file(args) -> None:
         raise InrError(f"{args.output}: a pack holds images; give a cap in --bpp")
     check_writable(args.output)
     start = time.perf_counter()
-    path, = encode_dataset(args.input, args.output, bpp=args.bpp, method=args.method,
-                           config=method_config(args.method, args), limit=args.limit, quiet=args.quiet)
+    method = args.method
+    if method is None:
+        from .datasets import items
+        from .modalities import image
+
+        method = image.default_method(items(args.input, "image", 1)[0].load().shape, args.bpp)
+    path, = encode_dataset(args.input, args.output, bpp=args.bpp, method=method,
+                           config=method_config(method, args), limit=args.limit, quiet=args.quiet)
     if not args.quiet:
         from .datasets import decode_dataset, items
 
@@ -127,6 +134,8 @@ def describe_fit(stats: dict, unit: str) -> str:
         return f"latent levels from {stats['first_level']} at 1/{stats['downscale']} resolution"
     if "step" in stats:
         return f"latent pyramid at step {stats['step']:.4f}, {stats['files']} files tried"
+    if "mean_level" in stats:
+        return f"hyper latents at rate level {stats['mean_level']:g}, {stats['zero_fraction']:.0%} of them zero"
     return f"SIREN {stats['depth']}x{stats['width']} per {stats['tile']}{unit} tile"
 
 
@@ -279,8 +288,10 @@ def cmd_info(args) -> None:
               f"{len(data) / header.count:.1f} bytes ({len(data) * 8 / header.count / (height * width):.4f} bpp) "
               f"an image on average")
         print(f"image:        {width}x{height}, {header.channels} channel(s), each")
-        print(f"method:       {header.method}, bodies of {min(map(len, header.bodies))}.."
-              f"{max(map(len, header.bodies))} bytes")
+        print(f"method:       {header.method}, " + (f"one body of {len(header.bodies[0])} bytes for all"
+                                                     if len(header.bodies) < header.count else
+                                                     f"bodies of {min(map(len, header.bodies))}.."
+                                                     f"{max(map(len, header.bodies))} bytes"))
     elif kind.name == "shape":
         print(f"file:         {args.input}, {len(data)} bytes")
         print(f"shape:        {kind.module.describe(header)}")
@@ -303,6 +314,16 @@ def print_layout(method: str, layout, unit: str) -> None:
     if hasattr(layout, "bound"):  # a shape's SDF lattice
         print(f"method:       pyramid: step {layout.step:.4g}, |q| <= {layout.bound}, model "
               f"{[int(a) for a in layout.params]}, payload {len(layout.payload)} bytes")
+        return
+    if method == "hyper":
+        import numpy as np
+
+        from .hyperbase import load
+
+        base = load()
+        print(f"method:       hyper: rate level {base.level(layout.index):g}, base {base.identity.hex()}, "
+              f"{np.count_nonzero(layout.y)} of {layout.y.size} y and {np.count_nonzero(layout.z)} of "
+              f"{layout.z.size} z latents non-zero")
         return
     arch = layout.layout
     if method == "meta":
@@ -355,8 +376,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     def fitting_options(sub):
-        sub.add_argument("--method", default=methods.DEFAULT, choices=list(methods.CODES),
-                         help=f"coding method (default: {methods.DEFAULT})")
+        sub.add_argument("--method", choices=list(methods.CODES),
+                         help=f"coding method (default: {methods.DEFAULT}, but hyper for an image whose cap is at "
+                              f"most {methods.HYPER_CROSSOVER_BYTES} bytes)")
         sub.add_argument("--effort", type=int, default=DEFAULT_EFFORT, choices=sorted(STEP_SHARES), metavar="1..9",
                          help=f"encoding effort, as cjxl's: 1 fastest, 9 best (default: {DEFAULT_EFFORT})")
         sub.add_argument("--steps", type=int, help="fitting steps (default: the method's at the chosen effort)")

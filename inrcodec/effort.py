@@ -32,9 +32,11 @@ def _scaled(fit, share: float):
 
 
 def apply_effort(config, effort: int):
-    """`config` (CoinConfig, SparseConfig, LatentConfig, PyramidConfig or LatticeConfig) with its steps
+    """`config` (CoinConfig, SparseConfig, LatentConfig, PyramidConfig, LatticeConfig or HyperConfig) with its steps
     (a lattice search: its patience and probes) scaled for `effort`."""
     share = STEP_SHARES[check_effort(effort)]
+    if hasattr(config, "refine"):  # HyperConfig: the meta-learned refinement from effort 4, the start alone below
+        return dataclasses.replace(config, refine=effort >= 4)
     if hasattr(config, "patience"):  # LatticeConfig: lattice sizes tried past the best, surface points scoring them
         return dataclasses.replace(config, patience=max(1, round(config.patience * share)),
                                    probes=min(MAX_PROBES, max(MIN_PROBES, round(config.probes * share))))

@@ -9,6 +9,8 @@ each body exactly a method's body (`methods.<m>.encode`), read as that of a file
 (`read_layout` with n_bytes = its length + OVERHEAD, as audio chunks are). Under a cap of `share`
 bytes a signal, the whole pack is at most count * share bytes: each signal's body gets what its
 share leaves after its length and its part of the pack's header and container (`signal_cap`).
+A method that codes many signals in one body (`hyper`: `encode_pack`, `read_pack`) writes that one
+body after the count, with no lengths; it gets the count * share bytes less the header (`joint_cap`).
 The modality (images: `modalities.image.encode_pack`, `decode_pack`) gives the head and parses it.
 """
 
@@ -28,12 +30,12 @@ class Pack:
     """What a pack says about itself: the shared head, and each signal's body and validated layout."""
     method: str  # coding method of every signal
     geometry: Geometry  # every signal's
-    bodies: list  # each signal's method body (bytes), in order
+    bodies: list  # each signal's method body (bytes), in order; one body of all, for a joint method
     layouts: list  # each body's layout as `methods.<m>.read_layout` gives it, payload included
 
     @property
     def count(self) -> int:
-        return len(self.bodies)
+        return len(self.layouts)
 
     @property
     def extent(self) -> tuple[int, ...]:
@@ -79,12 +81,21 @@ def signal_cap(share: int, head: bytes, count: int) -> int:
     return cap
 
 
-def write(head: bytes, bodies: list[bytes]) -> bytes:
-    """The file of a pack of `bodies` (at least one) under the modality's `head`."""
+def joint_cap(share: int, head: bytes, count: int) -> int:
+    """Most bytes of the one body of a pack of `count` signals of `share` bytes each coded together."""
+    cap = count * share - OVERHEAD - len(bitstream.varints(PACK, count)) - len(head)
+    if cap < 1:
+        raise InrError(f"{share} bytes a signal are too few for a pack of {count}")
+    return cap
+
+
+def write(head: bytes, bodies: list[bytes], count: int | None = None) -> bytes:
+    """The file of a pack of `bodies` (at least one) under the modality's `head`; `count` signals in
+    one body of a joint method."""
     writer = bitstream.Writer()
     writer.varint(PACK)
     writer.raw(head)
-    writer.varint(len(bodies))
+    writer.varint(count or len(bodies))
     for body in bodies[:-1]:
         writer.varint(len(body))
     return bitstream.pack(bytes(writer.buffer) + b"".join(bodies))
@@ -98,8 +109,15 @@ def parse(reader: bitstream.Reader, n_bytes: int, parse_head) -> Pack:
     count = reader.varint(n_bytes, "signals")
     if count < 1:
         raise InrError("corrupt file: a pack of no signals")
-    lengths = [reader.varint(n_bytes, "signal length") for _ in range(count - 1)]
     module = methods.get(method, geometry.modality)
+    if hasattr(module, "read_pack"):  # one body of all the signals
+        start, body = reader.position, reader.rest()
+        reader.fields.pop()
+        inner = bitstream.Reader(body)
+        layouts = module.read_pack(inner, geometry, count, n_bytes)
+        reader.fields.extend((start + first, start + last, field) for first, last, field in inner.fields)
+        return Pack(method, geometry, [body], layouts)
+    lengths = [reader.varint(n_bytes, "signal length") for _ in range(count - 1)]
     bodies, layouts = [], []
     for index in range(count):
         start = reader.position

@@ -16,7 +16,9 @@
 # %% [markdown]
 # # CIFAR-10: rate–distortion
 #
-# inrcodec's `meta` (latents on the shipped meta-learned image base, 1000 images coded together)
+# inrcodec's `hyper` (the default for images this small: integer latent grids through the shipped,
+# meta-learned synthesis and context network; 1000 images in one pack a cap, through the default
+# command line), `meta` (latents on the shipped meta-learned SIREN base, 1000 images coded together)
 # and `pyramid` (one image at a time) on CIFAR-10 test images (32x32), against the published
 # curves of COIN++, COIN, BPG, JPEG, JPEG2000 and Ballé et al.'s hyperprior
 # (`experiments/anchors/cifar10/`). Rate is file bytes (header included) in bits per pixel, quality
@@ -26,6 +28,7 @@
 #
 # The committed results (`experiments/results/cifar10/`, 2-core CPU) came from
 #
+#     python experiments/cifar_pack_bench.py    # hyper: inrcodec encode cifar10_prefix.npz -o X.inrs --bpp B --limit 1000
 #     inrcodec bench ../shared/data/cifar10/cifar10_prefix.npz --bpp 0.5 1 2 4 --limit 1000 --batch 1000 --methods meta
 #     (the same with --steps 200 --tag=-200steps)
 #     inrcodec bench ../shared/data/cifar10/cifar10_prefix.npz --bpp 0.5 1 2 4 --methods pyramid --limit 100
@@ -56,7 +59,7 @@ ANCHORS = ROOT / "experiments" / "anchors" / "cifar10"
 # Mean over the images at each cap (`n`): every image met every cap.
 
 # %%
-METHODS = ["meta", "meta-200steps", "pyramid"]
+METHODS = ["hyper", "meta", "meta-200steps", "pyramid"]
 table = rd.table([RESULTS / f"{method}.json" for method in METHODS])
 summary = (table.groupby(["method", "target"])
            .agg(n=("item", "size"), bpp=("rate", "mean"), psnr=("psnr", "mean"))
@@ -125,7 +128,7 @@ against_published
 #
 # No CIFAR-10 data ships with the repository, so with `INRCODEC_NOTEBOOK_SMALL=1` (the default) the
 # sweep codes three 32x32 crops of the Kodak samples in `data/` at 4 and 6 bpp (JPEG2000's smallest
-# file of a 32x32 image is about 270 bytes, over a 2 bpp cap) with `pyramid` at reduced effort
+# file of a 32x32 image is about 270 bytes, over a 2 bpp cap) with `hyper`, `pyramid` at reduced effort
 # (`QUICK`) and JPEG2000, into a temporary folder: seconds once JAX's compiled fit is in the compilation
 # cache, about a minute more the first time. `INRCODEC_NOTEBOOK_SMALL=0` codes 16 images (the first
 # 16 CIFAR-10 test images if the project's shared data folder is there, else 16 crops) at 1, 2 and
@@ -143,12 +146,12 @@ SHARED_CIFAR = ROOT.parent / "shared" / "data" / "cifar10" / "cifar10_prefix.npz
 kodim05, kodim23 = (read_image(ROOT / "data" / name) for name in ("kodim05.png", "kodim23.png"))
 if SMALL:
     source = [kodim05[96:128, 160:192], kodim05[256:288, 384:416], kodim23[200:232, 300:332]]
-    caps, methods, configs, batch = [4.0, 6.0], ["pyramid", "jpeg2000"], {"pyramid": QUICK}, 1
+    caps, methods, configs, batch = [4.0, 6.0], ["hyper", "pyramid", "jpeg2000"], {"pyramid": QUICK}, 1
 else:
     corners = [(64 + 160 * i, 64 + 160 * j) for i in range(2) for j in range(4)]  # 8 crops an image
     source = (str(SHARED_CIFAR) if SHARED_CIFAR.exists() else
               [image[r:r + 32, c:c + 32] for image in (kodim05, kodim23) for r, c in corners])
-    caps, methods, configs, batch = [1.0, 2.0, 4.0], ["pyramid", "meta", "jpeg2000"], {}, 16
+    caps, methods, configs, batch = [1.0, 2.0, 4.0], ["hyper", "pyramid", "meta", "jpeg2000"], {}, 16
 
 inrcodec.enable_compilation_cache()
 with tempfile.TemporaryDirectory() as scratch:

@@ -7,6 +7,8 @@ A method turns a signal's values into the body of a file and back. Its module ho
     read_layout(reader, geometry, n_bytes) -> layout                  validated, up to the payload
     render(layout, geometry, scales, box) -> (*sizes, C) float32     centred values at any scale
 
+Methods that fit many same-size signals at once (`meta`, `hyper`) also offer `encode_batch`.
+
 `values` are (*extent, C) float32 centred values (0 is mid-range), as the modality maps them;
 `box` is (starts, sizes) in output samples per axis. The shapes' `pyramid` is the SDF lattice coder
 (`methods.lattice`), which searches its own lattice and so takes the mesh, not values.
@@ -20,10 +22,12 @@ from dataclasses import dataclass
 
 from .. import bitstream
 
-CODES = {"coin": 0, "sparse": 1, "meta": 2, "pyramid": 3}  # method name -> its code in a file
+CODES = {"coin": 0, "sparse": 1, "meta": 2, "pyramid": 3, "hyper": 4}  # method name -> its code in a file
 NAMES = {code: name for name, code in CODES.items()}  # code in a file -> method name
-DEFAULT = "pyramid"  # the best at every cap measured (README, Results)
-MODULES = {"coin": "coin", "sparse": "sparse", "meta": "meta", "pyramid": "pyramid"}  # name -> module here
+DEFAULT = "pyramid"  # the default but for small images (`modalities.image.default_method`)
+HYPER_MAX_PIXELS = 1 << 18  # `hyper` codes images of up to 512 x 512 pixels (`methods.hyper.MAX_PIXELS`)
+HYPER_CROSSOVER_BYTES = 2048  # `hyper` is the default for an image whose cap is at most this (measured: README)
+MODULES = {name: name for name in CODES}  # name -> its module here
 SHAPE_MODULES = {"pyramid": "lattice"}  # where a shape's method is another module than the name's
 
 
@@ -50,6 +54,12 @@ class Budget:
         return file[len(bitstream.MAGIC) + 1 + len(self.head):-4]
 
 
+def default_method(modality: str, pixels: int, cap: int) -> str:
+    """The method a signal of `pixels` samples under a cap of `cap` bytes is coded by when none is named."""
+    small = modality == "image" and pixels <= HYPER_MAX_PIXELS and cap <= HYPER_CROSSOVER_BYTES
+    return "hyper" if small else DEFAULT
+
+
 def get(name: str, modality: str = "image"):
     """The module of method `name` for `modality` (imported on first use); KeyError if unknown."""
     module = (SHAPE_MODULES.get(name) if modality == "shape" else None) or MODULES[name]
@@ -65,5 +75,9 @@ def of_config(config, modality: str) -> str | None:
 def default_config(name: str, modality: str, effort: int):
     """Method `name`'s configuration for `modality`, its steps scaled for `effort` (1..9)."""
     from ..effort import apply_effort
+    from ..errors import InrError
 
-    return apply_effort(get(name, modality).DEFAULTS[modality], effort)
+    defaults = get(name, modality).DEFAULTS
+    if modality not in defaults:
+        raise InrError(f"method {name!r} codes {' and '.join(defaults)} signals, not {modality} ones")
+    return apply_effort(defaults[modality], effort)

@@ -35,6 +35,7 @@ from ..methods import Budget, Geometry
 MAX_SCALE = 16.0  # largest --scale a decode may ask for
 MAX_BPP = 64.0  # largest cap in bits per pixel (8-bit RGB itself takes 24)
 MAX_PIXELS = 1 << 26  # largest image (in pixels) read or decoded: 67 megapixels
+BATCHED = ("meta", "hyper")  # methods that fit many same-size images at once (`encode_batch`)
 
 
 def check_size(height: int, width: int) -> None:
@@ -161,25 +162,31 @@ def encode(image, bpp: float, method: str | None = None, config=None, quiet: boo
            effort: int = DEFAULT_EFFORT) -> bytes:
     """Compress an image (path, PIL image or (H, W[, C]) uint8 array) into at most floor(bpp*H*W/8) bytes.
 
-    `method` is one of `methods.CODES`; None: the one `config` configures, or the default. `config` is
+    `method` is one of `methods.CODES`; None: the one `config` configures, or `default_method`. `config` is
     the method's configuration; None for its defaults at `effort` (1..9, see `effort`). `stats`, if
     given, is filled with what the fit did: architecture, and for `sparse` and `meta` the density
     target and the expected density reached.
     """
-    method, config = _method_config(method, config, effort)
     pixels = as_pixels(image)
-    if method == "meta":
-        return encode_batch(pixels[None], bpp, config, quiet, stats)[0]
+    method, config = _method_config(method, config, effort, pixels.shape, bpp)
+    if method in BATCHED:
+        return encode_batch(pixels[None], bpp, config, quiet, stats, method=method)[0]
     height, width, _ = pixels.shape
     budget = Budget(_head(pixels.shape, method), _budget(bpp, height, width))
     return _checked(budget.file(_body(pixels, method, budget, config, quiet, stats)))
 
 
-def _method_config(method: str | None, config, effort: int) -> tuple[str, object]:
-    """(method, configuration) of an encode: `method` (None: the one `config` configures, or the
-    default) and `config` (None: its defaults at `effort`)."""
+def default_method(shape: tuple[int, ...], bpp: float) -> str:
+    """The method an (H, W, C) image under `bpp` is coded by when none is named (`methods.default_method`)."""
+    height, width = shape[:2]
+    return methods.default_method("image", height * width, _budget(bpp, height, width))
+
+
+def _method_config(method: str | None, config, effort: int, shape: tuple[int, ...], bpp: float) -> tuple[str, object]:
+    """(method, configuration) of an encode of (H, W, C) images under `bpp`: `method` (None: the one
+    `config` configures, or `default_method`) and `config` (None: its defaults at `effort`)."""
     if method is None:
-        method = (config is not None and methods.of_config(config, "image")) or methods.DEFAULT
+        method = (config is not None and methods.of_config(config, "image")) or default_method(shape, bpp)
     if method not in methods.CODES:
         raise InrError(f"unknown method {method!r}; choose from {', '.join(methods.CODES)}")
     return method, config or default_config(method, effort)  # default_config checks the effort
@@ -206,17 +213,19 @@ def _budget(bpp: float, height: int, width: int) -> int:
 
 
 def encode_batch(pixels: np.ndarray, bpp: float, config=None, quiet: bool = True, stats: dict | None = None,
-                 effort: int = DEFAULT_EFFORT) -> list[bytes]:
-    """Compress (B, H, W, C) uint8 images of one size with the `meta` method, fitting all at once.
+                 effort: int = DEFAULT_EFFORT, method: str = "meta") -> list[bytes]:
+    """Compress (B, H, W, C) uint8 images of one size with a method of BATCHED, fitting them together.
 
     Returns one file per image, each at most floor(bpp*H*W/8) bytes. `config` and `effort` as for
-    `encode`; `stats` too (densities averaged over the batch).
+    `encode`; `stats` too (averaged over the batch).
     """
     pixels = _stack(pixels)
-    config = config or default_config("meta", effort)
+    method, config = _method_config(method, config, effort, pixels.shape[1:], bpp)
+    if method not in BATCHED:
+        raise InrError(f"encode_batch fits {' or '.join(BATCHED)}, not {method!r}")
     _, height, width, _ = pixels.shape
-    budget = Budget(_head(pixels.shape[1:], "meta"), _budget(bpp, height, width))
-    return [_checked(budget.file(body)) for body in _meta_bodies(pixels, budget, config, quiet, stats)]
+    budget = Budget(_head(pixels.shape[1:], method), _budget(bpp, height, width))
+    return [_checked(budget.file(body)) for body in _batch_bodies(pixels, method, budget, config, quiet, stats)]
 
 
 def _stack(pixels) -> np.ndarray:
@@ -228,13 +237,18 @@ def _stack(pixels) -> np.ndarray:
     return pixels
 
 
-def _meta_bodies(pixels: np.ndarray, budget: Budget, config, quiet: bool, stats: dict | None) -> list[bytes]:
-    """`meta` bodies of (B, H, W, C) uint8 images of one size, each within `budget`, fitted together."""
+def _batch_bodies(pixels: np.ndarray, method: str, budget: Budget, config, quiet: bool,
+                  stats: dict | None) -> list[bytes]:
+    """Bodies of (B, H, W, C) uint8 images of one size by a method of BATCHED, each within `budget`,
+    fitted together."""
+    geometry = Geometry(pixels.shape[1:3], pixels.shape[3], "image")
+    if method == "hyper":
+        return methods.get("hyper").encode_batch(centred(pixels), geometry, budget, config, quiet, stats)
+
     def resize_batch(values: np.ndarray, coded: tuple[int, int]) -> np.ndarray:
         return centred(np.stack([resize(image, *coded) for image in pixels]))
 
-    return methods.get("meta").encode_batch(centred(pixels), Geometry(pixels.shape[1:3], pixels.shape[3], "image"),
-                                            budget, config, quiet, stats, resize_batch)
+    return methods.get("meta").encode_batch(centred(pixels), geometry, budget, config, quiet, stats, resize_batch)
 
 
 def encode_pack(pixels, bpp: float, method: str | None = None, config=None, quiet: bool = True,
@@ -243,13 +257,18 @@ def encode_pack(pixels, bpp: float, method: str | None = None, config=None, quie
     N * floor(bpp*H*W/8) bytes, each image's body within its share of them. `method`, `config`,
     `effort` and `stats` (the last fit's) as for `encode`; `meta` fits all the images together."""
     pixels = _stack(pixels)
-    method, config = _method_config(method, config, effort)
+    method, config = _method_config(method, config, effort, pixels.shape[1:], bpp)
     count, height, width, _ = pixels.shape
     share = _budget(bpp, height, width)
     head = _head(pixels.shape[1:], method)
+    module = methods.get(method)
+    if hasattr(module, "encode_pack"):  # one body of all the images
+        geometry = Geometry(pixels.shape[1:3], pixels.shape[3], "image")
+        body = module.encode_pack(centred(pixels), geometry, packs.joint_cap(share, head, count), config, quiet, stats)
+        return _checked(packs.write(head, [body], count))
     budget = Budget(b"", packs.signal_cap(share, head, count) + OVERHEAD)  # a body as that of a file of its own
-    if method == "meta":
-        bodies = _meta_bodies(pixels, budget, config, quiet, stats)
+    if method in BATCHED:
+        bodies = _batch_bodies(pixels, method, budget, config, quiet, stats)
     else:
         from ..progress import progress
 
