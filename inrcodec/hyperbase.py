@@ -46,7 +46,6 @@ INDEX_BITS = 24  # a scale index is round(fixed-point offset * its multiplier / 
 HYPER_LAYERS = ("c0", "c1", "c2", "c3")  # the hyper-synthesis' convolutions
 SYNTHESIS_LAYERS = ("Conv_0", "Conv_1", "Conv_2", "Conv_3", "Conv_4")  # the synthesis' convolutions
 GRID = 8  # images are coded padded to multiples of this: z's cell, in pixels
-CATEGORICAL = constriction.stream.model.Categorical(perfect=False)  # a model of per-symbol probability rows
 
 
 def gelu(x):
@@ -91,6 +90,11 @@ class HyperBase:
     def scales(self) -> np.ndarray:
         """(SCALE_COUNT,) float64 Laplace scales, as stored."""
         return self.arrays["scales"]
+
+    @functools.cached_property
+    def models(self) -> list:
+        """constriction's categorical model of each scale's probabilities (quantised as both sides do)."""
+        return [constriction.stream.model.Categorical(row, perfect=False) for row in self.probabilities]
 
     @functools.cached_property
     def probabilities(self) -> np.ndarray:
@@ -144,9 +148,8 @@ class HyperBase:
         for z, y, y_indices, index in reversed(images):
             z_indices = np.broadcast_to(self.arrays["z_scale_index"][index], z.shape)
             for symbols, indices in ((y, y_indices), (z, z_indices)):  # reversed: the decoder reads z first
-                for group in reversed(_groups(indices)):
-                    coder.encode_reverse((symbols.ravel()[group] + SYMBOL_BOUND).astype(np.int32), CATEGORICAL,
-                                         self.probabilities[indices.ravel()[group]])
+                for scale, group in reversed(_groups(indices)):
+                    coder.encode_reverse((symbols.ravel()[group] + SYMBOL_BOUND).astype(np.int32), self.models[scale])
             coder.encode_reverse(np.array([index], np.int32), constriction.stream.model.Uniform(self.levels))
         words = coder.get_compressed().tobytes()
         zeros = min(3, len(words) - len(words.rstrip(b"\0")))  # at most 3: the decoder pads to whole words
@@ -180,8 +183,8 @@ class HyperBase:
 
     def _decode(self, coder, indices: np.ndarray) -> np.ndarray:
         flat = np.empty(indices.size, np.int64)
-        for group in _groups(indices):
-            flat[group] = coder.decode(CATEGORICAL, self.probabilities[indices.ravel()[group]])
+        for scale, group in _groups(indices):
+            flat[group] = coder.decode(self.models[scale], len(group))
         return (flat - SYMBOL_BOUND).reshape(indices.shape)
 
 
@@ -191,11 +194,11 @@ def _coder(body: bytes):
     return constriction.stream.stack.AnsCoder(np.frombuffer(words, np.uint32).copy())
 
 
-def _groups(indices: np.ndarray) -> list[np.ndarray]:
-    """Positions (into the flat array) of each scale index present, in increasing index order."""
+def _groups(indices: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """(scale index, its positions in the flat array) of each scale index present, in increasing order."""
     flat = indices.ravel()
     order = np.argsort(flat, kind="stable")
-    return np.split(order, np.flatnonzero(np.diff(flat[order])) + 1)
+    return [(int(flat[group[0]]), group) for group in np.split(order, np.flatnonzero(np.diff(flat[order])) + 1)]
 
 
 def _rows(table: np.ndarray, index) -> np.ndarray:

@@ -82,6 +82,8 @@ def test_the_default_is_hyper_below_the_crossover_only():
     assert image.default_method((32, 32, 3), 1.0) == "hyper"
     assert image.default_method((32, 32, 3), 8 * methods.HYPER_CROSSOVER_BYTES / 1024 + 1) == methods.DEFAULT
     assert image.default_method((768, 512, 3), 0.01) == methods.DEFAULT  # too large for `hyper` at any cap
+    assert image.default_method((512, 512, 3), 0.06) == methods.DEFAULT  # under `hyper`'s smallest file
+    assert image.default_method((32, 32, 3), 0.05) == methods.DEFAULT
 
 
 def test_a_cap_below_the_lowest_level_is_refused_in_words(thumbnails):

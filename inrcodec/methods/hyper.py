@@ -17,6 +17,7 @@ tries levels above (`climb`, `climbs`: a step that misses is halved). Images are
 padded to multiples of 8 by repeating their edges; a grayscale image is coded as RGB.
 """
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -112,7 +113,7 @@ def encode_batch(values: np.ndarray, geometry: Geometry, budget: Budget, config:
     """Bodies of (B, H, W, C) centred images of one size, each a file of its own within `budget`."""
     base = hyperbase.load()
     cap = budget.cap - len(budget.file(b""))
-    _check_smallest(base, geometry, cap, budget.cap - cap)
+    _check_smallest(geometry, cap, budget.cap - cap)
     images = _fit(values, geometry, lambda images: [len(base.stream([image])) for image in images], cap, config,
                   quiet, stats)
     return [base.stream([image]) for image in images]
@@ -127,7 +128,7 @@ def encode_pack(values: np.ndarray, geometry: Geometry, cap: int, config: HyperC
 
     base = hyperbase.load()
     share = (cap - config.margin) / len(values)
-    _check_smallest(base, geometry, math.floor(share), cap - math.floor(share))
+    _check_smallest(geometry, math.floor(share), cap - math.floor(share))
     images = _fit(values, geometry, lambda images: base.information(images), share, config, quiet, stats)
     for _ in range(config.pooled):  # the pack's spare bytes to the images a level up costs least
         sizes = base.information(images)
@@ -147,13 +148,20 @@ def encode_pack(values: np.ndarray, geometry: Geometry, cap: int, config: HyperC
     return stream
 
 
-def _check_smallest(base, geometry: Geometry, cap: int, overhead: int) -> None:
-    """Refuse a cap of `cap` bytes for an image's stream (`overhead` more for the rest of its file) that
-    all-zero latents at the lowest level would exceed."""
-    y_shape, z_shape = base.grids(geometry.extent)
+@functools.lru_cache(maxsize=16)
+def smallest_body(extent: tuple[int, int]) -> int:
+    """Bytes of the smallest body of an image of `extent` (H, W): all-zero latents at the lowest level."""
+    base = hyperbase.load()
+    y_shape, z_shape = base.grids(extent)
     z = np.zeros(z_shape, np.int64)
     _, y_indices = base.context(z, 0)
-    smallest = len(base.stream([(z[0], np.zeros(y_shape[1:], np.int64), y_indices[0], 0)]))
+    return len(base.stream([(z[0], np.zeros(y_shape[1:], np.int64), y_indices[0], 0)]))
+
+
+def _check_smallest(geometry: Geometry, cap: int, overhead: int) -> None:
+    """Refuse a cap of `cap` bytes for an image's stream (`overhead` more for the rest of its file) that
+    the smallest body would exceed."""
+    smallest = smallest_body(geometry.extent)
     if smallest > cap:
         raise InrError(f"budget of {cap + overhead} bytes is too small: the smallest `hyper` file of a "
                        f"{geometry.extent[1]}x{geometry.extent[0]} image takes {smallest + overhead}")

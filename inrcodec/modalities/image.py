@@ -177,9 +177,15 @@ def encode(image, bpp: float, method: str | None = None, config=None, quiet: boo
 
 
 def default_method(shape: tuple[int, ...], bpp: float) -> str:
-    """The method an (H, W, C) image under `bpp` is coded by when none is named (`methods.default_method`)."""
+    """The method an (H, W, C) image under `bpp` is coded by when none is named: `methods.default_method`,
+    but `pyramid` where the cap is below `hyper`'s smallest file of this size."""
     height, width = shape[:2]
-    return methods.default_method("image", height * width, _budget(bpp, height, width))
+    cap = _budget(bpp, height, width)
+    method = methods.default_method("image", height * width, cap)
+    if method == "hyper":
+        smallest = OVERHEAD + len(_head(shape, "hyper")) + methods.get("hyper").smallest_body((height, width))
+        return method if cap >= smallest else methods.DEFAULT
+    return method
 
 
 def _method_config(method: str | None, config, effort: int, shape: tuple[int, ...], bpp: float) -> tuple[str, object]:
