@@ -1,12 +1,15 @@
 """SIREN (Sitzmann et al. 2020): a sine-activated MLP from coordinates to values.
 
-Parameters are a plain pytree: a list of layers, each ``{"w": (fan_in, fan_out), "b": (fan_out,)}``.
+The network is a Flax module (`Siren`); its parameters travel through the codec as a plain pytree, a
+list of layers, each ``{"w": (fan_in, fan_out), "b": (fan_out,)}`` (what the methods quantise, mask
+and store), given to the module as its Dense layers' kernels and biases.
 A *tiled* SIREN is the same pytree with a leading tile axis on every array, one network per tile,
 evaluated with ``jax.vmap``.
 """
 
 import functools
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
@@ -42,19 +45,34 @@ def init_siren(key: jax.Array, in_dim: int, width: int, depth: int, out_dim: int
     return params
 
 
+class Siren(nn.Module):
+    """SIREN as a Flax module: coords (..., in_dim) -> values (..., out_dim), `depth` sine layers of
+    `width` (each optionally shifted: COIN++'s shift modulations), then a linear output."""
+    width: int  # neurons per sine layer
+    depth: int  # sine layers
+    out_dim: int  # values per coordinate
+
+    @nn.compact
+    def __call__(self, coords: jax.Array, shifts: list[jax.Array] | None = None) -> jax.Array:
+        h = coords
+        for index in range(self.depth):
+            pre = nn.Dense(self.width, name=f"layer_{index}")(h)
+            if shifts is not None:
+                pre = pre + shifts[index]
+            h = jnp.sin(OMEGA0 * pre)
+        return nn.Dense(self.out_dim, name=f"layer_{self.depth}")(h)
+
+
 def siren_apply(params: list[dict], coords: jax.Array, shifts: list[jax.Array] | None = None) -> jax.Array:
-    """Evaluate one SIREN. coords: (..., in_dim) in [-1, 1] -> values (..., out_dim).
+    """Evaluate one SIREN (`Siren`) of the project's layer list. coords: (..., in_dim) in [-1, 1] -> values
+    (..., out_dim).
 
     `shifts`, if given, holds one (..., width) array per sine layer added to its pre-activation
     (COIN++ shift modulations).
     """
-    h = coords
-    for index, layer in enumerate(params[:-1]):
-        pre = h @ layer["w"] + layer["b"]
-        if shifts is not None:
-            pre = pre + shifts[index]
-        h = jnp.sin(OMEGA0 * pre)
-    return h @ params[-1]["w"] + params[-1]["b"]
+    module = Siren(width=params[0]["w"].shape[-1], depth=len(params) - 1, out_dim=params[-1]["w"].shape[-1])
+    variables = {f"layer_{index}": {"kernel": layer["w"], "bias": layer["b"]} for index, layer in enumerate(params)}
+    return module.apply({"params": variables}, coords, shifts)
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2, 3, 4, 5))  # compiled once per shape, not op by op (4 s a call)
