@@ -1,7 +1,8 @@
 """The `hyper` method's encoder (JAX): the learned start, the meta-learned refinement and the level search.
 
-The shipped base's float arrays become `networks.hyperprior.Codec` parameters (its fixed-point
-context model dequantised); every byte count comes from `HyperBase.body` with the base's integer model.
+The shipped base's arrays become `networks.hyperprior.Codec` parameters (its fixed-point networks
+dequantised); every byte count comes from the base's integer model (`HyperBase.stream`, or
+`HyperBase.information` where a pack's images share one stream).
 """
 
 import functools
@@ -70,6 +71,7 @@ def _symbols(base, latents, indices: np.ndarray):
 
 
 def _level(indices: np.ndarray) -> jax.Array:
+    """(B,) level indices -> their fractional rate levels."""
     return jnp.asarray(indices / hyperbase.LEVEL_STEPS + hyperbase.LEVEL_MIN, jnp.float32)
 
 
