@@ -15,7 +15,7 @@ from inrcodec.modalities import audio, decode_any, image, of_file, shape
 
 PACKAGE = Path(__file__).parent.parent / "inrcodec"
 SEEDS = Path(__file__).parent / "fuzz_seeds"
-HEAVY = ("jax", "optax", "flax", "dask", "igl", "skimage", "trimesh")  # what a pyramid decode must not load
+HEAVY = ("jax", "optax", "flax", "dask", "igl", "skimage", "trimesh")  # what a pyramid or hyper decode must not load
 
 
 def module_name(path: Path) -> str:
@@ -68,11 +68,11 @@ def loaded_modules(code: str) -> set[str]:
                               timeout=120).stdout.split())
 
 
-def test_a_pyramid_decode_and_help_load_no_jax(tmp_path):
-    seed = SEEDS / "pyramid-rgb.inr"
-    decoded = loaded_modules(f"from inrcodec.cli import main\nmain(['decode', {str(seed)!r}, '-o', "
-                             f"{str(tmp_path / 'x.png')!r}])")
-    assert (tmp_path / "x.png").exists() and not decoded & set(HEAVY), decoded & set(HEAVY)
+def test_a_pyramid_or_hyper_decode_and_help_load_no_jax(tmp_path):
+    for name in ("pyramid-rgb", "hyper-rgb"):
+        decoded = loaded_modules(f"from inrcodec.cli import main\nmain(['decode', {str(SEEDS / (name + '.inr'))!r}, "
+                                 f"'-o', {str(tmp_path / (name + '.png'))!r}])")
+        assert (tmp_path / f"{name}.png").exists() and not decoded & set(HEAVY), (name, decoded & set(HEAVY))
     helped = loaded_modules("from inrcodec.cli import build_parser\nbuild_parser().format_help()")
     assert not helped & {*HEAVY, "numpy"}, helped & {*HEAVY, "numpy"}
 

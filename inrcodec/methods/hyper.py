@@ -24,8 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import hyperbase
-from ..errors import InrError
 from ..bitstream import MAX_MACS_PER_BYTE
+from ..errors import InrError
+from ..progress import progress
 from . import HYPER_MAX_PIXELS as MAX_PIXELS  # largest image coded or decoded (synthesis: ~10k MACs a pixel)
 from . import Budget, Geometry
 
@@ -114,8 +115,7 @@ def encode_batch(values: np.ndarray, geometry: Geometry, budget: Budget, config:
     base = hyperbase.load()
     cap = budget.cap - len(budget.file(b""))
     _check_smallest(geometry, cap, budget.cap - cap)
-    images = _fit(values, geometry, lambda images: [len(base.stream([image])) for image in images], cap, config,
-                  quiet, stats)
+    images = _fit(values, lambda images: [len(base.stream([image])) for image in images], cap, config, quiet, stats)
     return [base.stream([image]) for image in images]
 
 
@@ -124,21 +124,23 @@ def encode_pack(values: np.ndarray, geometry: Geometry, cap: int, config: HyperC
     """The one body of a pack of (N, H, W, C) centred images of one size, at most `cap` bytes: each image
     fitted to its share of them by its estimated bits (a stream's cost is the sum of its images'
     information, plus one flush), then levels lowered, the largest images' first, until it fits."""
-    from . import hyper_fit
+    from . import hyper_fit  # the encoder's side imports JAX
 
     base = hyperbase.load()
     share = (cap - config.margin) / len(values)
     _check_smallest(geometry, math.floor(share), cap - math.floor(share))
-    images = _fit(values, geometry, lambda images: base.information(images), share, config, quiet, stats)
-    for _ in range(config.pooled):  # the pack's spare bytes to the images a level up costs least
-        sizes = base.information(images)
-        indices = np.array([image[3] for image in images])
-        higher = hyper_fit.images_at(values, base, np.minimum(indices + 1, base.levels - 1), config)
-        extra = base.information(higher) - sizes
-        spare = cap - config.margin - sizes.sum()
-        for i in np.argsort(extra):
-            if higher[i][3] > indices[i] and extra[i] <= spare:
-                images[i], spare = higher[i], spare - extra[i]
+    images = _fit(values, lambda images: base.information(images), share, config, quiet, stats)
+    with progress(config.pooled * len(values), "hyper: spare bytes", unit="image", quiet=quiet) as bar:
+        for _ in range(config.pooled):  # the pack's spare bytes to the images a level up costs least
+            sizes = base.information(images)
+            indices = np.array([image[3] for image in images])
+            higher = hyper_fit.images_at(values, base, np.minimum(indices + 1, base.levels - 1), config)
+            extra = base.information(higher) - sizes
+            spare = cap - config.margin - sizes.sum()
+            for i in np.argsort(extra):
+                if higher[i][3] > indices[i] and extra[i] <= spare:
+                    images[i], spare = higher[i], spare - extra[i]
+            bar.update(len(values))
     while len(stream := base.stream(images)) > cap:  # the estimates missed: the largest image a level lower
         largest = int(np.argmax(base.information(images)))
         index = images[largest][3]
@@ -167,11 +169,9 @@ def _check_smallest(geometry: Geometry, cap: int, overhead: int) -> None:
                        f"{geometry.extent[1]}x{geometry.extent[0]} image takes {smallest + overhead}")
 
 
-def _fit(values: np.ndarray, geometry: Geometry, sizes, cap: float, config: HyperConfig, quiet: bool,
-         stats: dict | None) -> list:
+def _fit(values: np.ndarray, sizes, cap: float, config: HyperConfig, quiet: bool, stats: dict | None) -> list:
     """Each image's (z, y, y's scale indices, level index), fitted `config.batch` at a time so that
     `sizes(images)` (bytes each) stays within `cap`."""
-    from ..progress import progress
     from . import hyper_fit
 
     images = []
