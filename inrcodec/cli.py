@@ -318,10 +318,9 @@ def print_layout(method: str, layout, unit: str) -> None:
     if method == "hyper":
         import numpy as np
 
-        from .hyperbase import load
+        from .hyperbase import level_of, load
 
-        base = load()
-        print(f"method:       hyper: rate level {base.level(layout.index):g}, base {base.identity.hex()}, "
+        print(f"method:       hyper: rate level {level_of(layout.index):g}, base {load().identity.hex()}, "
               f"{np.count_nonzero(layout.y)} of {layout.y.size} y and {np.count_nonzero(layout.z)} of "
               f"{layout.z.size} z latents non-zero")
         return

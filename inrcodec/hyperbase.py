@@ -48,13 +48,19 @@ SYNTHESIS_LAYERS = ("Conv_0", "Conv_1", "Conv_2", "Conv_3", "Conv_4")  # the syn
 GRID = 8  # images are coded padded to multiples of this: z's cell, in pixels
 
 
+def level_of(index):
+    """The fractional rate level of a level index (an int or an array of them)."""
+    return index / LEVEL_STEPS + LEVEL_MIN
+
+
 def gelu(x):
     """GELU, tanh approximation (as Flax's), float64."""
     return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
 
 
 def d2s(x: np.ndarray, r: int = 2) -> np.ndarray:
-    """(B, H, W, r*r*C) -> (B, H*r, W*r, C), as `networks.hyperprior.d2s`."""
+    """(B, H, W, r*r*C) -> (B, H*r, W*r, C): the pixel shuffle (NumPy or JAX arrays; the inverse of
+    `networks.hyperprior.s2d`)."""
     b, h, w, c = x.shape
     return x.reshape(b, h, w, r, r, c // (r * r)).transpose(0, 1, 3, 2, 4, 5).reshape(b, h * r, w * r, c // (r * r))
 
@@ -82,14 +88,6 @@ class HyperBase:
     def levels(self) -> int:
         """Number of rate levels (indices 0..levels-1)."""
         return len(self.arrays["z_scale_index"])
-
-    def level(self, index: int) -> float:
-        return index / LEVEL_STEPS + LEVEL_MIN
-
-    @functools.cached_property
-    def scales(self) -> np.ndarray:
-        """(SCALE_COUNT,) float64 Laplace scales, as stored."""
-        return self.arrays["scales"]
 
     @functools.cached_property
     def models(self) -> list:
@@ -259,7 +257,7 @@ def export(params: dict, scale_min: float, scale_max: float, path: Path = BASE_P
             arrays[f"{module}.{layer}.bias"] = np.round(bias).astype(np.int64)
     log_gy, log_gz = (np.asarray(p[name], np.float64) for name in ("log_gy", "log_gz"))
     count = (len(log_gy) - 1 + LEVEL_ABOVE - LEVEL_MIN) * LEVEL_STEPS + 1
-    levels = np.arange(count) / LEVEL_STEPS + LEVEL_MIN
+    levels = level_of(np.arange(count))
     low = np.clip(np.floor(levels), 0, len(log_gy) - 2).astype(int)
     t = (levels - low)[:, None]
     gy = np.exp((1 - t) * log_gy[low] + t * log_gy[low + 1])

@@ -111,20 +111,25 @@ def parse(reader: bitstream.Reader, n_bytes: int, parse_head) -> Pack:
         raise InrError("corrupt file: a pack of no signals")
     module = methods.get(method, geometry.modality)
     if hasattr(module, "read_pack"):  # one body of all the signals
-        start, body = reader.position, reader.rest()
-        reader.fields.pop()
-        inner = bitstream.Reader(body)
-        layouts = module.read_pack(inner, geometry, count, n_bytes)
-        reader.fields.extend((start + first, start + last, field) for first, last, field in inner.fields)
+        body, layouts = _read_body(reader, lambda body, inner: module.read_pack(inner, geometry, count, n_bytes))
         return Pack(method, geometry, [body], layouts)
     lengths = [reader.varint(n_bytes, "signal length") for _ in range(count - 1)]
     bodies, layouts = [], []
     for index in range(count):
-        start = reader.position
-        body = reader.raw(lengths[index]) if index < count - 1 else reader.rest()
-        reader.fields.pop()  # the body's own fields stand for it
-        inner = bitstream.Reader(body)
-        layouts.append(module.read_layout(inner, geometry, len(body) + OVERHEAD))  # the limits of a file of its own
-        reader.fields.extend((start + first, start + last, field) for first, last, field in inner.fields)
+        body, layout = _read_body(reader, lambda body, inner: module.read_layout(inner, geometry, len(body) + OVERHEAD),
+                                  lengths[index] if index < count - 1 else None)  # the limits of a file of its own
         bodies.append(body)
+        layouts.append(layout)
     return Pack(method, geometry, bodies, layouts)
+
+
+def _read_body(reader: bitstream.Reader, read, length: int | None = None) -> tuple[bytes, object]:
+    """(body, read(body, its reader)) of the next `length` bytes (None: the rest) of `reader`, the
+    body's own fields standing for it in the reader's list."""
+    start = reader.position
+    body = reader.rest() if length is None else reader.raw(length)
+    reader.fields.pop()
+    inner = bitstream.Reader(body)
+    found = read(body, inner)
+    reader.fields.extend((start + first, start + last, field) for first, last, field in inner.fields)
+    return body, found

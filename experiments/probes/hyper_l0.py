@@ -28,7 +28,8 @@ import optax
 from inrcodec import hyperbase
 from inrcodec.eval.metrics import psnr
 from inrcodec.methods import hyper_fit
-from inrcodec.methods.hyper import HyperConfig
+from inrcodec.methods import Geometry, hyper
+from inrcodec.methods.hyper import HyperConfig, Layout
 from inrcodec.networks import constrained, gates
 from inrcodec.networks.hyperprior import Codec, ste_round
 
@@ -43,11 +44,9 @@ DUAL = constrained.DualConfig(step=0.5, penalty=20.0)  # as `meta`'s gated phase
 def measure(base, pixels: np.ndarray, images: list) -> dict:
     """Mean bpp (ideal bits), PSNR (fixed-point decode) and y's non-zero fraction of coded images."""
     bits = base.information(images) * 8
-    decoded = []
-    for (z, y, _, index), original in zip(images, pixels):
-        means, _ = base.context(z[None], index)
-        values = base.synthesis(y[None], means, index)[0, :32, :32]
-        decoded.append(np.round(np.clip(values, 0, 1) * 255).astype(np.uint8))
+    geometry = Geometry((32, 32), 3, "image")
+    decoded = [np.round(np.clip(hyper.pixels(Layout(index, z[None], y[None]), geometry), 0, 1) * 255).astype(np.uint8)
+               for z, y, _, index in images]
     return {"bpp": float(np.mean(bits) / 1024), "psnr": float(np.mean([psnr(a, b) for a, b in zip(pixels, decoded)])),
             "nonzero_y": float(np.mean([np.mean(image[1] != 0) for image in images]))}
 
@@ -102,7 +101,7 @@ def main():
         rate_arm.append({"level_index": index, **measure(base, pixels, images)})
         print("rate term", rate_arm[-1], flush=True)
     reference = next(row for row in rate_arm if row["level_index"] == GATED_LEVEL)
-    level = jnp.full((a.images,), GATED_LEVEL / hyperbase.LEVEL_STEPS + hyperbase.LEVEL_MIN, jnp.float32)
+    level = jnp.full((a.images,), hyperbase.level_of(GATED_LEVEL), jnp.float32)
     ys, zs = hyper_fit._refined(codec, params, x, level)
     gated_arm = []
     for factor in DENSITIES:

@@ -54,12 +54,6 @@ class Budget:
         return file[len(bitstream.MAGIC) + 1 + len(self.head):-4]
 
 
-def default_method(modality: str, pixels: int, cap: int) -> str:
-    """The method a signal of `pixels` samples under a cap of `cap` bytes is coded by when none is named."""
-    small = modality == "image" and pixels <= HYPER_MAX_PIXELS and cap <= HYPER_CROSSOVER_BYTES
-    return "hyper" if small else DEFAULT
-
-
 def get(name: str, modality: str = "image"):
     """The module of method `name` for `modality` (imported on first use); KeyError if unknown."""
     module = (SHAPE_MODULES.get(name) if modality == "shape" else None) or MODULES[name]

@@ -72,7 +72,7 @@ def _symbols(base, latents, indices: np.ndarray):
 
 def _level(indices: np.ndarray) -> jax.Array:
     """(B,) level indices -> their fractional rate levels."""
-    return jnp.asarray(indices / hyperbase.LEVEL_STEPS + hyperbase.LEVEL_MIN, jnp.float32)
+    return jnp.asarray(hyperbase.level_of(indices), jnp.float32)
 
 
 def _images(base, encoder, x: jax.Array, indices: np.ndarray) -> list:
@@ -132,6 +132,6 @@ def fit_chunk(values: np.ndarray, sizes, cap: float, config, stats: dict | None)
             else:
                 steps[i] //= 2
     if stats is not None:
-        stats.update(method="hyper", mean_level=float(np.mean(indices / hyperbase.LEVEL_STEPS + hyperbase.LEVEL_MIN)),
+        stats.update(method="hyper", mean_level=float(np.mean(hyperbase.level_of(indices))),
                      zero_fraction=float(np.mean([np.mean(image[1] == 0) for image in chosen])))
     return chosen

@@ -177,15 +177,15 @@ def encode(image, bpp: float, method: str | None = None, config=None, quiet: boo
 
 
 def default_method(shape: tuple[int, ...], bpp: float) -> str:
-    """The method an (H, W, C) image under `bpp` is coded by when none is named: `methods.default_method`,
-    but `pyramid` where the cap is below `hyper`'s smallest file of this size."""
+    """The method an (H, W, C) image under `bpp` is coded by when none is named: `hyper` for an image of at
+    most `methods.HYPER_MAX_PIXELS` whose cap is at most `methods.HYPER_CROSSOVER_BYTES` and holds `hyper`'s
+    smallest file of this size, else `methods.DEFAULT`."""
     height, width = shape[:2]
     cap = _budget(bpp, height, width)
-    method = methods.default_method("image", height * width, cap)
-    if method == "hyper":
-        smallest = OVERHEAD + len(_head(shape, "hyper")) + methods.get("hyper").smallest_body((height, width))
-        return method if cap >= smallest else methods.DEFAULT
-    return method
+    if height * width > methods.HYPER_MAX_PIXELS or cap > methods.HYPER_CROSSOVER_BYTES:
+        return methods.DEFAULT
+    smallest = OVERHEAD + len(_head(shape, "hyper")) + methods.get("hyper").smallest_body((height, width))
+    return "hyper" if cap >= smallest else methods.DEFAULT
 
 
 def _method_config(method: str | None, config, effort: int, shape: tuple[int, ...], bpp: float) -> tuple[str, object]:

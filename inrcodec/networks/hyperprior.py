@@ -17,6 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..hyperbase import d2s  # the pixel shuffle, the inverse of s2d (NumPy or JAX arrays alike)
+
 LEVELS = 12  # rate levels with their own gain vectors
 LAMBDAS = tuple(0.0025 * 2.0 ** (0.75 * (k - 2)) for k in range(LEVELS))  # lambda of each level
 SCALE_MIN, SCALE_MAX = 0.11, 80.0  # range of a latent's Laplace scale, in quantisation steps
@@ -35,13 +37,6 @@ def s2d(x, r=2):
     b, h, w, c = x.shape
     x = x.reshape(b, h // r, r, w // r, r, c).transpose(0, 1, 3, 2, 4, 5)
     return x.reshape(b, h // r, w // r, r * r * c)
-
-
-def d2s(x, r=2):
-    """(B, H, W, r*r*C) -> (B, H*r, W*r, C): pixel shuffle, the inverse of s2d."""
-    b, h, w, c = x.shape
-    x = x.reshape(b, h, w, r, r, c // (r * r)).transpose(0, 1, 3, 2, 4, 5)
-    return x.reshape(b, h * r, w * r, c // (r * r))
 
 
 class Analysis(nn.Module):
