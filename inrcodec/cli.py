@@ -305,6 +305,12 @@ def cmd_info(args) -> None:
 
 def print_layout(method: str, layout, unit: str) -> None:
     """A method's layout and tensors (tiles measured in `unit`)."""
+    if hasattr(layout, "records"):  # regions of pyramids
+        sizes = [len(data) for data in layout.records]
+        print(f"method:       regions: {len(sizes)} regions of {layout.side}x{layout.side} {unit} (guard {layout.guard}), "
+              f"step {layout.step:.4g}, post-filter {'on' if layout.filter.any() else 'off'}")
+        print(f"records:      {sum(sizes)} bytes, {min(sizes)} to {max(sizes)} a region")
+        return
     if hasattr(layout, "bounds"):  # a pyramid of grids
         print(f"method:       pyramid: step {layout.step:.4g}, post-filter {'on' if layout.filter.any() else 'off'}")
         print(f"payload:      {len(layout.payload)} bytes, {len(layout.bounds)} grid channels (coarsest first)")

@@ -29,9 +29,14 @@ def _shifted(values: np.ndarray, spacing: tuple[int, int]) -> list[np.ndarray]:
 
 def fit(rendered: np.ndarray, target: np.ndarray) -> np.ndarray:
     """(channels, taps) int weights minimising the squared error of filtered (H, W, c) `rendered`
-    against `target` (both centred YCbCr), with a small ridge term so that a smooth channel (whose
-    differences are nearly collinear) gets small weights rather than huge cancelling ones."""
-    weights = []
+    against `target` (both centred YCbCr)."""
+    return solve(*normal_equations(rendered, target))
+
+
+def normal_equations(rendered: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(c, taps, taps) Gram matrices and (c, taps) right-hand sides of the least squares of `fit`;
+    those of several regions add up to those of their union."""
+    grams, sides = [], []
     for c in range(rendered.shape[-1]):
         values = rendered[..., c].astype(np.float64)
         features = np.empty((len(OFFSETS), *values.shape))
@@ -39,11 +44,20 @@ def fit(rendered: np.ndarray, target: np.ndarray) -> np.ndarray:
             np.subtract(shifted, values, out=tap)
         features = features.reshape(len(OFFSETS), -1)
         error = (target[..., c] - rendered[..., c]).astype(np.float64).ravel()
-        gram = features @ features.T
-        gram += np.eye(len(OFFSETS)) * (RIDGE * np.trace(gram) / len(OFFSETS) + 1e-12)
-        solution = np.linalg.solve(gram, features @ error)
+        grams.append(features @ features.T)
+        sides.append(features @ error)
+    return np.array(grams), np.array(sides)
+
+
+def solve(grams: np.ndarray, sides: np.ndarray) -> np.ndarray:
+    """(c, taps) int weights of `normal_equations`, with a small ridge term so that a smooth channel
+    (whose differences are nearly collinear) gets small weights rather than huge cancelling ones."""
+    weights = []
+    for gram, side in zip(grams, sides):
+        gram = gram + np.eye(len(OFFSETS)) * (RIDGE * np.trace(gram) / len(OFFSETS) + 1e-12)
+        solution = np.linalg.solve(gram, side)
         weights.append(np.clip(np.round(solution * RESOLUTION), -MAX_WEIGHT * RESOLUTION, MAX_WEIGHT * RESOLUTION))
-    return np.array(weights, np.int64)
+    return np.array(weights, np.int64).reshape(len(grams), len(OFFSETS))
 
 
 def apply(rendered: np.ndarray, weights: np.ndarray, scales: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:

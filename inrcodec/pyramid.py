@@ -131,9 +131,10 @@ def _interpolate_periodic(values: np.ndarray, start: np.ndarray, weights: list[n
     return out[(slice(None),) * axis + (slice(0, count),)]
 
 
-def cell_positions(first: int, count: int, scale: float, stride: int) -> np.ndarray:
-    """Positions, in cells of a level at `stride`, of output pixels first..first+count-1 at `scale`."""
-    return (np.arange(first, first + count) + 0.5) / (scale * stride) - 0.5
+def cell_positions(first: int, count: int, scale: float, stride: int, origin: int = 0) -> np.ndarray:
+    """Positions, in cells of a level at `stride` whose first cell starts at sample `origin`, of output
+    pixels first..first+count-1 at `scale`."""
+    return (np.arange(first, first + count) + 0.5) / (scale * stride) - 0.5 - origin / stride
 
 
 @cache
@@ -148,18 +149,21 @@ def basis_norm(stride: int) -> float:
 
 
 def level_values(grid: np.ndarray, strides: tuple[int, int], level_step: float, scales: tuple[float, float],
-                 box: tuple[int, int, int, int]) -> np.ndarray:
+                 box: tuple[int, int, int, int], origin: tuple[int, int] = (0, 0)) -> np.ndarray:
     """(h, w, c) float32 contribution of one integer grid at (row, column) `strides` rendered at
-    (row, column) `scales` over `box` = (top, left, h, w) in output samples."""
+    (row, column) `scales` over `box` = (top, left, h, w) in output samples; the grid's first cell
+    starts at sample `origin` (row, column) of the signal."""
     top, left, height, width = box
-    rows = interpolate_axis(grid.astype(np.float32), cell_positions(top, height, scales[0], strides[0]), 0)
-    return interpolate_axis(rows, cell_positions(left, width, scales[1], strides[1]), 1) * np.float32(level_step)
+    rows = interpolate_axis(grid.astype(np.float32), cell_positions(top, height, scales[0], strides[0], origin[0]), 0)
+    columns = cell_positions(left, width, scales[1], strides[1], origin[1])
+    return interpolate_axis(rows, columns, 1) * np.float32(level_step)
 
 
 def render(levels, geometry: Geometry, step: float, scales: tuple[float, float],
-           box: tuple[int, int, int, int]) -> np.ndarray:
+           box: tuple[int, int, int, int], origin: tuple[int, int] = (0, 0)) -> np.ndarray:
     """(h, w, max(geometry.channels)) float32 field of integer grids at (row, column) `scales` over
-    `box` = (top, left, h, w) in output samples.
+    `box` = (top, left, h, w) in output samples; the grids' first cells start at sample `origin` (a
+    region's corner in the signal, `methods.regions`).
 
     levels: (level index, grid) pairs in any order, for example as an entropy decoder produces them;
     each is rendered, on a worker thread, as soon as it arrives. Channels a level lacks are zero
@@ -176,12 +180,12 @@ def render(levels, geometry: Geometry, step: float, scales: tuple[float, float],
     levels = ((k, grid) for k, grid in levels if grid.any())  # an all-zero level (the finest at low rates) adds nothing
     if out.size < THREADED_RENDER:  # starting threads would cost more than they save
         for k, grid in levels:
-            values = level_values(grid, geometry.strides(k), steps[k], scales, box)
+            values = level_values(grid, geometry.strides(k), steps[k], scales, box, origin)
             out[..., :values.shape[-1]] += values
         return out
     with ThreadPoolExecutor(RENDER_THREADS) as pool:  # NumPy's loops release the GIL
         for k, grid in levels:
-            pending.append(pool.submit(level_values, grid, geometry.strides(k), steps[k], scales, box))
+            pending.append(pool.submit(level_values, grid, geometry.strides(k), steps[k], scales, box, origin))
             if len(pending) > RENDER_THREADS:
                 add_oldest()
         while pending:

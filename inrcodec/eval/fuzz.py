@@ -85,6 +85,7 @@ def seed_makers() -> dict:
     from ..methods.coin import CoinConfig
     from ..methods.meta import LatentConfig
     from ..methods.pyramid import PyramidConfig
+    from ..methods.regions import RegionsConfig
     from ..methods.sparse import SparseConfig
     from ..modalities import audio, image as codec, shape as shapes
     from ..networks.fit import FitConfig
@@ -106,6 +107,10 @@ def seed_makers() -> dict:
         "pyramid-gray": lambda: codec.encode(_test_image(36, 28, 1), 1.5, "pyramid", PyramidConfig(steps=20)),
         "pyramid-pack": lambda: codec.encode_pack(_test_images(5, 20, 24, 3), 2.0, "pyramid", PyramidConfig(steps=20)),
         "coin-pack": lambda: codec.encode_pack(_test_images(3, 16, 16, 1), 3.0, "coin", coin),
+        "regions-rgb": lambda: codec.encode(_test_image(150, 200, 3), 1.0, "regions",
+                                            RegionsConfig(side=64, guard=2, steps=20, sample_pixels=8192)),
+        "regions-gray": lambda: codec.encode(_test_image(100, 70, 1), 1.5, "regions",
+                                             RegionsConfig(side=64, steps=20, sample_pixels=4096)),
         "hyper-rgb": lambda: codec.encode(_test_image(32, 32, 3), 1.5, "hyper"),
         "hyper-gray": lambda: codec.encode(_test_image(20, 28, 1), 2.0, "hyper"),
         "hyper-pack": lambda: codec.encode_pack(_test_images(4, 24, 32, 3), 1.5, "hyper"),

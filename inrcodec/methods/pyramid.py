@@ -80,53 +80,101 @@ def write(geometry: pyramid.Geometry, step: float, grids: list[np.ndarray], para
     context-coded integers."""
     writer = bitstream.Writer()
     writer.log_step(step)
-    bounds = [int(np.abs(plane).max(initial=0)) for plane, _ in context.channel_planes(grids)]
+    bounds = grid_bounds(grids)
     for bound, plane_params in zip(bounds, params):
         writer.varint(bound)
-        for index in stored_params(geometry) if bound else ():
-            writer.signed(int(plane_params[index]))
+        if bound:
+            write_params(writer, geometry, plane_params)
+    write_filter(writer, geometry, weights)
+    writer.raw(context.encode(grids, params, bounds))
+    return bytes(writer.buffer)
+
+
+def grid_bounds(grids: list[np.ndarray]) -> list[int]:
+    """Largest |integer| of every grid channel, in coding order."""
+    return [int(np.abs(plane).max(initial=0)) for plane, _ in context.channel_planes(grids)]
+
+
+def write_params(writer: bitstream.Writer, geometry: pyramid.Geometry, plane_params: np.ndarray) -> None:
+    """A grid channel's stored context parameters ((N_PARAMS,) ints)."""
+    for index in stored_params(geometry):
+        writer.signed(int(plane_params[index]))
+
+
+def write_filter(writer: bitstream.Writer, geometry: pyramid.Geometry, weights: np.ndarray) -> None:
+    """Whether a post-filter follows and its stored weights ((C, taps) ints, all 0: none)."""
     writer.varint(int(weights.any()))  # 0: no post-filter
     for channel_weights in weights if weights.any() else ():
         for index in stored_taps(geometry):
             writer.signed(int(channel_weights[index]))
-    writer.raw(context.encode(grids, params, bounds))
-    return bytes(writer.buffer)
 
 
 def read_layout(reader: bitstream.Reader, signal: Geometry, n_bytes: int) -> Layout:
     """The global step and, per grid channel, its bound and context parameters, validated, and the
     payload; a body of a file of `n_bytes` bytes (its per-byte limits)."""
     geometry = grid_geometry(signal)
-    check_cost(geometry, n_bytes, tiles.describe(signal.extent))
+    check_cost([geometry], n_bytes, tiles.describe(signal.extent))
     step = reader.log_step()
-    level_steps = [s for shape, s in zip(geometry.shapes(), geometry.steps(step)) for _ in range(shape[-1])][::-1]
     bounds, params = [], []
-    for level_step in level_steps:  # in coding order, coarsest level first
-        bounds.append(reader.varint(entropy.MAX_BOUND, "symbol range"))
-        if bounds[-1] * level_step > MAX_ABS_VALUE:
-            raise InrError(f"corrupt file: values up to {bounds[-1] * level_step:.3g} exceed {MAX_ABS_VALUE:g}")
-        limit = round(context.MAX_PARAM * context.PARAM_RESOLUTION)
-        params.append(np.zeros(context.N_PARAMS, np.int64))
-        for index in stored_params(geometry) if bounds[-1] else ():
-            params[-1][index] = reader.signed(limit, "context parameter")
+    for level_step in plane_steps(geometry, step):  # in coding order, coarsest level first
+        bounds.append(read_bound(reader, level_step))
+        params.append(read_params(reader, geometry) if bounds[-1] else np.zeros(context.N_PARAMS, np.int64))
+    weights = read_filter(reader, geometry, signal.channels)
+    return Layout(step, tuple(bounds), np.array(params, np.int64).reshape(-1, context.N_PARAMS), weights, reader.rest())
+
+
+def plane_steps(geometry: pyramid.Geometry, step: float) -> list[float]:
+    """The quantization step of every grid channel, in coding order, at the global step `step`."""
+    return [s for shape, s in zip(geometry.shapes(), geometry.steps(step)) for _ in range(shape[-1])][::-1]
+
+
+def read_bound(reader: bitstream.Reader, level_step: float) -> int:
+    """A grid channel's largest |integer|, refused where its values would exceed MAX_ABS_VALUE."""
+    bound = reader.varint(entropy.MAX_BOUND, "symbol range")
+    if bound * level_step > MAX_ABS_VALUE:
+        raise InrError(f"corrupt file: values up to {bound * level_step:.3g} exceed {MAX_ABS_VALUE:g}")
+    return bound
+
+
+def read_params(reader: bitstream.Reader, geometry: pyramid.Geometry) -> np.ndarray:
+    """A grid channel's (N_PARAMS,) int context parameters, those not stored 0."""
+    limit = round(context.MAX_PARAM * context.PARAM_RESOLUTION)
+    params = np.zeros(context.N_PARAMS, np.int64)
+    for index in stored_params(geometry):
+        params[index] = reader.signed(limit, "context parameter")
+    return params
+
+
+def read_filter(reader: bitstream.Reader, geometry: pyramid.Geometry, channels: int) -> np.ndarray:
+    """(channels, taps) int post-filter weights as stored (all 0: no post-filter)."""
     limit = round(postfilter.MAX_WEIGHT * postfilter.RESOLUTION)
-    weights = np.zeros((signal.channels, len(postfilter.OFFSETS)), np.int64)
+    weights = np.zeros((channels, len(postfilter.OFFSETS)), np.int64)
     if reader.varint(1, "post-filter flag"):
         for channel_weights in weights:
             for index in stored_taps(geometry):
                 channel_weights[index] = reader.signed(limit, "filter weight")
-    return Layout(step, tuple(bounds), np.array(params, np.int64).reshape(-1, context.N_PARAMS), weights, reader.rest())
+    return weights
 
 
-def check_cost(geometry: pyramid.Geometry, n_bytes: int, what: str) -> None:
+def check_cost(geometries: list[pyramid.Geometry], n_bytes: int, what: str) -> None:
     """Refuse a file of `n_bytes` for `what` (a signal's description) whose grid values or rendering
-    work exceed the per-byte limits."""
-    values = sum(math.prod(s) for s in geometry.shapes())
-    macs = geometry.height * geometry.width * pyramid.MACS_PER_PIXEL
+    work, over the pyramids of all its regions (one: the whole signal), exceed the per-byte limits."""
+    values = sum(math.prod(s) for geometry in geometries for s in geometry.shapes())
+    macs = sum(geometry.height * geometry.width for geometry in geometries) * pyramid.MACS_PER_PIXEL
     if values > VALUES_PER_BYTE * n_bytes or macs > MAX_MACS_PER_BYTE * n_bytes:
         raise InrError(f"{n_bytes} bytes are too few for a pyramid file of {what}: {values} values and "
                        f"{macs:.3g} multiply-adds to render (at most {VALUES_PER_BYTE} values and "
                        f"{MAX_MACS_PER_BYTE:.3g} multiply-adds per byte)")
+
+
+def stored_step(fineness: float) -> float:
+    """1 / fineness on the file's log grid of steps, so that the encoder uses the step it stores."""
+    return 2.0 ** (round(bitstream.LOG_STEP_RESOLUTION * math.log2(1.0 / fineness)) / bitstream.LOG_STEP_RESOLUTION)
+
+
+def start_fineness(cap: int, samples: int) -> float:
+    """Where the search of 1 / the global step starts for a file of `cap` bytes over `samples` samples."""
+    return START_FINENESS * math.sqrt(cap * 8 / samples / 0.3)
 
 
 def encode(values: np.ndarray, signal: Geometry, budget: Budget, config: PyramidConfig, quiet: bool,
@@ -144,13 +192,9 @@ def encode(values: np.ndarray, signal: Geometry, budget: Budget, config: Pyramid
     if len(empty) > budget.cap:
         raise InrError(f"budget of {budget.cap} bytes is too small: the smallest pyramid file of {what} "
                        f"takes {len(empty)} bytes")
-    check_cost(geometry, budget.cap, what)
+    check_cost([geometry], budget.cap, what)
 
     tried = []
-
-    def stored_step(fineness: float) -> float:
-        """1 / fineness on the file's log grid of steps, so that the encoder uses the step it stores."""
-        return 2.0 ** (round(bitstream.LOG_STEP_RESOLUTION * math.log2(1.0 / fineness)) / bitstream.LOG_STEP_RESOLUTION)
 
     def make_file(fineness: float) -> bytes:
         step = stored_step(fineness)
@@ -160,7 +204,7 @@ def encode(values: np.ndarray, signal: Geometry, budget: Budget, config: Pyramid
         bar.set_postfix(step=f"{step:.4f}", bytes=f"{len(data)}/{budget.cap}")
         return data
 
-    start = START_FINENESS * math.sqrt(budget.cap * 8 / (geometry.height * geometry.width) / 0.3)
+    start = start_fineness(budget.cap, geometry.height * geometry.width)
     with progress(config.search_iterations, "pyramid", unit="file", quiet=quiet) as bar:
         fineness, data = ratecontrol.secant_fitting(make_file, budget.cap, MIN_FINENESS, MAX_FINENESS, start,
                                                     SIZE_SLOPE, config.search_iterations, config.fill)
@@ -175,22 +219,27 @@ def render(layout: Layout, signal: Geometry, scales: tuple[float, ...], box) -> 
     finite."""
     geometry, (starts, sizes) = grid_geometry(signal), box
     if geometry.dims == 1:  # a clip: one row
-        field = _render_field(layout, geometry, (1.0, *scales), (0, *starts, 1, *sizes))
+        field = render_field(layout, geometry, (1.0, *scales), (0, *starts, 1, *sizes))
         return field[0]
-    return _render_field(layout, geometry, scales, (*starts, *sizes))
+    return render_field(layout, geometry, scales, (*starts, *sizes))
 
 
-def _render_field(layout: Layout, geometry: pyramid.Geometry, scales: tuple[float, float],
-                  box: tuple[int, int, int, int]) -> np.ndarray:
+def render_field(layout: Layout, geometry: pyramid.Geometry, scales: tuple[float, float],
+                 box: tuple[int, int, int, int], owned: tuple[int, int, int, int] | None = None,
+                 origin: tuple[int, int] = (0, 0)) -> np.ndarray:
     """(h, w, filtered channels) float32 field rendered at (row, column) `scales` over `box` =
-    (top, left, h, w) in output samples, post-filtered."""
+    (top, left, h, w) in output samples, post-filtered within the output samples the grids own,
+    `owned` = (top, left, bottom, right) (None: all of the signal's), the grids' first cells starting
+    at sample `origin` of the signal (a region's corner, `methods.regions`)."""
     levels = context.decode(layout.payload, geometry.shapes(), layout.params, list(layout.bounds))
     top, left, height, width = box
+    if owned is None:
+        owned = (0, 0, round(geometry.height * scales[0]), round(geometry.width * scales[1]))
     margins = [postfilter.RADIUS * round(scale) for scale in scales]  # the filter's reach, inside the output
-    extent = (round(geometry.height * scales[0]), round(geometry.width * scales[1]))
-    first = (max(0, top - margins[0]), max(0, left - margins[1]))
-    last = (min(extent[0], top + height + margins[0]), min(extent[1], left + width + margins[1]))
-    field = pyramid.render(levels, geometry, layout.step, scales, (*first, last[0] - first[0], last[1] - first[1]))
+    first = (max(owned[0], top - margins[0]), max(owned[1], left - margins[1]))
+    last = (min(owned[2], top + height + margins[0]), min(owned[3], left + width + margins[1]))
+    field = pyramid.render(levels, geometry, layout.step, scales, (*first, last[0] - first[0], last[1] - first[1]),
+                           origin)
     filtered = postfilter.apply(field[..., :len(layout.filter)], layout.filter, scales)
     values = filtered[top - first[0]:top - first[0] + height, left - first[1]:left - first[1] + width]
     if not np.all(np.isfinite(values)):

@@ -2,6 +2,7 @@
 weights for one global step.
 
     grids, params, weights = fit_pyramid(field, geometry, step, config)   # config: methods.pyramid.PyramidConfig
+    regions, params, weights = fit_regions(fields, geometries, step, config)  # one model for many regions
 """
 
 import math
@@ -41,21 +42,44 @@ def fit_pyramid(field: np.ndarray, geometry: pyramid.Geometry, step: float,
                 config) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """What a `pyramid` file of a (H, W, C) float32 field (see `pyramid`) at the global quantization
     step `step` holds: int32 grids (finest first), (planes in coding order, context.N_PARAMS) int
-    context parameters and (C, taps) int post-filter weights (all 0: none).
+    context parameters and (C, taps) int post-filter weights (all 0: none)."""
+    (grids,), params, weights = fit_regions([field], [geometry], step, config)
+    return grids, params, weights
+
+
+def fit_regions(fields: list[np.ndarray], geometries: list[pyramid.Geometry], step: float,
+                config) -> tuple[list[list[np.ndarray]], np.ndarray, np.ndarray]:
+    """`fit_pyramid` of regions of one signal, (h, w, C) fields each with its pyramid, under one
+    context model and one post-filter: each region's grids, the shared parameters and weights.
 
     Grids rounded to the nearest integer give a first context model; with it (when rd_slope > 0)
     the grids are analysed again, rounded for rate and distortion, and the model refitted from it.
     """
-    grids = pyramid.analyse(field, geometry, step)
-    params = fit_params(grids, config.steps)
+    regions = [pyramid.analyse(field, geometry, step) for field, geometry in zip(fields, geometries)]
+    params = fit_params(regions, config.steps)
     if config.rd_slope > 0:
-        grids = pyramid.analyse(field, geometry, step, partial(rd_round, params=params, rd_slope=config.rd_slope))
-        params = fit_params(grids, config.steps, params)
-    height, width, channels = field.shape
-    if height * width < config.filter_min_pixels:
-        return grids, params, np.zeros((channels, len(postfilter.OFFSETS)), np.int64)
-    rendered = pyramid.render(enumerate(grids), geometry, step, (1.0, 1.0), (0, 0, height, width))[..., :channels]
-    return grids, params, postfilter.fit(rendered, field)
+        regions = [rd_analyse(field, geometry, step, params, config.rd_slope)
+                   for field, geometry in zip(fields, geometries)]
+        params = fit_params(regions, config.steps, params)
+    channels = fields[0].shape[-1]
+    if sum(field.shape[0] * field.shape[1] for field in fields) < config.filter_min_pixels:
+        return regions, params, np.zeros((channels, len(postfilter.OFFSETS)), np.int64)
+    grams, sides = 0, 0
+    for field, geometry, grids in zip(fields, geometries, regions):
+        box = (0, 0, geometry.height, geometry.width)
+        rendered = pyramid.render(enumerate(grids), geometry, step, (1.0, 1.0), box)[..., :channels]
+        gram, side = postfilter.normal_equations(rendered, field)
+        grams, sides = grams + gram, sides + side
+    return regions, params, postfilter.solve(grams, sides)
+
+
+def rd_analyse(field: np.ndarray, geometry: pyramid.Geometry, step: float, params: np.ndarray,
+               rd_slope: float) -> list[np.ndarray]:
+    """Integer grids (finest first) of a (H, W, C) field at `step`, rounded for rate and distortion
+    under the context model of `params` (`rd_round`; rd_slope 0: to the nearest integer)."""
+    if rd_slope == 0:
+        return pyramid.analyse(field, geometry, step)
+    return pyramid.analyse(field, geometry, step, partial(rd_round, params=params, rd_slope=rd_slope))
 
 
 def rd_round(k: int, values: np.ndarray, grids: list, params: np.ndarray, rd_slope: float) -> np.ndarray:
@@ -109,19 +133,25 @@ def padded_size(count: int) -> int:
     return -(-count // grain) * grain
 
 
-def fit_params(grids: list[np.ndarray], steps: int, start: np.ndarray | None = None) -> np.ndarray:
-    """(n_planes, N_PARAMS) int parameters (units of 1 / PARAM_RESOLUTION) fitted to the grids' code
-    length by `steps` Adam steps, from stored parameters `start` (None: `initial_params`)."""
-    planes = channel_planes(grids)
+def fit_params(regions: list[list[np.ndarray]], steps: int, start: np.ndarray | None = None) -> np.ndarray:
+    """(n_planes, N_PARAMS) int parameters (units of 1 / PARAM_RESOLUTION) fitted to the code length
+    of the grids of every region (one list of grids each, alike in planes) by `steps` Adam steps,
+    from stored parameters `start` (None: `initial_params`)."""
+    planes = [channel_planes(grids) for grids in regions]
     symbols, features, counted = [], [], []
-    for index, (plane, parent) in enumerate(planes):
-        context = parent_context(parent, plane.shape)
+    for index in range(len(planes[0])):
+        parents = [(plane, parent_context(parent, plane.shape)) for plane, parent in (region[index] for region in planes)]
         for phase in range(PHASES):
-            symbols.append(plane[phase_cells(plane.shape, phase)])
-            features.append(phase_features(plane, context, phase))
-            runs = (np.ones(phase_runs(plane.shape, phase), bool) if start is None else  # the runs coded under `start`
-                    coded_runs(symbols[-1], *laplace(np, unpack_params(start[index])[phase], features[-1])))
-            counted.append(run_cells(runs, len(symbols[-1])))  # runs left out cost no bits
+            parts = []  # (integers, features, counted) of each region's cells of this plane and phase
+            for plane, parent in parents:
+                cells = plane[phase_cells(plane.shape, phase)]
+                found = phase_features(plane, parent, phase)
+                runs = (np.ones(phase_runs(plane.shape, phase), bool) if start is None  # the runs coded under `start`
+                        else coded_runs(cells, *laplace(np, unpack_params(start[index])[phase], found)))
+                parts.append((cells, found, run_cells(runs, len(cells))))  # runs left out cost no bits
+            symbols.append(np.concatenate([part[0] for part in parts]))
+            features.append(np.concatenate([part[1] for part in parts], axis=1))
+            counted.append(np.concatenate([part[2] for part in parts]))
     initial = (np.array([initial_params(y, f) for y, f in zip(symbols, features)]).reshape(-1, PHASE_PARAMS)
                if start is None else np.concatenate([unpack_params(a) for a in start]))
     rows = np.array([-(-len(y) // FIT_ROW) for y in symbols])  # each group fills whole rows
@@ -139,13 +169,13 @@ def fit_params(grids: list[np.ndarray], steps: int, start: np.ndarray | None = N
 
     fitted = _fit(layout(symbols), layout(features), layout(counted), owner,
                   np.pad(initial, ((0, groups - len(initial)), (0, 0))).astype(np.float32), np.int32(steps))
-    fitted = np.asarray(fitted, np.float64)[:len(symbols)].reshape(len(planes), PHASES, PHASE_PARAMS)
+    fitted = np.asarray(fitted, np.float64)[:len(symbols)].reshape(len(planes[0]), PHASES, PHASE_PARAMS)
     diverged = ~np.all(np.isfinite(fitted), axis=(1, 2))  # a plane of huge integers can overflow the fit
     fitted[diverged] = INITIAL_PARAMS
     limit = MAX_PARAM * PARAM_RESOLUTION
     fitted = np.clip(np.round(fitted * PARAM_RESOLUTION), -limit, limit).astype(np.int64)
     return np.array([[plane[phase, index] for phase, kept in enumerate(STORED) for index in kept] for plane in fitted],
-                    np.int64).reshape(len(planes), N_PARAMS)
+                    np.int64).reshape(len(planes[0]), N_PARAMS)
 
 
 def initial_params(symbols: np.ndarray, features: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ import math
 import numbers
 import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,7 +36,10 @@ from ..methods import Budget, Geometry
 MAX_SCALE = 16.0  # largest --scale a decode may ask for
 MAX_BPP = 64.0  # largest cap in bits per pixel (8-bit RGB itself takes 24)
 MAX_PIXELS = 1 << 26  # largest image (in pixels) read or decoded: 67 megapixels
+CONVERT_ROWS = 128  # output rows converted to pixels in one go
+CONVERT_THREADS = 2  # stripes of rows converted side by side
 BATCHED = ("meta", "hyper")  # methods that fit many same-size images at once (`encode_batch`)
+IN_YCBCR = ("pyramid", "regions")  # methods that code centred YCbCr (the others centred RGB)
 
 
 def check_size(height: int, width: int) -> None:
@@ -177,10 +181,13 @@ def encode(image, bpp: float, method: str | None = None, config=None, quiet: boo
 
 
 def default_method(shape: tuple[int, ...], bpp: float) -> str:
-    """The method an (H, W, C) image under `bpp` is coded by when none is named: `hyper` for an image of at
-    most `methods.HYPER_MAX_PIXELS` whose cap is at most `methods.HYPER_CROSSOVER_BYTES` and holds `hyper`'s
-    smallest file of this size, else `methods.DEFAULT`."""
+    """The method an (H, W, C) image under `bpp` is coded by when none is named: `regions` for an image of
+    over `methods.REGIONS_MIN_PIXELS`; `hyper` for an image of at most `methods.HYPER_MAX_PIXELS` whose cap
+    is at most `methods.HYPER_CROSSOVER_BYTES` and holds `hyper`'s smallest file of this size; else
+    `methods.DEFAULT`."""
     height, width = shape[:2]
+    if height * width > methods.REGIONS_MIN_PIXELS:
+        return "regions"
     cap = _budget(bpp, height, width)
     if height * width > methods.HYPER_MAX_PIXELS or cap > methods.HYPER_CROSSOVER_BYTES:
         return methods.DEFAULT
@@ -200,7 +207,10 @@ def _method_config(method: str | None, config, effort: int, shape: tuple[int, ..
 
 def _body(pixels: np.ndarray, method: str, budget: Budget, config, quiet: bool, stats: dict | None) -> bytes:
     """The body of (H, W, C) uint8 pixels coded by `method` (not `meta`) within `budget`."""
-    values = pyramid.to_ycbcr(pixels) if method == "pyramid" else centred(pixels)
+    if method == "regions":  # converts a region at a time: an encode holds the pixels, not their floats
+        values = pixels
+    else:
+        values = pyramid.to_ycbcr(pixels) if method in IN_YCBCR else centred(pixels)
     return methods.get(method).encode(values, Geometry(pixels.shape[:2], pixels.shape[2], "image"), budget, config,
                                       quiet, stats)
 
@@ -384,14 +394,27 @@ def render(header: Header, scale: float = 1.0, crop: tuple[int, int, int, int] |
     top, left, height, width = _output_box(header, scale, crop)
     values = methods.get(header.method).render(header.layout, header.geometry, (scale, scale),
                                                ((top, left), (height, width)))
-    if header.method == "pyramid":  # YCbCr, the channels it lacks (a grayscale image's chroma) zero
-        ycbcr = np.zeros((height, width, 3), np.float32)
-        ycbcr[..., :header.channels] = values
-        values = pyramid.to_rgb(ycbcr, header.channels)
-    values += 0.5  # in place: a decode holds one float32 copy of its output
-    np.clip(values, 0.0, 1.0, out=values)
-    values *= 255.0
-    return np.round(values, out=values).astype(np.uint8)
+    pixels = np.empty((height, width, header.channels), np.uint8)
+
+    def convert(rows: slice) -> None:
+        """Rows `rows` of `values` as pixels: from YCbCr where the method codes it, clipped and rounded."""
+        part = values[rows]
+        if header.method in IN_YCBCR:  # YCbCr, the channels it lacks (a grayscale image's chroma) zero
+            ycbcr = np.zeros((*part.shape[:2], 3), np.float32)
+            ycbcr[..., :header.channels] = part
+            part = pyramid.to_rgb(ycbcr, header.channels)
+        part += 0.5  # in place
+        np.clip(part, 0.0, 1.0, out=part)
+        part *= 255.0
+        pixels[rows] = np.round(part, out=part)
+
+    stripes = [slice(first, first + CONVERT_ROWS) for first in range(0, height, CONVERT_ROWS)]
+    if len(stripes) == 1:
+        convert(stripes[0])
+    else:  # NumPy's loops release Python's lock: stripes convert side by side, a few in memory at a time
+        with ThreadPoolExecutor(CONVERT_THREADS) as pool:
+            list(pool.map(convert, stripes))
+    return pixels
 
 
 read, decode_signal = read_image, decode  # as every modality's record offers them
