@@ -36,6 +36,7 @@ from ..context import (
 INITIAL_PARAMS = (0.0, 0.5, 0.0, 0.5, 0.0, 0.0)  # where the fit of the context parameters starts, every phase
 FIT_LEARNING_RATE = 0.1  # Adam learning rate of that fit
 FIT_ROW = 256  # cells a row of the fit's layout: each plane-phase group fills whole rows
+WARM_SHARE = 0.5  # share of the steps of a fit of the context parameters from those of a nearby step
 
 
 def fit_pyramid(field: np.ndarray, geometry: pyramid.Geometry, step: float,
@@ -48,29 +49,42 @@ def fit_pyramid(field: np.ndarray, geometry: pyramid.Geometry, step: float,
 
 
 def fit_regions(fields: list[np.ndarray], geometries: list[pyramid.Geometry], step: float,
-                config) -> tuple[list[list[np.ndarray]], np.ndarray, np.ndarray]:
+                config, start: np.ndarray | None = None) -> tuple[list[list[np.ndarray]], np.ndarray, np.ndarray]:
     """`fit_pyramid` of regions of one signal, (h, w, C) fields each with its pyramid, under one
     context model and one post-filter: each region's grids, the shared parameters and weights.
 
     Grids rounded to the nearest integer give a first context model; with it (when rd_slope > 0)
     the grids are analysed again, rounded for rate and distortion, and the model refitted from it.
+    With `start`, parameters fitted at a nearby step, the grids are rounded under those at once and
+    the model refitted from them in WARM_SHARE of the steps.
     """
+    if start is not None and config.rd_slope > 0:
+        regions = [rd_analyse(field, geometry, step, start, config.rd_slope) for field, geometry in zip(fields, geometries)]
+        params = fit_params(regions, max(1, round(config.steps * WARM_SHARE)), start)
+        return regions, params, fit_filter(fields, geometries, step, regions, config)
     regions = [pyramid.analyse(field, geometry, step) for field, geometry in zip(fields, geometries)]
     params = fit_params(regions, config.steps)
     if config.rd_slope > 0:
         regions = [rd_analyse(field, geometry, step, params, config.rd_slope)
                    for field, geometry in zip(fields, geometries)]
         params = fit_params(regions, config.steps, params)
+    return regions, params, fit_filter(fields, geometries, step, regions, config)
+
+
+def fit_filter(fields: list[np.ndarray], geometries: list[pyramid.Geometry], step: float,
+               regions: list[list[np.ndarray]], config) -> np.ndarray:
+    """(C, taps) int post-filter weights of regions' grids against their (h, w, C) fields, each region
+    rendered and filtered on its own; all 0 (none) for fewer than config.filter_min_pixels pixels."""
     channels = fields[0].shape[-1]
     if sum(field.shape[0] * field.shape[1] for field in fields) < config.filter_min_pixels:
-        return regions, params, np.zeros((channels, len(postfilter.OFFSETS)), np.int64)
+        return np.zeros((channels, len(postfilter.OFFSETS)), np.int64)
     grams, sides = 0, 0
     for field, geometry, grids in zip(fields, geometries, regions):
         box = (0, 0, geometry.height, geometry.width)
         rendered = pyramid.render(enumerate(grids), geometry, step, (1.0, 1.0), box)[..., :channels]
         gram, side = postfilter.normal_equations(rendered, field)
         grams, sides = grams + gram, sides + side
-    return regions, params, postfilter.solve(grams, sides)
+    return postfilter.solve(grams, sides)
 
 
 def rd_analyse(field: np.ndarray, geometry: pyramid.Geometry, step: float, params: np.ndarray,

@@ -49,8 +49,8 @@ from .pyramid import (
 
 GRAIN = 64  # a region's side is a multiple of the coarsest stride
 MAX_SIDE = 4096  # largest region side a file may declare
-WHOLE_FILL = 0.99  # a pass over the whole image ends the search at a file of at least this share of the cap
-WHOLE_PASSES = 4  # most passes over the whole image (the sample's step lands the first within the cap mostly)
+WHOLE_FILL = 0.98  # a pass over the whole image ends the search at a file of at least this share of the cap
+WHOLE_PASSES = 8  # most passes over the whole image (the sample's step and slope land the second mostly)
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ def read_layout(reader: bitstream.Reader, signal: Geometry, n_bytes: int) -> Lay
 
 def sample(boxes: list, pixels: int) -> list[int]:
     """Indices of about `pixels` pixels' worth of regions spread evenly over the image (row-major)."""
-    count = min(len(boxes), max(1, round(pixels / max(h * w for _, _, h, w in boxes))))
+    count = min(len(boxes), max(2, round(pixels / max(h * w for _, _, h, w in boxes))))
     return sorted(set(np.round(np.linspace(0, len(boxes) - 1, count)).astype(int).tolist()))
 
 
@@ -199,13 +199,16 @@ def encode(values: np.ndarray, signal: Geometry, budget: Budget, config: Regions
     areas = [h * w for _, _, h, w in boxes]
     share = sum(areas[i] for i in chosen) / sum(areas)
     sample_cap = math.floor((budget.cap - shared + sum(map(len, empty)) - 2 * len(boxes)) * share)  # sizes: 3 bytes
-    fitted = {}  # step -> (params, weights) of the sample's fit
+    fitted, sizes = {}, {}  # step -> (params, weights) of the sample's fit, and its records' bytes
 
     def sample_records(fineness: float) -> bytes:
         step = stored_step(fineness)
-        grids, params, weights = fit_regions([field(i) for i in chosen], [regions[i] for i in chosen], step, config)
+        nearest = min(fitted, key=lambda tried: abs(math.log(tried / step)), default=None)  # warm start
+        grids, params, weights = fit_regions([field(i) for i in chosen], [regions[i] for i in chosen], step, config,
+                                             None if nearest is None else fitted[nearest][0])
         fitted[step] = params, weights
         data = b"".join(record(regions[i], g, params) for i, g in zip(chosen, grids))
+        sizes[step] = len(data)
         bar.update()
         bar.set_postfix(step=f"{step:.4f}", bytes=f"{len(data)}/{sample_cap}")
         return data
@@ -236,11 +239,23 @@ def encode(values: np.ndarray, signal: Geometry, budget: Budget, config: Regions
         return data
 
     fineness, data = ratecontrol.secant_fitting(whole_file, budget.cap, MIN_FINENESS, MAX_FINENESS, fineness,
-                                                SIZE_SLOPE, WHOLE_PASSES, WHOLE_FILL)
+                                                measured_slope(sizes), WHOLE_PASSES, WHOLE_FILL)
     if stats is not None:
         stats.update(step=stored_step(fineness), files=len(fitted), passes=len(passes), regions=len(boxes),
                      sample=len(chosen))
     return budget.body(data)
+
+
+def measured_slope(sizes: dict[float, int]) -> float:
+    """The least-squares slope of log(bytes) against log(1 / step) over the tried steps ({step: bytes}),
+    or SIZE_SLOPE where they do not tell (fewer than two, or a slope below 0.1)."""
+    steps = [step for step in sizes if sizes[step]]
+    if len(steps) < 2:
+        return SIZE_SLOPE
+    x, y = -np.log(steps), np.log([sizes[step] for step in steps])
+    spread = np.sum((x - x.mean()) ** 2)
+    slope = float(np.sum((x - x.mean()) * (y - y.mean())) / spread) if spread > 0 else 0.0
+    return slope if slope > 0.1 else SIZE_SLOPE
 
 
 def owners(first: int, stop: int, scale: float, pitch: int, count: int) -> list[tuple[int, int, int]]:
