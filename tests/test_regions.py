@@ -2,6 +2,7 @@
 caps, crops equal to the whole decode, no seams, bounded memory, and hostile bodies refused."""
 
 import json
+import multiprocessing
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import inrcodec
 from inrcodec import bitstream, methods
 from inrcodec.errors import InrError
 from inrcodec.eval.metrics import psnr
@@ -95,6 +97,13 @@ def test_threads_and_forked_workers_render_alike(coded, monkeypatch):
     name, pixels = forked.stdout.split(b"\n", 1)
     assert name == b"ProcessPoolExecutor"
     assert pixels == whole.tobytes()
+
+
+def test_a_pool_worker_decodes_it(coded):
+    """A daemonic process (a multiprocessing pool's worker) may not start processes: it renders with threads."""
+    _, data, whole = coded
+    with multiprocessing.get_context("spawn").Pool(1) as workers:
+        assert np.array_equal(workers.apply(inrcodec.decode, (data,)), whole)
 
 
 def test_no_seams_where_regions_meet(coded):
