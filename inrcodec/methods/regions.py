@@ -314,13 +314,12 @@ def _draw(job) -> np.ndarray:
 
 
 def pool(jobs: int):
-    """Workers for `jobs` regions' renders: `threads` processes forked from this one where that is
-    safe (a POSIX system, not a daemonic process, no thread but this one, no JAX loaded, at least
-    `threads` regions), else as
-    many threads. Regions' entropy decoding holds Python's lock, so threads overlap little of it; a
-    forked worker starts in milliseconds and shares this process's memory until it writes."""
+    """Workers for `jobs` regions' renders: `threads` processes forked from this one where that is safe
+    (Linux, not a daemonic process, no thread but this one, no JAX loaded, at least `threads` regions),
+    else as many threads. Regions' entropy decoding holds Python's lock, so threads overlap little of
+    it; a forked worker starts in milliseconds and shares this process's memory until it writes."""
     threads = DEFAULTS["image"].threads
-    if (jobs >= threads > 1 and "fork" in multiprocessing.get_all_start_methods()
+    if (jobs >= threads > 1 and sys.platform.startswith("linux")  # macOS forks unsafely, Windows not at all
             and not multiprocessing.current_process().daemon  # a pool's worker may not start processes
             and threading.active_count() == 1 and "jax" not in sys.modules):
         return ProcessPoolExecutor(threads, mp_context=multiprocessing.get_context("fork"))
