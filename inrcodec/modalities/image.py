@@ -36,6 +36,7 @@ from ..methods import Budget, Geometry
 MAX_SCALE = 16.0  # largest --scale a decode may ask for
 MAX_BPP = 64.0  # largest cap in bits per pixel (8-bit RGB itself takes 24)
 MAX_PIXELS = 1 << 26  # largest image (in pixels) read or decoded: 67 megapixels
+PNG_LEVEL = 1  # zlib level of decoded PNGs: a 12 MP decode's PNG in 0.7 s, 11% larger than at Pillow's 6 (2.9 s)
 CONVERT_ROWS = 128  # output rows converted to pixels in one go
 CONVERT_THREADS = 2  # stripes of rows converted side by side
 BATCHED = ("meta", "hyper")  # methods that fit many same-size images at once (`encode_batch`)
@@ -123,9 +124,11 @@ def image_format(path: str) -> str:
 
 
 def write_signal(path: str, pixels: np.ndarray) -> bytes:
-    """The bytes of an image file of (H, W, C) uint8 pixels in the format `path`'s extension names."""
-    buffer = io.BytesIO()
-    Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels).save(buffer, format=image_format(path))
+    """The bytes of an image file of (H, W, C) uint8 pixels in the format `path`'s extension names (a PNG
+    at zlib level PNG_LEVEL)."""
+    buffer, found = io.BytesIO(), image_format(path)
+    options = {"compress_level": PNG_LEVEL} if found == "PNG" else {}
+    Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels).save(buffer, format=found, **options)
     return buffer.getvalue()
 
 
