@@ -307,8 +307,8 @@ def print_layout(method: str, layout, unit: str) -> None:
     """A method's layout and tensors (tiles measured in `unit`)."""
     if hasattr(layout, "records"):  # regions of pyramids
         sizes = [len(data) for data in layout.records]
-        print(f"method:       regions: {len(sizes)} regions of {layout.side}x{layout.side} {unit} (guard {layout.guard}), "
-              f"step {layout.step:.4g}, post-filter {'on' if layout.filter.any() else 'off'}")
+        print(f"method:       regions: {len(sizes)} regions of {layout.side}x{layout.side} {unit} "
+              f"(guard {layout.guard}), step {layout.step:.4g}, post-filter {'on' if layout.filter.any() else 'off'}")
         print(f"records:      {sum(sizes)} bytes, {min(sizes)} to {max(sizes)} a region")
         return
     if hasattr(layout, "bounds"):  # a pyramid of grids

@@ -1,6 +1,7 @@
 """Does `pyramid` gain from `regions`' rate-distortion lambda (0.08 against its 0.12)? First Kodak images at 0.3 bpp.
 
-  python experiments/probes/pyramid_rd_slope.py [--limit 8] [--slopes 0.12 0.08] [--out experiments/results/probes/pyramid_rd_slope.json]
+  python experiments/probes/pyramid_rd_slope.py [--limit 8] [--slopes 0.12 0.08]
+      [--out experiments/results/probes/pyramid_rd_slope.json]
 
 Kodak is an evaluation set: this probe measures, it tunes nothing shipped (`pyramid` keeps 0.12).
 """

@@ -59,7 +59,8 @@ def fit_regions(fields: list[np.ndarray], geometries: list[pyramid.Geometry], st
     the model refitted from them in WARM_SHARE of the steps.
     """
     if start is not None and config.rd_slope > 0:
-        regions = [rd_analyse(field, geometry, step, start, config.rd_slope) for field, geometry in zip(fields, geometries)]
+        regions = [rd_analyse(field, geometry, step, start, config.rd_slope)
+                   for field, geometry in zip(fields, geometries)]
         params = fit_params(regions, max(1, round(config.steps * WARM_SHARE)), start)
         return regions, params, fit_filter(fields, geometries, step, regions, config)
     regions = [pyramid.analyse(field, geometry, step) for field, geometry in zip(fields, geometries)]
@@ -154,7 +155,8 @@ def fit_params(regions: list[list[np.ndarray]], steps: int, start: np.ndarray | 
     planes = [channel_planes(grids) for grids in regions]
     symbols, features, counted = [], [], []
     for index in range(len(planes[0])):
-        parents = [(plane, parent_context(parent, plane.shape)) for plane, parent in (region[index] for region in planes)]
+        parents = [(plane, parent_context(parent, plane.shape))
+                   for plane, parent in (region[index] for region in planes)]
         for phase in range(PHASES):
             parts = []  # (integers, features, counted) of each region's cells of this plane and phase
             for plane, parent in parents:

@@ -84,9 +84,10 @@ class Layout:
 @dataclass(frozen=True)
 class Tiling:
     """Where the regions of an image lie. Region (i, j) owns the pixels [i * pitch, (i + 1) * pitch) x
-    [j * pitch, (j + 1) * pitch), pitch = side - 2 * guard (the last along an axis: to the image's edge), and codes those and
-    `guard` more on each side that has a neighbour: its grids reach past its own pixels, so that the
-    cubic interpolation of its outermost pixels uses cells fitted to real neighbouring pixels."""
+    [j * pitch, (j + 1) * pitch), pitch = side - 2 * guard (the last along an axis: up to the image's
+    edge), and codes those and `guard` more on each side that has a neighbour: its grids reach past its
+    own pixels, so that the cubic interpolation of its outermost pixels uses cells fitted to real
+    neighbouring pixels."""
     extent: tuple[int, int]  # (height, width) of the image in pixels
     side: int  # coded side of an inner region
     guard: int  # pixels coded past each inner side
@@ -139,7 +140,7 @@ def write(tiling: Tiling, step: float, params: np.ndarray, weights: np.ndarray, 
 
 
 def check_tiling(side: int, guard: int) -> None:
-    """Refuse a region side that is not a multiple of GRAIN in GRAIN..MAX_SIDE, or a guard of over a quarter of it."""
+    """Refuse a region side that is not a multiple of GRAIN in GRAIN..MAX_SIDE, or a guard over a quarter of it."""
     if side % GRAIN or not GRAIN <= side <= MAX_SIDE or not 0 <= guard <= side // 4:
         raise InrError(f"regions of side {side} and guard {guard}: the side must be a multiple of {GRAIN} in "
                        f"{GRAIN}..{MAX_SIDE}, the guard at most a quarter of it")
@@ -198,7 +199,8 @@ def encode(values: np.ndarray, signal: Geometry, budget: Budget, config: Regions
     chosen = sample(boxes, config.sample_pixels)
     areas = [h * w for _, _, h, w in boxes]
     share = sum(areas[i] for i in chosen) / sum(areas)
-    sample_cap = math.floor((budget.cap - shared + sum(map(len, empty)) - 2 * len(boxes)) * share)  # sizes: 3 bytes
+    # the records' share of the cap (a record's size takes up to 3 bytes where an empty one's takes 1)
+    sample_cap = math.floor((budget.cap - shared + sum(map(len, empty)) - 2 * len(boxes)) * share)
     fitted, sizes = {}, {}  # step -> (params, weights) of the sample's fit, and its records' bytes
 
     def sample_records(fineness: float) -> bytes:
