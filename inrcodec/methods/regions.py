@@ -172,9 +172,9 @@ def sample(boxes: list, pixels: int) -> list[int]:
 
 def encode(values: np.ndarray, signal: Geometry, budget: Budget, config: RegionsConfig, quiet: bool,
            stats: dict | None) -> bytes:
-    """The largest body within the budget of (H, W, C) float32 centred YCbCr, or of the uint8 pixels
-    (then converted a region at a time, so that an encode holds no float copy of the image): the shared numbers and
-    the step fitted on a sample of regions, then every region coded at that step, the step searched
+    """The largest body within the budget of (H, W, C) uint8 pixels (`values`: converted to centred
+    YCbCr a region at a time, so that an encode holds no float copy of the image): the shared numbers
+    and the step fitted on a sample of regions, then every region coded at that step, the step searched
     again over the whole image only if that file misses [WHOLE_FILL * cap, cap]."""
     from .pyramid_fit import fit_regions, rd_analyse  # the encoder's side imports JAX
 
@@ -193,8 +193,7 @@ def encode(values: np.ndarray, signal: Geometry, budget: Budget, config: Regions
 
     def field(index: int) -> np.ndarray:
         top, left, height, width = boxes[index]
-        part = values[top:top + height, left:left + width]
-        return pyramid.to_ycbcr(part) if part.dtype == np.uint8 else part
+        return pyramid.to_ycbcr(values[top:top + height, left:left + width])
 
     chosen = sample(boxes, config.sample_pixels)
     areas = [h * w for _, _, h, w in boxes]
@@ -290,19 +289,16 @@ def render(layout: Layout, signal: Geometry, scales: tuple[float, float], box) -
     (top, left), (height, width) = box
     tiling = Tiling(signal.extent, layout.side, layout.guard)
     boxes, regions = tiling.coded(), tiling.geometries(signal.channels)
-    extent = [round(size * scale) for size, scale in zip(signal.extent, scales)]
-    spans = [owners(0, size, scale, tiling.pitch, count) for size, scale, count in zip(extent, scales, tiling.counts)]
+    spans = [owners(first, first + size, scale, tiling.pitch, count)
+             for first, size, scale, count in zip((top, left), (height, width), scales, tiling.counts)]
     jobs = []
     for row, a, b in spans[0]:
         for column, c, d in spans[1]:
-            if a < top + height and b > top and c < left + width and d > left:
-                index = row * tiling.counts[1] + column
-                (first, stop), (start, end) = (covered(origin, size, scale) for origin, size, scale
-                                               in zip(boxes[index][:2], boxes[index][2:], scales))
-                corner = (max(a, top), max(c, left))
-                part = (*corner, min(b, top + height) - corner[0], min(d, left + width) - corner[1])
-                jobs.append((region_layout(layout, index, regions[index]), regions[index], scales, part,
-                             (first, start, stop, end), boxes[index][:2]))
+            index = row * tiling.counts[1] + column
+            (first, stop), (start, end) = (covered(origin, size, scale) for origin, size, scale
+                                           in zip(boxes[index][:2], boxes[index][2:], scales))
+            jobs.append((region_layout(layout, index, regions[index]), regions[index], scales, (a, c, b - a, d - c),
+                         (first, start, stop, end), boxes[index][:2]))
     out = np.empty((height, width, signal.channels), np.float32)
     with pool(len(jobs)) as workers:
         for (*_, (a, c, h, w), _, _), values in zip(jobs, workers.map(_draw, jobs)):
