@@ -14,7 +14,8 @@ import zlib
 from .errors import InrError
 
 MAGIC = b"IN"
-VERSION = 2  # 2: the `meta` layout carries its downscale factor
+VERSION = 3  # 2: the `meta` layout carries its downscale factor; 3: an audio file says if it is weighted
+READABLE = (2, 3)  # versions this inrcodec decodes
 OVERHEAD = len(MAGIC) + 1 + 4  # bytes of every file outside the body
 LOG_STEP_RESOLUTION = 256  # quantization steps are stored as round(256 * log2(step)) in an int16
 IMAGE, AUDIO, SHAPE = 0, 1, 2  # modality codes: the first field of every body
@@ -74,8 +75,9 @@ class Reader:
     for tools such as the fuzzer.
     """
 
-    def __init__(self, data: bytes):
+    def __init__(self, data: bytes, version: int = VERSION):
         self.data = memoryview(data)
+        self.version = version  # format version of the file the data comes from
         self.position = 0
         self.fields: list[tuple[int, int, str]] = []
 
@@ -121,8 +123,12 @@ class Reader:
     def raw(self, n: int) -> bytes:
         return bytes(self._field(n, "raw"))
 
+    def remaining(self) -> int:
+        """Bytes not read yet."""
+        return len(self.data) - self.position
+
     def rest(self) -> bytes:
-        return self.raw(len(self.data) - self.position)
+        return self.raw(self.remaining())
 
 
 def pack(body: bytes) -> bytes:
@@ -143,12 +149,13 @@ def unpack(data: bytes) -> Reader:
         raise InrError("not an inrcodec file (wrong magic bytes)")
     if len(data) < OVERHEAD:
         raise InrError("corrupt file: truncated")
-    if data[len(MAGIC)] != VERSION:
-        raise InrError(f"unsupported format version {data[len(MAGIC)]} (this inrcodec reads version {VERSION})")
+    if data[len(MAGIC)] not in READABLE:
+        raise InrError(f"unsupported format version {data[len(MAGIC)]} (this inrcodec reads versions "
+                       f"{', '.join(map(str, READABLE))})")
     (crc,) = struct.unpack("<I", data[-4:])
     if zlib.crc32(data[:-4]) != crc:
         raise InrError("corrupt or truncated file: checksum mismatch")
-    return Reader(data[len(MAGIC) + 1:-4])
+    return Reader(data[len(MAGIC) + 1:-4], data[len(MAGIC)])
 
 
 def modality(data: bytes) -> int:

@@ -139,6 +139,13 @@ def describe_fit(stats: dict, unit: str) -> str:
     return f"SIREN {stats['depth']}x{stats['width']} per {stats['tile']}{unit} tile"
 
 
+def weighting_of(args):
+    """How audio is weighted as the command line says: the default weighting, or None (--no-weighting)."""
+    from .modalities import audio
+
+    return None if args.no_weighting else audio.DEFAULT_WEIGHTING
+
+
 def encode_audio_file(args) -> None:
     """`encode --kbps`: an audio clip under its cap, read and coded a chunk at a time."""
     from .eval.metrics import audio_psnr, si_snr
@@ -147,7 +154,7 @@ def encode_audio_file(args) -> None:
     start = time.perf_counter()
     stats = {}
     data = audio.encode_file(args.input, args.kbps, args.method, method_config(args.method, args, "audio"),
-                             quiet=args.quiet, stats=stats)
+                             quiet=args.quiet, stats=stats, weighted=weighting_of(args))
     seconds = time.perf_counter() - start
     write_atomic(args.output, data)
     if not args.quiet:
@@ -279,8 +286,10 @@ def cmd_info(args) -> None:
         print(f"file:         {args.input}, {len(data)} bytes, {len(data) * 8 * rate / count / 1000:.2f} kbps")
         print(f"audio:        {count / rate:.3f} s at {rate} Hz, {count} samples, {header.channels} channel(s), "
               f"{len(header.chunks)} chunk(s) of up to {header.chunk_seconds} s")
-        for index, (body, layout) in enumerate(zip(header.chunks, header.layouts)):
+        for index, (body, (weighted, layout)) in enumerate(zip(header.chunks, header.layouts)):
             print(f"chunk {index}:      {len(body)} bytes")
+            if weighted is not None:
+                print(f"weighting:    {weighted.frame}-sample frames, prediction order {weighted.reflections.shape[-1]}")
             print_layout(header.method, layout, "-sample")
     elif packs.is_pack(data):
         height, width = header.extent
@@ -351,7 +360,7 @@ def cmd_bench(args) -> None:
     sweep(args.folder, bpp=args.bpp or IMAGE_BENCH_CAPS if modality == "image" else None, kbps=args.kbps,
           n_bytes=args.bytes, methods=args.methods, limit=args.limit, out_dir=args.out, configs=configs,
           batch=args.batch, tag=args.tag, redo=args.redo, scheduler=args.scheduler, workers=args.workers,
-          quiet=args.quiet)
+          quiet=args.quiet, weighted=weighting_of(args))
 
 
 def cmd_fuzz(args) -> None:
@@ -389,6 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--steps", type=int, help="fitting steps (default: the method's at the chosen effort)")
         sub.add_argument("--seconds", type=float, help="wall-clock limit on fitting, per image")
         sub.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+        sub.add_argument("--no-weighting", action="store_true", help="audio: code the waveform for squared error "
+                         "alone, without the perceptual weighting of its noise")
         sub.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summaries")
 
     def cluster_options(sub):

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from .. import datasets, modalities
 from ..methods import CODES as METHODS
+from ..modalities.audio import DEFAULT_WEIGHTING
+from ..weighting import WeightingConfig
 from ..errors import InrError
 from . import audio_bench, bench, shape_baselines, shape_bench
 from .baselines import BASELINES
@@ -38,12 +40,14 @@ METRICS = ("psnr", "si_snr", "pesq", "stoi", "chamfer_l1", "accuracy", "complete
            "normal_consistency", "iou", "f_score")  # per-item scores averaged into a results file's summary
 
 
-def measure_item(item: datasets.Item, method: str, cap: float, config) -> dict:
-    """The results row of one item coded by one method under one cap (a Dask task)."""
+def measure_item(item: datasets.Item, method: str, cap: float, config,
+                 weighted: WeightingConfig | None = DEFAULT_WEIGHTING) -> dict:
+    """The results row of one item coded by one method under one cap (a Dask task); audio weighted
+    as `weighted` says (None: not)."""
     if item.modality == "image":
         row = bench.measure(item.load(), cap, method, config, quiet=True)
     elif item.modality == "audio":
-        row = audio_bench.measure(*item.load(), cap, method, config)
+        row = audio_bench.measure(*item.load(), cap, method, config, weighted)
     else:
         row = shape_bench.measure(item.load(), *_references(item), int(cap), method, config)
     modality = MODALITIES[item.modality]
@@ -84,13 +88,14 @@ def sweep(source, *, bpp: list[float] | None = None, kbps: list[float] | None = 
           methods: list[str] | None = None, modality: str | None = None, limit: int | None = None,
           out_dir: str = "experiments/results", dataset: str | None = None, configs: dict | None = None,
           batch: int = 1, tag: str = "", redo: bool = False, scheduler=None, workers: int | None = None,
-          quiet: bool = True) -> dict[str, dict]:
+          quiet: bool = True, weighted: WeightingConfig | None = DEFAULT_WEIGHTING) -> dict[str, dict]:
     """Measure every method at every cap (exactly one of bpp, kbps, n_bytes) on every item of `source`
     (anything `datasets.items` takes); returns {method: results document}.
 
     `configs` maps a method to its configuration (default: the method's own). `batch` > 1 fits that
     many same-size images together with `meta`. `scheduler` and `workers` choose where tasks run
-    (`cluster.run_tasks`). Results go to `out_dir/<dataset or dataset_name(source)>/<method><tag>.json`.
+    (`cluster.run_tasks`). Audio is weighted as `weighted` says (None: coded for squared error
+    alone). Results go to `out_dir/<dataset or dataset_name(source)>/<method><tag>.json`.
     """
     from ..cluster import Task, run_tasks, usable_cores
 
@@ -122,7 +127,7 @@ def sweep(source, *, bpp: list[float] | None = None, kbps: list[float] | None = 
             for group in datasets.group_same_shape(todo, size):
                 label = f"{method} on {group[0].name} at {cap:g} {unit}"
                 tasks.append(Task(label, measure_group, (group, cap, configs.get(method))) if len(group) > 1 else
-                             Task(label, measure_item, (group[0], method, cap, configs.get(method))))
+                             Task(label, measure_item, (group[0], method, cap, configs.get(method), weighted)))
     if skipped and not quiet:
         print(f"sweep: {skipped} (item, method, cap) rows already in {folder}; measuring the other "
               f"{len(tasks)} tasks (redo=True / --redo measures all)")

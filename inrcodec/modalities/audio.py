@@ -8,10 +8,16 @@ method's body: `pyramid` (levels subsampling time only, each carrying every chan
 tile of samples (`coin`, `sparse`), or latents on the shipped speech base (`meta`; one set per
 channel). The decoded clip is a function of time: any sample rate, any span.
 
+A weighted clip (the default) is coded after a perceptual pre-filter and decoded through its
+inverse (`weighting`), so that its noise follows the signal's spectrum and level rather than
+squared error alone; a weighted chunk renders at the encoded rate from its start (the inverse
+filter runs forward in time) and, for another rate, is resampled by Keys-cubic interpolation.
+
 File body (inside the container of `bitstream`):
 
     modality (1) | method | sample rate (Hz) | samples | channels | chunk length (whole seconds)
-    | byte length of every chunk but the last | the chunks' bodies, each a method's body
+    | weighted (0/1; absent in files of format version 2: 0) | byte length of every chunk but the
+    last | the chunks' bodies, each (if weighted) a `weighting` block then a method's body
 
 A chunk's per-byte limits are checked as for a file of its own (its body and the container). The
 cap is on the whole file: at most floor(kbps * 1000 * seconds / 8) bytes, headers included.
@@ -26,11 +32,12 @@ import os
 import numpy as np
 import soundfile
 
-from .. import bitstream, methods
+from .. import bitstream, methods, pyramid, weighting
 from ..bitstream import AUDIO, IMAGE, OVERHEAD, SHAPE
 from ..effort import DEFAULT_EFFORT
 from ..errors import InrError, reading
 from ..methods import Budget, Geometry
+from ..weighting import WeightingConfig
 from . import AUDIO as AUDIO_RECORD
 
 MIN_RATE, MAX_RATE = 8000, 192000  # sample rates read and written, Hz
@@ -42,6 +49,7 @@ SUFFIXES = AUDIO_RECORD.suffixes  # audio files the command line and the bench r
 MID_SIDE = np.array([[0.5, 0.5], [0.5, -0.5]])  # (mid, side) = MID_SIDE @ (left, right)
 CHUNK_SECONDS = 30  # length of the chunks a clip is cut into and coded apart
 MAX_CHUNK_SECONDS = 600  # longest chunk a file may declare (a chunk is decoded whole)
+WEIGHTING_VALUES_PER_BYTE = 64  # most weighting numbers (frames x channels x (order + 1)) per byte of a chunk
 def check_clip(rate, samples: int, channels: int, what: str) -> None:
     """Refuse a sample rate, length or channel count outside the codec's limits."""
     if not (isinstance(rate, numbers.Integral) and MIN_RATE <= rate <= MAX_RATE):
@@ -109,6 +117,9 @@ def encode_signal(signal: tuple[np.ndarray, int], kbps: float, method: str | Non
     return encode_audio(*signal, kbps, method, config)
 
 
+DEFAULT_WEIGHTING = WeightingConfig()  # how clips are weighted unless told otherwise
+
+
 def budget(kbps: float, samples: int, rate: int) -> int:
     """The byte cap of a clip: floor(kbps * 1000 * seconds / 8)."""
     if not (isinstance(kbps, numbers.Real) and 0 < kbps <= MAX_KBPS):  # also false for NaN
@@ -129,22 +140,32 @@ def _chunk_spans(samples: int, rate: int, chunk_seconds: int) -> list[tuple[int,
     return [(start, min(chunk, samples - start)) for start in range(0, samples, chunk)]
 
 
-def _encode_chunk(samples: np.ndarray, method: str, budget: int, config, quiet: bool, stats: dict | None) -> bytes:
-    """The body of one chunk, (samples, channels) in [-1, 1], in at most `budget` bytes."""
+def _encode_chunk(samples: np.ndarray, rate: int, method: str, budget: int, config, weighted: WeightingConfig | None,
+                  quiet: bool, stats: dict | None) -> bytes:
+    """The body of one chunk, (samples, channels) in [-1, 1], in at most `budget` bytes, weighted
+    as `weighted` says (None: not)."""
     count, channels = samples.shape
     coded = samples @ MID_SIDE.T if channels == 2 else samples
     values = (coded / 2.0).astype(np.float32)
-    chunk = Budget(b"", budget + OVERHEAD)  # coded as a file of its own, whose body is kept
-    return methods.get(method, "audio").encode(values, Geometry((count,), channels, "audio"), chunk, config, quiet,
+    head = b""
+    if weighted is not None:
+        found, values = weighting.analyse(values, rate, weighted)
+        writer = bitstream.Writer()
+        weighting.write(writer, found)
+        head = bytes(writer.buffer)
+    chunk = Budget(head, budget + OVERHEAD)  # coded as a file of its own, whose body is kept
+    body = methods.get(method, "audio").encode(values, Geometry((count,), channels, "audio"), chunk, config, quiet,
                                                stats)
+    return head + body
 
 
 def encode_chunks(read, samples: int, channels: int, rate: int, kbps: float, method: str | None = None,
                   config=None, quiet: bool = True, stats: dict | None = None, effort: int = DEFAULT_EFFORT,
-                  chunk_seconds: int = CHUNK_SECONDS) -> bytes:
+                  chunk_seconds: int = CHUNK_SECONDS, weighted: WeightingConfig | None = DEFAULT_WEIGHTING) -> bytes:
     """Compress a clip of `samples` x `channels` at `rate` Hz, read chunk by chunk as read(first,
     count) -> (count, channels) floats, into at most floor(kbps * 1000 * seconds / 8) bytes, in
-    chunks of `chunk_seconds` (1..MAX_CHUNK_SECONDS)."""
+    chunks of `chunk_seconds` (1..MAX_CHUNK_SECONDS), perceptually weighted as `weighted` says
+    (None: coded for squared error alone)."""
     method = method or methods.DEFAULT
     config = config or default_config(method, effort)
     check_clip(rate, samples, channels, "audio")
@@ -152,13 +173,14 @@ def encode_chunks(read, samples: int, channels: int, rate: int, kbps: float, met
     if not (isinstance(chunk_seconds, numbers.Integral) and 1 <= chunk_seconds <= MAX_CHUNK_SECONDS):
         raise InrError(f"chunks of {chunk_seconds!r} s: a chunk lasts 1..{MAX_CHUNK_SECONDS} whole seconds")
     spans = _chunk_spans(samples, rate, chunk_seconds)
-    head = bitstream.varints(AUDIO, methods.CODES[method], rate, samples, channels, chunk_seconds)
+    head = bitstream.varints(AUDIO, methods.CODES[method], rate, samples, channels, chunk_seconds, weighted is not None)
     available = cap - OVERHEAD - len(head) - 4 * (len(spans) - 1)  # a chunk's length takes at most 4 bytes
     bodies = []
     for first, count in spans:
         chunk = as_samples(read(first, count), rate, f"samples {first}..{first + count}")
         chunk_stats = {}
-        bodies.append(_encode_chunk(chunk, method, available * count // samples, config, quiet, chunk_stats))
+        bodies.append(_encode_chunk(chunk, rate, method, available * count // samples, config, weighted, quiet,
+                                    chunk_stats))
         if stats is not None:  # the last chunk's, and how many chunks
             stats.update(chunk_stats, chunks=len(bodies))
     writer = bitstream.Writer()
@@ -171,18 +193,21 @@ def encode_chunks(read, samples: int, channels: int, rate: int, kbps: float, met
 
 
 def encode_audio(samples, rate: int, kbps: float, method: str | None = None, config=None, quiet: bool = True,
-                 stats: dict | None = None, effort: int = DEFAULT_EFFORT, chunk_seconds: int = CHUNK_SECONDS) -> bytes:
+                 stats: dict | None = None, effort: int = DEFAULT_EFFORT, chunk_seconds: int = CHUNK_SECONDS,
+                 weighted: WeightingConfig | None = DEFAULT_WEIGHTING) -> bytes:
     """Compress (samples,) or (samples, channels) floats in [-1, 1] at `rate` Hz into at most
     floor(kbps * 1000 * seconds / 8) bytes by `method` (None: the default, `pyramid`); `config` as
-    `default_config` gives it, None for the defaults at `effort`. `stats`, if given, gets what the
-    fit of the last chunk did and the number of chunks."""
+    `default_config` gives it, None for the defaults at `effort`; perceptually weighted as
+    `weighted` says (None: for squared error alone). `stats`, if given, gets what the fit of the
+    last chunk did and the number of chunks."""
     samples = as_samples(samples, rate)
     return encode_chunks(lambda first, count: samples[first:first + count], *samples.shape, rate, kbps, method,
-                         config, quiet, stats, effort, chunk_seconds)
+                         config, quiet, stats, effort, chunk_seconds, weighted)
 
 
 def encode_file(path: str | os.PathLike, kbps: float, method: str | None = None, config=None, quiet: bool = True,
-                stats: dict | None = None, effort: int = DEFAULT_EFFORT, chunk_seconds: int = CHUNK_SECONDS) -> bytes:
+                stats: dict | None = None, effort: int = DEFAULT_EFFORT, chunk_seconds: int = CHUNK_SECONDS,
+                weighted: WeightingConfig | None = DEFAULT_WEIGHTING) -> bytes:
     """`encode_audio` of a WAV, FLAC or OGG file, read one chunk at a time (memory bounded by a chunk)."""
     with reading(path, "audio"):
         try:
@@ -197,7 +222,7 @@ def encode_file(path: str | os.PathLike, kbps: float, method: str | None = None,
                     return chunk
 
                 return encode_chunks(read, source.frames, source.channels, source.samplerate, kbps, method, config,
-                                     quiet, stats, effort, chunk_seconds)
+                                     quiet, stats, effort, chunk_seconds, weighted)
         except soundfile.LibsndfileError as err:
             raise InrError(f"{path}: not a readable audio file ({err.error_string})") from None
         except (RuntimeError, TypeError, ValueError) as err:
@@ -212,8 +237,10 @@ class Header:
     samples: int  # samples per channel
     channels: int  # 1 (mono) or 2 (stereo, coded as mid and side)
     chunk_seconds: int  # length of every chunk but the last, seconds
+    weighted: bool  # whether every chunk is perceptually weighted (`weighting`)
     chunks: list  # each chunk's body (bytes), in time order
-    layouts: list  # each chunk's layout as `read_chunk` gives it (empty until `read_header` checks them)
+    layouts: list  # each chunk's (weighting or None, method's layout) as `read_chunk` gives them (empty until
+    # `read_header` checks them)
 
 
 def read_header(data: bytes) -> Header:
@@ -241,6 +268,7 @@ def parse_header(reader: bitstream.Reader, n_bytes: int) -> Header:
     count = reader.varint(MAX_OUTPUT_SAMPLES, "samples")
     channels = reader.varint(MAX_CHANNELS, "channels")
     chunk_seconds = reader.varint(MAX_CHUNK_SECONDS, "chunk length")
+    weighted = bool(reader.varint(1, "weighting flag")) if reader.version >= 3 else False
     try:
         check_clip(rate, count, channels, "corrupt file")
     except InrError as err:
@@ -251,7 +279,7 @@ def parse_header(reader: bitstream.Reader, n_bytes: int) -> Header:
     lengths = [reader.varint(n_bytes, "chunk length") for _ in spans[:-1]]
     chunks = [bytes(reader.raw(length)) for length in lengths]
     chunks.append(bytes(reader.rest()))
-    return Header(method, rate, count, channels, chunk_seconds, chunks, [])
+    return Header(method, rate, count, channels, chunk_seconds, weighted, chunks, [])
 
 
 def chunk_geometry(header: Header, index: int) -> Geometry:
@@ -260,11 +288,14 @@ def chunk_geometry(header: Header, index: int) -> Geometry:
     return Geometry((count,), header.channels, "audio")
 
 
-def read_chunk(header: Header, index: int):
-    """The method's layout of chunk `index`, validated, payload included."""
+def read_chunk(header: Header, index: int) -> tuple:
+    """(weighting or None, the method's layout) of chunk `index`, validated, payload included."""
     body = header.chunks[index]
     reader, n_bytes = bitstream.Reader(body), len(body) + OVERHEAD  # the limits of a file of its own
-    return methods.get(header.method, "audio").read_layout(reader, chunk_geometry(header, index), n_bytes)
+    geometry = chunk_geometry(header, index)
+    found = (weighting.read(reader, geometry.extent[0], header.channels, WEIGHTING_VALUES_PER_BYTE * n_bytes)
+             if header.weighted else None)
+    return found, methods.get(header.method, "audio").read_layout(reader, geometry, n_bytes)
 
 
 def iter_decode(data, rate: int | None = None, start: float = 0.0, duration: float | None = None):
@@ -294,12 +325,28 @@ def iter_decode(data, rate: int | None = None, start: float = 0.0, duration: flo
         for index in range(first // per_chunk, (first + length - 1) // per_chunk + 1):
             origin = index * per_chunk
             begin, end = max(first, origin), min(first + length, origin + per_chunk)
-            values = methods.get(header.method, "audio").render(header.layouts[index], chunk_geometry(header, index),
-                                                                (scale,), ((begin - origin,), (end - begin,)))
+            values = render_chunk(header, index, scale, begin - origin, end - begin)
             samples = 2.0 * values @ to_stereo if header.channels == 2 else 2.0 * values
             yield np.clip(samples, -1.0, 1.0).astype(np.float32)
 
     return rate, pieces()
+
+
+def render_chunk(header: Header, index: int, scale: float, first: int, count: int) -> np.ndarray:
+    """(count, channels) float32 coded values (mid and side for stereo) of chunk `index` rendered at
+    `scale` output samples per encoded sample, output samples first..first + count - 1 of the chunk.
+    A weighted chunk renders at the encoded rate from its start, is restored (`weighting.restore`),
+    and for another rate is resampled by Keys-cubic interpolation."""
+    found, layout = header.layouts[index]
+    module, geometry = methods.get(header.method, "audio"), chunk_geometry(header, index)
+    if found is None:
+        return module.render(layout, geometry, (scale,), ((first,), (count,)))
+    positions = pyramid.cell_positions(first, count, scale, 1)  # in encoded samples
+    end = min(geometry.extent[0], math.floor(positions[-1]) + 3)  # the last position's taps reach 2 samples on
+    restored = weighting.restore(found, module.render(layout, geometry, (1.0,), ((0,), (end,))))
+    if scale == 1:
+        return restored[first:first + count]
+    return pyramid.interpolate_axis(restored, positions, 0)
 
 
 def decode_audio(data: bytes, rate: int | None = None, start: float = 0.0,

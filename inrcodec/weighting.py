@@ -1,0 +1,195 @@
+"""Perceptual weighting of audio: a pre-filter before coding and its exact inverse after decoding, so
+that the coder's white noise comes out shaped like the signal.
+
+A clip is cut into frames of `frame` samples. Per frame and channel the encoder finds the linear
+prediction A(z) of the signal (Levinson, from its reflection coefficients quantized in the arcsine
+domain) and, after the filter, the frame's level. The coder is given
+
+    y = W x / g,   W(z) = A(z / gamma_num) / (A(z / gamma_den) (1 - tilt z^-1)),
+
+where g is the level envelope (per frame, quantized in dB, linear between frame centres) raised to
+`loudness`; the decoder computes x = W^-1 (g y). Squared error in y is white, so the output's noise
+follows |W|^-2 g^2: under the formants, tilted towards the low band (where speech is loud) and down
+in the quiet frames, as CELP's weighting filter and a masking threshold shape theirs. Both filters
+switch coefficients at frame edges in direct form, so one is the other's inverse sample by sample.
+
+Stored per chunk (`write`, `read`): frame length, order, gamma_num, gamma_den and tilt (in 1/256),
+then per channel an entropy-coded payload: each reflection coefficient's and the level's
+frame-to-frame differences (`entropy`, one model a sequence).
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import lfilter, lfiltic
+
+from . import entropy
+from .bitstream import Reader, Writer
+from .errors import InrError
+
+ARCSINE_STEP = math.pi / 32  # quantization step of a reflection coefficient's arcsine
+LEVEL_STEP_DB = 1.5  # quantization step of the level envelope, dB
+MAX_LEVEL_DB = 120.0  # largest attenuation of the level envelope a file may declare, dB
+FRACTION = 256  # gamma_num, gamma_den and tilt are stored as integers / FRACTION
+MAX_ORDER = 32  # highest prediction order a file may declare
+MIN_FRAME, MAX_FRAME = 16, 1 << 14  # frame lengths a file may declare, samples
+NOISE_FLOOR = 1e-4  # white noise added to every frame's autocorrelation, relative to its energy (-40 dB)
+LAG_WINDOW_HZ = 60.0  # Gaussian lag window's bandwidth, Hz: smooths the envelope between harmonics
+
+
+@dataclass(frozen=True)
+class WeightingConfig:
+    frame_ms: float = 30.0  # frame length, milliseconds (rounded to whole samples at the clip's rate)
+    order: int = 10  # linear prediction order
+    gamma_num: float = 0.95  # bandwidth expansion of A(z) in W's numerator (closer to 1: deeper valleys)
+    gamma_den: float = 0.3  # bandwidth expansion of A(z) in W's denominator
+    tilt: float = 0.7  # first-order tilt of the noise towards the low band (0: none)
+    loudness: float = 0.8  # exponent of the level envelope: 0 keeps the noise level, 1 follows the level fully
+    floor_db: float = 40.0  # frames further below the loudest than this are weighted as if at this level, dB
+
+
+@dataclass(frozen=True)
+class Weighting:
+    """What a chunk's weighting says: its filters and envelope, per channel, as stored."""
+    frame: int  # frame length, samples
+    gamma_num: int  # in 1/FRACTION
+    gamma_den: int  # in 1/FRACTION
+    tilt: int  # in 1/FRACTION
+    reflections: np.ndarray  # (channels, frames, order) int: arcsines of the reflection coefficients / ARCSINE_STEP
+    levels: np.ndarray  # (channels, frames) int: the envelope in dB / LEVEL_STEP_DB (0 or below)
+
+
+def _reflections(frame: np.ndarray, order: int, rate: int) -> np.ndarray:
+    """(order,) reflection coefficients of a windowed frame's autocorrelation (Levinson-Durbin), |k| < 1."""
+    r = np.array([frame[:len(frame) - lag] @ frame[lag:] for lag in range(order + 1)])
+    r *= np.exp(-0.5 * (2 * math.pi * LAG_WINDOW_HZ * np.arange(order + 1) / rate) ** 2)
+    r[0] = r[0] * (1 + NOISE_FLOOR) + 1e-12
+    a, error, k = np.array([1.0]), r[0], np.zeros(order)
+    for i in range(1, order + 1):
+        k[i - 1] = -(r[i] + a[1:] @ r[i - 1:0:-1]) / error
+        a = np.concatenate([a, [0.0]]) + k[i - 1] * np.concatenate([a, [0.0]])[::-1]
+        error *= 1 - k[i - 1] ** 2
+    return np.clip(k, -0.9999, 0.9999)
+
+
+def predictor(indices: np.ndarray) -> np.ndarray:
+    """(order + 1,) A(z) coefficients, a[0] = 1, of quantized reflection coefficients (always stable)."""
+    a = np.array([1.0])
+    for k in np.sin(np.asarray(indices, np.float64) * ARCSINE_STEP):
+        a = np.concatenate([a, [0.0]]) + k * np.concatenate([a, [0.0]])[::-1]
+    return a
+
+
+def _filters(weighting: Weighting, channel: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """W's (numerator, denominator) per frame of one channel."""
+    g_num, g_den = weighting.gamma_num / FRACTION, weighting.gamma_den / FRACTION
+    tilt = np.array([1.0, -weighting.tilt / FRACTION])
+    out = []
+    for indices in weighting.reflections[channel]:
+        a = predictor(indices)
+        powers = np.arange(len(a))
+        out.append((a * g_num**powers, np.convolve(a * g_den**powers, tilt)))
+    return out
+
+
+def _switched(values: np.ndarray, filters: list, frame: int, inverse: bool) -> np.ndarray:
+    """(n,) `values` through per-frame direct-form filters (b, a) (`inverse`: a / b), switching at
+    frame edges with the past inputs and outputs carried over."""
+    out = np.empty(len(values))
+    history = max(len(b) + len(a) for b, a in filters)
+    for f, (b, a) in enumerate(filters):
+        b, a = (a, b) if inverse else (b, a)
+        first = f * frame
+        past = slice(max(0, first - history), first)
+        zi = lfiltic(b, a, out[past][::-1], values[past][::-1])
+        out[first:first + frame] = lfilter(b, a, values[first:first + frame], zi=zi)[0]
+    return out
+
+
+def envelope(levels: np.ndarray, frame: int, count: int) -> np.ndarray:
+    """(count,) gain of the level envelope (dB / LEVEL_STEP_DB per frame), linear between frame centres."""
+    gains = 10.0 ** (np.asarray(levels, np.float64) * LEVEL_STEP_DB / 20)
+    return np.interp(np.arange(count), np.arange(len(gains)) * frame + (frame - 1) / 2, gains)
+
+
+def frames(count: int, frame: int) -> int:
+    """Number of frames of `frame` samples covering `count` samples."""
+    return -(-count // frame)
+
+
+def analyse(values: np.ndarray, rate: int, config: WeightingConfig) -> tuple[Weighting, np.ndarray]:
+    """The weighting of (n, channels) values and the weighted values y = W x / g, (n, channels) float32."""
+    count, channels = values.shape
+    frame = min(MAX_FRAME, max(MIN_FRAME, round(config.frame_ms * rate / 1000)))
+    window = np.hanning(2 * frame)
+    n_frames = frames(count, frame)
+    reflections = np.zeros((channels, n_frames, config.order), np.int64)
+    levels = np.zeros((channels, n_frames), np.int64)
+    weighting = Weighting(frame, *(round(v * FRACTION) for v in (config.gamma_num, config.gamma_den, config.tilt)),
+                          reflections, levels)
+    limit = math.floor((math.pi / 2) / ARCSINE_STEP) - 1
+    out = np.empty((count, channels), np.float32)
+    for c in range(channels):
+        signal = values[:, c].astype(np.float64)
+        padded = np.pad(signal, (frame // 2, 2 * frame))
+        for f in range(n_frames):
+            k = _reflections(padded[f * frame:f * frame + 2 * frame] * window, config.order, rate)
+            reflections[c, f] = np.clip(np.round(np.arcsin(k) / ARCSINE_STEP), -limit, limit)
+        weighted = _switched(signal, _filters(weighting, c), frame, inverse=False)
+        power = np.array([np.mean(weighted[i:i + frame] ** 2) for i in range(0, count, frame)])
+        level_db = 10 * np.log10(np.maximum(power / max(power.max(), 1e-30), 10 ** (-config.floor_db / 10)))
+        levels[c] = np.round(config.loudness * level_db / LEVEL_STEP_DB)
+        out[:, c] = weighted / envelope(levels[c], frame, count)
+    return weighting, out
+
+
+def restore(weighting: Weighting, values: np.ndarray) -> np.ndarray:
+    """(n, channels) float32 signal of decoded weighted values (n, channels): x = W^-1 (g y)."""
+    count = len(values)
+    out = np.empty(values.shape, np.float32)
+    for c in range(values.shape[1]):
+        scaled = values[:, c].astype(np.float64) * envelope(weighting.levels[c], weighting.frame, count)
+        out[:, c] = _switched(scaled, _filters(weighting, c), weighting.frame, inverse=True)
+    return out
+
+
+def write(writer: Writer, weighting: Weighting) -> None:
+    """The chunk's weighting: its numbers, then per channel the models and payload of its sequences."""
+    for value in (weighting.frame, weighting.reflections.shape[-1], weighting.gamma_num, weighting.gamma_den,
+                  weighting.tilt):
+        writer.varint(value)
+    for reflections, levels in zip(weighting.reflections, weighting.levels):
+        sequences = [np.diff(s, prepend=0) for s in (*reflections.T, levels)]
+        models = [entropy.choose_model(s) for s in sequences]
+        for model in models:
+            entropy.write_model(writer, model)
+        payload = entropy.encode(sequences, models)
+        writer.varint(len(payload))
+        writer.raw(payload)
+
+
+def read(reader: Reader, count: int, channels: int, most: int) -> Weighting:
+    """The weighting of a chunk of `count` samples and `channels` channels, validated: refused if it
+    holds more than `most` numbers (frames x channels x (order + 1))."""
+    frame = reader.varint(MAX_FRAME, "weighting frame")
+    order = reader.varint(MAX_ORDER, "prediction order")
+    gammas = [reader.varint(FRACTION - 1, "weighting factor") for _ in range(3)]
+    if frame < MIN_FRAME:
+        raise InrError(f"corrupt file: weighting frames of {frame} samples")
+    n_frames = frames(count, frame)
+    if n_frames * channels * (order + 1) > most:
+        raise InrError(f"corrupt file: {n_frames * channels * (order + 1)} weighting numbers where at most "
+                       f"{most} fit its size")
+    reflections = np.zeros((channels, n_frames, order), np.int64)
+    levels = np.zeros((channels, n_frames), np.int64)
+    for c in range(channels):
+        models = [entropy.read_model(reader) for _ in range(order + 1)]
+        payload = reader.raw(reader.varint(reader.remaining(), "weighting payload"))
+        sequences = [np.cumsum(s, dtype=np.int64) for s in entropy.decode(payload, models, [n_frames] * (order + 1))]
+        reflections[c], levels[c] = np.stack(sequences[:order], axis=-1), sequences[order]
+    if np.abs(reflections).max(initial=0) * ARCSINE_STEP >= math.pi / 2:
+        raise InrError("corrupt file: a reflection coefficient of magnitude 1 or more")
+    if levels.max(initial=0) > 0 or -levels.min(initial=0) * LEVEL_STEP_DB > MAX_LEVEL_DB:
+        raise InrError(f"corrupt file: a level envelope outside -{MAX_LEVEL_DB:g}..0 dB")
+    return Weighting(frame, *gammas, reflections, levels)

@@ -1,0 +1,125 @@
+"""Perceptual weighting of audio: the inverse filter undoes the pre-filter, weighted files keep every
+promise of an audio file, the noise follows the signal, files of format version 2 still decode, and
+a corrupt weighting block is refused."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.signal import lfilter
+
+from inrcodec import bitstream, entropy, weighting
+from inrcodec.errors import InrError
+from inrcodec.eval.metrics import audio_psnr
+from inrcodec.methods.pyramid import PyramidConfig
+from inrcodec.modalities import audio
+
+QUICK = PyramidConfig(steps=10, search_iterations=6)  # test_audio's short fit (one compiled fit for both)
+SEEDS = Path(__file__).parent / "fuzz_seeds"
+
+
+def voiced(seconds: float, rate: int, channels: int = 1) -> np.ndarray:
+    """(samples, channels): a 140 Hz pulse train through two resonances, loud for its first half and
+    30 dB quieter for its second, with a little noise: a clip shaped like speech."""
+    n = int(seconds * rate)
+    excitation = np.zeros(n)
+    excitation[::rate // 140] = 1.0
+    signal = excitation
+    for centre, radius in ((500, 0.97), (1500, 0.95)):  # two-pole resonators
+        signal = lfilter([1.0], [1.0, -2 * radius * np.cos(2 * np.pi * centre / rate), radius**2], signal)
+    signal = 0.5 * signal / np.abs(signal).max()
+    signal[n // 2:] *= 10 ** (-30 / 20)
+    rng = np.random.default_rng(1)
+    return np.stack([signal * (1 - 0.4 * c) + 1e-4 * rng.normal(size=n) for c in range(channels)], axis=1)
+
+
+@pytest.mark.parametrize("rate, channels", [(16000, 1), (48000, 2), (8000, 1)])
+def test_the_inverse_filter_undoes_the_pre_filter(rate, channels):
+    clip = (voiced(0.3, rate, channels) / 2).astype(np.float32)
+    found, weighted = weighting.analyse(clip, rate, weighting.WeightingConfig())
+    assert weighted.shape == clip.shape and weighted.dtype == np.float32
+    assert found.reflections.shape == (channels, weighting.frames(len(clip), found.frame), 10)
+    assert np.all(found.levels <= 0) and found.levels.min() < -10  # the quiet half is 30 dB down
+    np.testing.assert_allclose(weighting.restore(found, weighted), clip, atol=2e-6)
+    writer = bitstream.Writer()
+    weighting.write(writer, found)
+    again = weighting.read(bitstream.Reader(bytes(writer.buffer)), len(clip), channels, 1 << 20)
+    assert (again.frame, again.gamma_num, again.gamma_den, again.tilt) == (found.frame, 243, 77, 179)
+    np.testing.assert_array_equal(again.reflections, found.reflections)
+    np.testing.assert_array_equal(again.levels, found.levels)
+
+
+@pytest.fixture(scope="module")
+def weighted_file() -> tuple[np.ndarray, bytes]:
+    clip = voiced(0.5, 16000)
+    return clip, audio.encode_audio(clip, 16000, kbps=32, method="pyramid", config=QUICK)
+
+
+def test_a_weighted_clip_is_under_its_cap_and_renders_any_span_and_rate(weighted_file):
+    clip, data = weighted_file
+    assert len(data) <= audio.budget(32, len(clip), 16000)
+    header = audio.read_header(data)
+    assert header.weighted and header.layouts[0][0] is not None
+    whole, _ = audio.decode_audio(data)
+    assert whole.shape == clip.shape and audio_psnr(clip, whole) > 35.0
+    span, _ = audio.decode_audio(data, start=0.1, duration=0.25)
+    np.testing.assert_array_equal(span, whole[1600:5600])  # the inverse filter runs from the chunk's start
+    fast, rate = audio.decode_audio(data, rate=32000)
+    assert rate == 32000 and fast.shape == (16000, 1) and audio_psnr(whole, fast[1::2]) > 30.0
+    slow, _ = audio.decode_audio(data, rate=11025, start=0.2, duration=0.1)
+    assert slow.shape == (1102, 1) and np.all(np.isfinite(slow))
+
+
+def test_the_noise_follows_the_signal_where_plain_coding_spreads_it_evenly(weighted_file):
+    """The clip's second half is 30 dB quieter: weighted, its noise drops with it; unweighted it does not."""
+    clip, data = weighted_file
+    plain = audio.encode_audio(clip, 16000, kbps=32, method="pyramid", config=QUICK, weighted=None)
+    assert not audio.read_header(plain).weighted
+    half = len(clip) // 2
+
+    def drop_db(file: bytes) -> float:
+        error = audio.decode_audio(file)[0][:, 0] - clip[:, 0]
+        return 10 * np.log10(np.mean(error[:half] ** 2) / np.mean(error[half:] ** 2))
+
+    assert drop_db(data) > drop_db(plain) + 6.0
+
+
+def test_files_of_format_version_2_decode_as_unweighted():
+    data = (SEEDS / "audio-mono.inr").read_bytes()
+    assert data[len(bitstream.MAGIC)] == 2
+    header = audio.read_header(data)
+    assert not header.weighted and header.layouts[0][0] is None
+    decoded, _ = audio.decode_audio(data)
+    assert decoded.shape == (2400, 1) and np.all(np.isfinite(decoded))
+
+
+def block(frame=480, order=2, sequences=None, frames=4) -> bytes:
+    """A weighting block of one channel: its numbers, then order + 1 sequences of differences."""
+    writer = bitstream.Writer()
+    for value in (frame, order, 243, 77, 179):
+        writer.varint(value)
+    sequences = sequences or [np.zeros(frames, np.int64)] * (order + 1)
+    models = [entropy.choose_model(s) for s in sequences]
+    for model in models:
+        entropy.write_model(writer, model)
+    payload = entropy.encode(sequences, models)
+    writer.varint(len(payload))
+    writer.raw(payload)
+    return bytes(writer.buffer)
+
+
+@pytest.mark.parametrize("data, message", [
+    (block(frame=8), "frames of 8 samples"),
+    (block(order=33), "prediction order"),
+    (block(sequences=[np.array([16, 0, 0, 0]), np.zeros(4, np.int64), np.zeros(4, np.int64)]), "magnitude 1"),
+    (block(sequences=[np.zeros(4, np.int64), np.zeros(4, np.int64), np.array([1, 0, 0, 0])]), "level envelope"),
+    (block(sequences=[np.zeros(4, np.int64), np.zeros(4, np.int64), np.array([-81, 0, 0, 0])]), "level envelope"),
+])
+def test_a_corrupt_weighting_block_is_refused(data, message):
+    with pytest.raises(InrError, match=message):
+        weighting.read(bitstream.Reader(data), 1920, 1, 1 << 20)
+
+
+def test_a_weighting_too_large_for_its_file_is_refused_before_it_is_read():
+    with pytest.raises(InrError, match="weighting numbers"):  # 600 s at 192 kHz in frames of 16 samples
+        weighting.read(bitstream.Reader(block(frame=16, order=32)), 600 * 192000, 2, 64 * 1000)
