@@ -289,7 +289,8 @@ def cmd_info(args) -> None:
         for index, (body, (weighted, layout)) in enumerate(zip(header.chunks, header.layouts)):
             print(f"chunk {index}:      {len(body)} bytes")
             if weighted is not None:
-                print(f"weighting:    {weighted.frame}-sample frames, prediction order {weighted.reflections.shape[-1]}")
+                print(f"weighting:    {weighted.frame}-sample frames, prediction order "
+                      f"{weighted.reflections.shape[-1]}")
             print_layout(header.method, layout, "-sample")
     elif packs.is_pack(data):
         height, width = header.extent
