@@ -38,6 +38,7 @@ import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from IPython.display import Image, display
 
@@ -59,13 +60,16 @@ ANCHORS = ROOT / "experiments" / "anchors" / "librispeech"
 # is an 8–9 kbps one.
 
 # %%
-METHODS = {SIX: ["pyramid", "coin", "sparse", "meta", "mp3", "opus"], TEST_OTHER: ["pyramid", "mp3", "opus"]}
+METHODS = {SIX: ["pyramid", "pyramid-mse", "coin", "sparse", "meta", "mp3", "opus"],
+           TEST_OTHER: ["pyramid", "pyramid-mse", "mp3", "opus"]}
 table = rd.table([folder / f"{method}.json" for folder, methods in METHODS.items() for method in methods])
 summary = (table.groupby(["dataset", "method", "target"])
-           .agg(n=("item", "size"), kbps=("rate", "mean"), psnr=("psnr", "mean"), pesq=("pesq", "mean"))
+           .agg(n=("item", "size"), kbps=("rate", "mean"), psnr=("psnr", "mean"), pesq=("pesq", "mean"),
+                stoi=("stoi", "mean"))
            .unstack("target"))
 summary["n"] = summary["n"].astype("Int64")
-summary.round({**{c: 2 for c in summary if c[0] in ("kbps", "psnr", "pesq")}})
+summary.round({**{c: 2 for c in summary if c[0] in ("kbps", "psnr", "pesq")}, **{c: 3 for c in summary
+                                                                                  if c[0] == "stoi"}})
 
 # %% [markdown]
 # Curves average each method over the caps at which it coded every clip it coded at all (so Opus's
@@ -81,22 +85,32 @@ curves = {(folder.name, method): mean_curve(table[(table["dataset"] == folder.na
 # %% [markdown]
 # ## Rate–distortion plot
 #
-# Solid: measured here. Dashed: published (LibriSpeech test-clean, first 3 s of each utterance; the
-# published MP3's PSNR is biased low by up to 1 dB and its rates are LAME's nominal ones).
+# Top: PSNR. Solid: measured here. Dashed: published (LibriSpeech test-clean, first 3 s of each
+# utterance; the published MP3's PSNR is biased low by up to 1 dB and its rates are LAME's nominal
+# ones). Bottom: wide-band PESQ of the codecs measured here (`pyramid-mse`: `pyramid` without its
+# perceptual weighting, `--no-weighting`).
 
 # %%
-fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.6), sharey=True)
-colour = dict(zip(["pyramid", "coin", "sparse", "meta", "mp3", "opus", "coinpp"], plt.cm.tab10.colors))
+fig, ((left, right), (low_left, low_right)) = plt.subplots(2, 2, figsize=(11, 8.4), sharey="row")
+colour = dict(zip(["pyramid", "pyramid-mse", "coin", "sparse", "meta", "mp3", "opus", "coinpp"],
+                  plt.cm.tab10.colors))
 left.set_prop_cycle(color=[colour[m] for m in METHODS[SIX]])
 rd.plot_rd(left, [curves[SIX.name, method] for method in METHODS[SIX]])
 right.set_prop_cycle(color=[colour[m] for m in METHODS[TEST_OTHER] + ["coinpp", "mp3"]])
 rd.plot_rd(right, [curves[TEST_OTHER.name, method] for method in METHODS[TEST_OTHER]],
            [ANCHORS / "coinpp.json", ANCHORS / "mp3.json"])
+PERCEPTUAL = ["pyramid", "pyramid-mse", "mp3", "opus"]
+for ax, folder in ((low_left, SIX), (low_right, TEST_OTHER)):
+    ax.set_prop_cycle(color=[colour[m] for m in PERCEPTUAL])
+    rd.plot_rd(ax, [mean_curve(table[(table["dataset"] == folder.name) & (table["method"] == method)], method,
+                               "pesq") for method in PERCEPTUAL], metric="pesq")
+    ax.set_ylim(1, 4.6)
 left.set_title("six clips (LibriSpeech and VCTK)")
 right.set_title("50 LibriSpeech test-other clips")
 for ax in (left, right):
-    ax.set_xlim(0, 35)
     ax.set_ylim(25, 57)
+for ax in (left, right, low_left, low_right):
+    ax.set_xlim(0, 35)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
 fig.tight_layout()
@@ -162,6 +176,64 @@ against_published
 #   perceptual model.
 
 # %% [markdown]
+# ## What the noise sounds like: perceptual weighting
+#
+# `pyramid` weights a clip before coding it (`inrcodec.weighting`, the default): a pre-filter from
+# the clip's linear prediction and level, undone after decoding, so that the coder's white noise
+# comes out under the formants, towards the low band and down in the quiet frames. Below, the
+# mel spectrogram of `data/another_door.wav` beside its 16 kbps decodes: weighted (the default),
+# unweighted (`weighted=None`, `--no-weighting`: squared error alone) and Opus, with each decode's
+# error. The decodes at 8, 16 and 24 kbps are written for listening to `figures/listening/`
+# (git-ignored; the small run writes 16 kbps only, with reduced effort).
+
+# %%
+import soundfile
+
+from inrcodec.eval import audio_baselines
+from inrcodec.eval.metrics import audio_psnr, perceptual
+from inrcodec.modalities import audio
+from nbcommon import FIGURES, log_mel
+
+SMALL = os.environ.get("INRCODEC_NOTEBOOK_SMALL", "1") == "1"
+# reduced effort: 10 Adam steps a context fit, at most 6 files (down to 97% of the cap) a rate search
+QUICK = inrcodec.PyramidConfig(steps=10, search_iterations=6, fill=0.97)
+LISTENING = FIGURES / "listening"
+LISTENING.mkdir(exist_ok=True)
+clip, clip_rate = audio.read_audio(ROOT / "data" / "another_door.wav")  # (samples, 1) float64, Hz
+decodes, scores = {}, []
+for kbps in [16.0] if SMALL else [8.0, 16.0, 24.0]:
+    for name, weighted in (("pyramid", audio.DEFAULT_WEIGHTING), ("pyramid, unweighted", None)):
+        file = audio.encode_audio(clip, clip_rate, kbps, "pyramid", QUICK if SMALL else None, weighted=weighted)
+        decodes[name, kbps] = audio.decode_audio(file)[0].astype(np.float64)
+    opus = audio_baselines.compress(clip, clip_rate, "opus", audio.budget(kbps, len(clip), clip_rate))
+    decodes["opus", kbps] = audio_baselines.decode(opus, clip)
+    for name in ("pyramid", "pyramid, unweighted", "opus"):
+        decoded = decodes[name, kbps]
+        soundfile.write(LISTENING / f"another_door-{name.replace(', ', '-')}-{kbps:g}kbps.wav", decoded, clip_rate)
+        scores.append({"kbps": kbps, "codec": name, "psnr": audio_psnr(clip, decoded),
+                       **perceptual(clip, decoded, clip_rate)})
+pd.DataFrame(scores).round(3)
+
+# %%
+fig, axes = plt.subplots(2, 4, figsize=(13, 5.2), sharex=True, sharey=True)
+panels = [("input", clip)] + [(f"{name}, 16 kbps", decodes[name, 16.0])
+                              for name in ("pyramid", "pyramid, unweighted", "opus")]
+for column, (title, signal) in enumerate(panels):
+    for row, shown in enumerate((signal, signal - clip)):
+        if row and not column:
+            axes[row, column].axis("off")
+            continue
+        axes[row, column].imshow(log_mel(shown[:, 0], clip_rate), origin="lower", aspect="auto", vmin=-110, vmax=-20,
+                                 cmap="magma", extent=(0, len(clip) / clip_rate, 0, 64))
+        axes[row, column].set_title(title if not row else f"error of {title.split(',')[0]}", fontsize=9)
+for ax in axes[:, 0]:
+    ax.set_ylabel("mel band")
+for ax in axes[1]:
+    ax.set_xlabel("seconds")
+fig.tight_layout()
+display(Image(filename=save_figure(fig, "audio_noise")))
+
+# %% [markdown]
 # ## Re-run a small sweep
 #
 # The same measurement on `data/another_door.wav` (3.9 s of speech at 16 kHz), into a temporary
@@ -173,12 +245,7 @@ against_published
 # %%
 import tempfile
 
-from inrcodec.modalities.audio import read_audio
-
-SMALL = os.environ.get("INRCODEC_NOTEBOOK_SMALL", "1") == "1"
-# reduced effort: 10 Adam steps a context fit, at most 6 files (down to 97% of the cap) a rate search
-QUICK = inrcodec.PyramidConfig(steps=10, search_iterations=6, fill=0.97)
-samples, rate = read_audio(ROOT / "data" / "another_door.wav")  # (samples, channels) float64, Hz
+samples, rate = clip, clip_rate
 if SMALL:
     clips = [(samples[:rate // 2], rate)]  # the first half second (the tests' clip shape), in memory
     caps, methods, configs = [24.0, 32.0], ["pyramid", "opus"], {"pyramid": QUICK}

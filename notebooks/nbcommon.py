@@ -63,3 +63,18 @@ def per_item_bd(test, anchor, metric: str = "psnr") -> pd.DataFrame:
             why = str(err)
             rows.append((item, np.nan, why if why.startswith(("test curve:", "anchor curve:")) else why.split(":")[0]))
     return pd.DataFrame(rows, columns=["item", "BD-rate (%)", "left out"]).set_index("item")
+
+
+def log_mel(samples: np.ndarray, rate: int, bands: int = 64, window_ms: float = 32.0) -> np.ndarray:
+    """(bands, frames) power in dB of a mono clip's short-time spectrum (Hann windows of `window_ms`,
+    hop a quarter of that) pooled into `bands` triangular bands evenly spaced on the mel scale."""
+    from scipy.signal import stft
+
+    length = round(rate * window_ms / 1000)
+    frequencies, _, spectrum = stft(samples, rate, nperseg=length, noverlap=length - length // 4)
+    mel = lambda hz: 2595 * np.log10(1 + hz / 700)
+    edges = 700 * (10 ** (np.linspace(0, mel(rate / 2), bands + 2) / 2595) - 1)
+    rising = (frequencies[None] - edges[:-2, None]) / (edges[1:-1, None] - edges[:-2, None])
+    falling = (edges[2:, None] - frequencies[None]) / (edges[2:, None] - edges[1:-1, None])
+    triangles = np.maximum(0, np.minimum(rising, falling))
+    return 10 * np.log10(triangles @ np.abs(spectrum) ** 2 + 1e-12)
