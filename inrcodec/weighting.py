@@ -13,16 +13,25 @@ follows |W|^-2 g^2: under the formants, tilted towards the low band (where speec
 in the quiet frames, as CELP's weighting filter and a masking threshold shape theirs. Both filters
 switch coefficients at frame edges in direct form, so one is the other's inverse sample by sample.
 
+Noise filling: at these rates the coder leaves the upper band of y mostly empty, and the decode
+sounds dull. Per frame the encoder stores the level of y above `fill_hz` and, once the chunk is
+coded, one gain per channel such that the noise the decoder adds there (a fixed pseudo-random
+sequence, high-passed, at those levels times the gain) carries `fill` squared of the energy the
+coder left out above `fill_hz`. The noise is added to y before the inverse filter, so it takes the
+signal's spectral envelope and level too.
+
 Stored per chunk (`write`, `read`): frame length, order, gamma_num, gamma_den and tilt (in 1/256),
-then per channel an entropy-coded payload: each reflection coefficient's and the level's
-frame-to-frame differences (`entropy`, one model a sequence).
+fill_hz (0: no filling), then per channel an entropy-coded payload: each reflection coefficient's,
+the level's and the fill level's frame-to-frame differences (`entropy`, one model a sequence);
+last, one byte per channel, the fill gain in 1/FILL_RESOLUTION (fixed width, so that the encoder
+sets it once the chunk is coded, `with_fill_gains`).
 """
 
 import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import lfilter, lfiltic
+from scipy.signal import butter, lfilter, lfiltic, sosfilt
 
 from . import entropy
 from .bitstream import Reader, Writer
@@ -36,6 +45,9 @@ MAX_ORDER = 32  # highest prediction order a file may declare
 MIN_FRAME, MAX_FRAME = 16, 1 << 14  # frame lengths a file may declare, samples
 NOISE_FLOOR = 1e-4  # white noise added to every frame's autocorrelation, relative to its energy (-40 dB)
 LAG_WINDOW_HZ = 60.0  # Gaussian lag window's bandwidth, Hz: smooths the envelope between harmonics
+FILL_RESOLUTION = 64  # fill gains are stored as integers / 64 in one byte each
+FILL_FILTER_ORDER = 4  # order of the Butterworth high-pass that confines the fill noise above fill_hz
+MAX_FILL_SHARE = 0.45  # highest fill_hz a file may declare, as a share of the sample rate
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,8 @@ class WeightingConfig:
     tilt: float = 0.7  # first-order tilt of the noise towards the low band (0: none)
     loudness: float = 0.8  # exponent of the level envelope: 0 keeps the noise level, 1 follows the level fully
     floor_db: float = 40.0  # frames further below the loudest than this are weighted as if at this level, dB
+    fill_hz: float = 3000.0  # noise filling above this frequency, Hz (0: none; rounded to whole Hz)
+    fill: float = 0.3  # the fill noise's amplitude as a share of what the coder left out above fill_hz
 
 
 @dataclass(frozen=True)
@@ -58,6 +72,9 @@ class Weighting:
     tilt: int  # in 1/FRACTION
     reflections: np.ndarray  # (channels, frames, order) int: arcsines of the reflection coefficients / ARCSINE_STEP
     levels: np.ndarray  # (channels, frames) int: the envelope in dB / LEVEL_STEP_DB (0 or below)
+    fill_hz: int  # noise filling above this frequency, Hz (0: none)
+    fill_levels: np.ndarray  # (channels, frames) int: level of y above fill_hz, dB / LEVEL_STEP_DB (none: 0 frames)
+    fill_gains: np.ndarray  # (channels,) int: the fill noise's gain in 1/FILL_RESOLUTION (0: no noise)
 
 
 def _reflections(frame: np.ndarray, order: int, rate: int) -> np.ndarray:
@@ -108,7 +125,7 @@ def _switched(values: np.ndarray, filters: list, frame: int, inverse: bool) -> n
 
 
 def envelope(levels: np.ndarray, frame: int, count: int) -> np.ndarray:
-    """(count,) gain of the level envelope (dB / LEVEL_STEP_DB per frame), linear between frame centres."""
+    """(count,) gain of per-frame levels (dB / LEVEL_STEP_DB), linear between frame centres."""
     gains = 10.0 ** (np.asarray(levels, np.float64) * LEVEL_STEP_DB / 20)
     return np.interp(np.arange(count), np.arange(len(gains)) * frame + (frame - 1) / 2, gains)
 
@@ -118,17 +135,51 @@ def frames(count: int, frame: int) -> int:
     return -(-count // frame)
 
 
+def _frame_levels(values: np.ndarray, frame: int) -> np.ndarray:
+    """(frames,) mean power of (n,) values over each frame."""
+    return np.array([np.mean(values[i:i + frame] ** 2) for i in range(0, len(values), frame)])
+
+
+def _upper_band(values: np.ndarray, fill_hz: int, rate: int) -> np.ndarray:
+    """(n,) `values` through the fill's high-pass above `fill_hz`."""
+    return sosfilt(butter(FILL_FILTER_ORDER, fill_hz, "highpass", fs=rate, output="sos"), values)
+
+
+def fill_noise(count: int, fill_hz: int, rate: int) -> np.ndarray:
+    """(count,) the fill's noise: a fixed pseudo-random sequence (splitmix64 of the sample index,
+    uniform in [-1, 1)), high-passed above `fill_hz` and scaled to unit mean power."""
+    with np.errstate(over="ignore"):  # the hash wraps modulo 2**64 on purpose
+        state = (np.arange(1, count + 1, dtype=np.uint64)) * np.uint64(0x9E3779B97F4A7C15)
+        state = (state ^ (state >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        state = (state ^ (state >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        state ^= state >> np.uint64(31)
+    uniform = (state >> np.uint64(11)).astype(np.float64) / float(1 << 52) - 1.0
+    band = _upper_band(uniform, fill_hz, rate)
+    return band / max(math.sqrt(np.mean(band**2)), 1e-30)
+
+
+def _fill(weighting: Weighting, channel: int, count: int, rate: int, total: int) -> np.ndarray:
+    """(count,) the first samples of the fill noise of one channel of a chunk of `total` samples, at
+    unit gain: the noise at the stored fill levels."""
+    noise = fill_noise(total, weighting.fill_hz, rate)[:count]
+    return noise * envelope(weighting.fill_levels[channel], weighting.frame, count)
+
+
 def analyse(values: np.ndarray, rate: int, config: WeightingConfig) -> tuple[Weighting, np.ndarray]:
-    """The weighting of (n, channels) values and the weighted values y = W x / g, (n, channels) float32."""
+    """The weighting of (n, channels) values and the weighted values y = W x / g, (n, channels) float32;
+    its fill gains are 0 until the chunk is coded (`fill_gains`)."""
     count, channels = values.shape
     frame = min(MAX_FRAME, max(MIN_FRAME, round(config.frame_ms * rate / 1000)))
+    fill_hz = round(config.fill_hz) if 0 < config.fill_hz < MAX_FILL_SHARE * rate and config.fill > 0 else 0
     window = np.hanning(2 * frame)
     n_frames = frames(count, frame)
     reflections = np.zeros((channels, n_frames, config.order), np.int64)
     levels = np.zeros((channels, n_frames), np.int64)
+    fill_levels = np.zeros((channels, n_frames if fill_hz else 0), np.int64)
     weighting = Weighting(frame, *(round(v * FRACTION) for v in (config.gamma_num, config.gamma_den, config.tilt)),
-                          reflections, levels)
+                          reflections, levels, fill_hz, fill_levels, np.zeros(channels, np.int64))
     limit = math.floor((math.pi / 2) / ARCSINE_STEP) - 1
+    lowest = -math.floor(MAX_LEVEL_DB / LEVEL_STEP_DB)
     out = np.empty((count, channels), np.float32)
     for c in range(channels):
         signal = values[:, c].astype(np.float64)
@@ -137,59 +188,94 @@ def analyse(values: np.ndarray, rate: int, config: WeightingConfig) -> tuple[Wei
             k = _reflections(padded[f * frame:f * frame + 2 * frame] * window, config.order, rate)
             reflections[c, f] = np.clip(np.round(np.arcsin(k) / ARCSINE_STEP), -limit, limit)
         weighted = _switched(signal, _filters(weighting, c), frame, inverse=False)
-        power = np.array([np.mean(weighted[i:i + frame] ** 2) for i in range(0, count, frame)])
+        power = _frame_levels(weighted, frame)
         level_db = 10 * np.log10(np.maximum(power / max(power.max(), 1e-30), 10 ** (-config.floor_db / 10)))
         levels[c] = np.round(config.loudness * level_db / LEVEL_STEP_DB)
         out[:, c] = weighted / envelope(levels[c], frame, count)
+        if fill_hz:
+            band_db = 10 * np.log10(np.maximum(_frame_levels(_upper_band(out[:, c].astype(np.float64), fill_hz, rate),
+                                                             frame), 1e-30))
+            fill_levels[c] = np.clip(np.round(band_db / LEVEL_STEP_DB), lowest, -lowest)
     return weighting, out
 
 
-def restore(weighting: Weighting, values: np.ndarray) -> np.ndarray:
-    """(n, channels) float32 signal of decoded weighted values (n, channels): x = W^-1 (g y)."""
+def fill_gains(weighting: Weighting, weighted: np.ndarray, decoded: np.ndarray, rate: int, share: float) -> np.ndarray:
+    """(channels,) int fill gains of a coded chunk, its (n, channels) weighted values and their
+    decode: the noise then carries share**2 of the energy the decode lacks above fill_hz."""
+    gains = np.zeros(weighted.shape[1], np.int64)
+    for c in range(weighted.shape[1]) if weighting.fill_hz else ():
+        missing = _upper_band(weighted[:, c].astype(np.float64) - decoded[:, c], weighting.fill_hz, rate)
+        noise = _fill(weighting, c, len(weighted), rate, len(weighted))
+        gain = share * math.sqrt(np.sum(missing**2) / max(np.sum(noise**2), 1e-30))
+        gains[c] = min(255, round(gain * FILL_RESOLUTION))
+    return gains
+
+
+def restore(weighting: Weighting, values: np.ndarray, rate: int, total: int) -> np.ndarray:
+    """(n, channels) float32 signal of decoded weighted values (n, channels), the first n samples of
+    a chunk of `total`: the fill noise added, then x = W^-1 (g y)."""
     count = len(values)
     out = np.empty(values.shape, np.float32)
     for c in range(values.shape[1]):
-        scaled = values[:, c].astype(np.float64) * envelope(weighting.levels[c], weighting.frame, count)
+        filled = values[:, c].astype(np.float64)
+        if weighting.fill_hz and weighting.fill_gains[c]:
+            filled = filled + _fill(weighting, c, count, rate, total) * (weighting.fill_gains[c] / FILL_RESOLUTION)
+        scaled = filled * envelope(weighting.levels[c], weighting.frame, count)
         out[:, c] = _switched(scaled, _filters(weighting, c), weighting.frame, inverse=True)
     return out
 
 
 def write(writer: Writer, weighting: Weighting) -> None:
-    """The chunk's weighting: its numbers, then per channel the models and payload of its sequences."""
+    """The chunk's weighting: its numbers, per channel the models and payload of its sequences, then
+    the fill gains (one byte each)."""
     for value in (weighting.frame, weighting.reflections.shape[-1], weighting.gamma_num, weighting.gamma_den,
-                  weighting.tilt):
+                  weighting.tilt, weighting.fill_hz):
         writer.varint(value)
-    for reflections, levels in zip(weighting.reflections, weighting.levels):
-        sequences = [np.diff(s, prepend=0) for s in (*reflections.T, levels)]
+    for c, (reflections, levels) in enumerate(zip(weighting.reflections, weighting.levels)):
+        fill = (weighting.fill_levels[c],) if weighting.fill_hz else ()
+        sequences = [np.diff(s, prepend=0) for s in (*reflections.T, levels, *fill)]
         models = [entropy.choose_model(s) for s in sequences]
         for model in models:
             entropy.write_model(writer, model)
         payload = entropy.encode(sequences, models)
         writer.varint(len(payload))
         writer.raw(payload)
+    writer.raw(bytes(weighting.fill_gains.astype(np.uint8)))
 
 
-def read(reader: Reader, count: int, channels: int, most: int) -> Weighting:
-    """The weighting of a chunk of `count` samples and `channels` channels, validated: refused if it
-    holds more than `most` numbers (frames x channels x (order + 1))."""
+def with_fill_gains(block: bytes, gains: np.ndarray) -> bytes:
+    """A written weighting `block` with its fill gains ((channels,) ints, 0..255) set."""
+    return block[:len(block) - len(gains)] + bytes(np.asarray(gains, np.uint8))
+
+
+def read(reader: Reader, count: int, channels: int, rate: int, most: int) -> Weighting:
+    """The weighting of a chunk of `count` samples and `channels` channels at `rate` Hz, validated:
+    refused if it holds more than `most` numbers (frames x channels x sequences)."""
     frame = reader.varint(MAX_FRAME, "weighting frame")
     order = reader.varint(MAX_ORDER, "prediction order")
     gammas = [reader.varint(FRACTION - 1, "weighting factor") for _ in range(3)]
+    fill_hz = reader.varint(math.floor(MAX_FILL_SHARE * rate), "fill frequency")
     if frame < MIN_FRAME:
         raise InrError(f"corrupt file: weighting frames of {frame} samples")
-    n_frames = frames(count, frame)
-    if n_frames * channels * (order + 1) > most:
-        raise InrError(f"corrupt file: {n_frames * channels * (order + 1)} weighting numbers where at most "
+    n_frames, n_sequences = frames(count, frame), order + 1 + (fill_hz > 0)
+    if n_frames * channels * n_sequences > most:
+        raise InrError(f"corrupt file: {n_frames * channels * n_sequences} weighting numbers where at most "
                        f"{most} fit its size")
     reflections = np.zeros((channels, n_frames, order), np.int64)
     levels = np.zeros((channels, n_frames), np.int64)
+    fill_levels = np.zeros((channels, n_frames if fill_hz else 0), np.int64)
     for c in range(channels):
-        models = [entropy.read_model(reader) for _ in range(order + 1)]
+        models = [entropy.read_model(reader) for _ in range(n_sequences)]
         payload = reader.raw(reader.varint(reader.remaining(), "weighting payload"))
-        sequences = [np.cumsum(s, dtype=np.int64) for s in entropy.decode(payload, models, [n_frames] * (order + 1))]
+        sequences = [np.cumsum(s, dtype=np.int64) for s in entropy.decode(payload, models, [n_frames] * n_sequences)]
         reflections[c], levels[c] = np.stack(sequences[:order], axis=-1), sequences[order]
+        if fill_hz:
+            fill_levels[c] = sequences[order + 1]
+    gains = np.frombuffer(reader.raw(channels), np.uint8).astype(np.int64)
     if np.abs(reflections).max(initial=0) * ARCSINE_STEP >= math.pi / 2:
         raise InrError("corrupt file: a reflection coefficient of magnitude 1 or more")
     if levels.max(initial=0) > 0 or -levels.min(initial=0) * LEVEL_STEP_DB > MAX_LEVEL_DB:
         raise InrError(f"corrupt file: a level envelope outside -{MAX_LEVEL_DB:g}..0 dB")
-    return Weighting(frame, *gammas, reflections, levels)
+    if np.abs(fill_levels).max(initial=0) * LEVEL_STEP_DB > MAX_LEVEL_DB:
+        raise InrError(f"corrupt file: a fill level outside -{MAX_LEVEL_DB:g}..{MAX_LEVEL_DB:g} dB")
+    return Weighting(frame, *gammas, reflections, levels, fill_hz, fill_levels, gains)

@@ -2,6 +2,7 @@
 promise of an audio file, the noise follows the signal, files of format version 2 still decode, and
 a corrupt weighting block is refused."""
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -40,13 +41,17 @@ def test_the_inverse_filter_undoes_the_pre_filter(rate, channels):
     assert weighted.shape == clip.shape and weighted.dtype == np.float32
     assert found.reflections.shape == (channels, weighting.frames(len(clip), found.frame), 10)
     assert np.all(found.levels <= 0) and found.levels.min() < -10  # the quiet half is 30 dB down
-    np.testing.assert_allclose(weighting.restore(found, weighted), clip, atol=2e-6)
+    assert found.fill_hz == 3000 and found.fill_levels.shape == found.levels.shape and not found.fill_gains.any()
+    np.testing.assert_allclose(weighting.restore(found, weighted, rate, len(clip)), clip, atol=2e-6)
     writer = bitstream.Writer()
     weighting.write(writer, found)
-    again = weighting.read(bitstream.Reader(bytes(writer.buffer)), len(clip), channels, 1 << 20)
-    assert (again.frame, again.gamma_num, again.gamma_den, again.tilt) == (found.frame, 243, 77, 179)
-    np.testing.assert_array_equal(again.reflections, found.reflections)
-    np.testing.assert_array_equal(again.levels, found.levels)
+    block = weighting.with_fill_gains(bytes(writer.buffer), np.arange(1, channels + 1))
+    again = weighting.read(bitstream.Reader(block), len(clip), channels, rate, 1 << 20)
+    assert (again.frame, again.gamma_num, again.gamma_den, again.tilt, again.fill_hz) == (found.frame, 243, 77, 179,
+                                                                                          3000)
+    for name in ("reflections", "levels", "fill_levels"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(found, name))
+    assert again.fill_gains.tolist() == list(range(1, channels + 1))
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +89,35 @@ def test_the_noise_follows_the_signal_where_plain_coding_spreads_it_evenly(weigh
     assert drop_db(data) > drop_db(plain) + 6.0
 
 
+def test_noise_fills_the_upper_band_the_coder_left_empty(weighted_file):
+    """A file's fill adds noise above fill_hz to its decode (and none without filling); its gain gives
+    the noise `fill` squared of the energy a decode lacks there (here one lacking the whole band)."""
+    clip, _ = weighted_file
+    filled = audio.encode_audio(clip, 16000, kbps=8, method="pyramid", config=QUICK)
+    dull = audio.encode_audio(clip, 16000, kbps=8, method="pyramid", config=QUICK,
+                              weighted=dataclasses.replace(audio.DEFAULT_WEIGHTING, fill=0.0))
+    assert audio.read_header(dull).layouts[0][0].fill_hz == 0
+    header = audio.read_header(filled)
+    found, layout = header.layouts[0]
+    assert found.fill_gains[0] > 0
+    header.layouts[0] = dataclasses.replace(found, fill_gains=0 * found.fill_gains), layout
+    difference = (audio.decode_audio(filled)[0] - audio.decode_audio(header)[0])[:, 0].astype(np.float64)
+    power = np.abs(np.fft.rfft(difference)) ** 2
+    assert power.sum() > 0 and power[:len(power) * 2500 // 8000].sum() < 0.1 * power.sum()
+
+    values = (clip / 2).astype(np.float32)
+    found, weighted = weighting.analyse(values, 16000, audio.DEFAULT_WEIGHTING)
+    band = weighting._upper_band(weighted[:, 0].astype(np.float64), 3000, 16000)
+    gains = weighting.fill_gains(found, weighted, weighted - band[:, None], 16000, 0.3)
+    noise = weighting._fill(found, 0, len(clip), 16000, len(clip)) * gains[0] / weighting.FILL_RESOLUTION
+    share = np.sum(noise**2) / np.sum(weighting._upper_band(band, 3000, 16000) ** 2)  # as the decoder sees the band
+    assert abs(np.sqrt(share) - 0.3) <= 0.3 * 0.5 / gains[0] + 1e-9  # the gain is rounded to 1/FILL_RESOLUTION
+    noise = weighting.fill_noise(16000, 3000, 16000)  # the same on every machine: no random generator's state
+    np.testing.assert_array_equal(noise, weighting.fill_noise(16000, 3000, 16000))
+    power = np.abs(np.fft.rfft(noise)) ** 2
+    assert abs(np.mean(noise**2) - 1) < 1e-9 and power[:2000].sum() < 0.02 * power.sum()  # bins are 1 Hz apart
+
+
 def test_files_of_format_version_2_decode_as_unweighted():
     data = (SEEDS / "audio-mono.inr").read_bytes()
     assert data[len(bitstream.MAGIC)] == 2
@@ -93,10 +127,11 @@ def test_files_of_format_version_2_decode_as_unweighted():
     assert decoded.shape == (2400, 1) and np.all(np.isfinite(decoded))
 
 
-def block(frame=480, order=2, sequences=None, frames=4) -> bytes:
-    """A weighting block of one channel: its numbers, then order + 1 sequences of differences."""
+def block(frame=480, order=2, sequences=None, frames=4, fill_hz=0) -> bytes:
+    """A weighting block of one channel: its numbers, then order + 1 sequences of differences (one
+    more with a fill) and the fill gain."""
     writer = bitstream.Writer()
-    for value in (frame, order, 243, 77, 179):
+    for value in (frame, order, 243, 77, 179, fill_hz):
         writer.varint(value)
     sequences = sequences or [np.zeros(frames, np.int64)] * (order + 1)
     models = [entropy.choose_model(s) for s in sequences]
@@ -105,6 +140,7 @@ def block(frame=480, order=2, sequences=None, frames=4) -> bytes:
     payload = entropy.encode(sequences, models)
     writer.varint(len(payload))
     writer.raw(payload)
+    writer.raw(b"\x01")
     return bytes(writer.buffer)
 
 
@@ -114,12 +150,15 @@ def block(frame=480, order=2, sequences=None, frames=4) -> bytes:
     (block(sequences=[np.array([16, 0, 0, 0]), np.zeros(4, np.int64), np.zeros(4, np.int64)]), "magnitude 1"),
     (block(sequences=[np.zeros(4, np.int64), np.zeros(4, np.int64), np.array([1, 0, 0, 0])]), "level envelope"),
     (block(sequences=[np.zeros(4, np.int64), np.zeros(4, np.int64), np.array([-81, 0, 0, 0])]), "level envelope"),
+    (block(fill_hz=7201), "fill frequency"),
+    (block(fill_hz=3000, sequences=[np.zeros(4, np.int64)] * 3 + [np.array([81, 0, 0, 0])]), "fill level"),
+    (block()[:-1], "past the end"),
 ])
 def test_a_corrupt_weighting_block_is_refused(data, message):
     with pytest.raises(InrError, match=message):
-        weighting.read(bitstream.Reader(data), 1920, 1, 1 << 20)
+        weighting.read(bitstream.Reader(data), 1920, 1, 16000, 1 << 20)
 
 
 def test_a_weighting_too_large_for_its_file_is_refused_before_it_is_read():
     with pytest.raises(InrError, match="weighting numbers"):  # 600 s at 192 kHz in frames of 16 samples
-        weighting.read(bitstream.Reader(block(frame=16, order=32)), 600 * 192000, 2, 64 * 1000)
+        weighting.read(bitstream.Reader(block(frame=16, order=32)), 600 * 192000, 2, 192000, 64 * 1000)

@@ -22,9 +22,12 @@ SPEECH = Path(__file__).resolve().parents[3] / "shared" / "data" / "speech_train
 DEFAULT = WeightingConfig()
 VARIANTS = {  # name -> weighting (None: squared error alone)
     "unweighted": None,
-    "level envelope only": dataclasses.replace(DEFAULT, gamma_num=0.0, gamma_den=0.0, tilt=0.0),
-    "prediction filter only": dataclasses.replace(DEFAULT, loudness=0.0),
+    "level envelope only": dataclasses.replace(DEFAULT, gamma_num=0.0, gamma_den=0.0, tilt=0.0, fill=0.0),
+    "prediction filter only": dataclasses.replace(DEFAULT, loudness=0.0, fill=0.0),
     "default": DEFAULT,
+    "no noise filling": dataclasses.replace(DEFAULT, fill=0.0),
+    "noise filling above 4 kHz": dataclasses.replace(DEFAULT, fill_hz=4000.0),
+    "noise filling at 0.5": dataclasses.replace(DEFAULT, fill=0.5),
     "CELP's gammas 0.92 / 0.6": dataclasses.replace(DEFAULT, gamma_num=0.92, gamma_den=0.6),
     "gammas 0.97 / 0.3": dataclasses.replace(DEFAULT, gamma_num=0.97),
     "no tilt": dataclasses.replace(DEFAULT, tilt=0.0),

@@ -147,15 +147,18 @@ def _encode_chunk(samples: np.ndarray, rate: int, method: str, budget: int, conf
     count, channels = samples.shape
     coded = samples @ MID_SIDE.T if channels == 2 else samples
     values = (coded / 2.0).astype(np.float32)
-    head = b""
+    head, module, geometry = b"", methods.get(method, "audio"), Geometry((count,), channels, "audio")
     if weighted is not None:
         found, values = weighting.analyse(values, rate, weighted)
         writer = bitstream.Writer()
         weighting.write(writer, found)
         head = bytes(writer.buffer)
     chunk = Budget(head, budget + OVERHEAD)  # coded as a file of its own, whose body is kept
-    body = methods.get(method, "audio").encode(values, Geometry((count,), channels, "audio"), chunk, config, quiet,
-                                               stats)
+    body = module.encode(values, geometry, chunk, config, quiet, stats)
+    if weighted is not None and found.fill_hz:  # the fill gains, from what the decoder will render
+        layout = module.read_layout(bitstream.Reader(body), geometry, len(head) + len(body) + OVERHEAD)
+        decoded = module.render(layout, geometry, (1.0,), ((0,), (count,)))
+        head = weighting.with_fill_gains(head, weighting.fill_gains(found, values, decoded, rate, weighted.fill))
     return head + body
 
 
@@ -293,8 +296,8 @@ def read_chunk(header: Header, index: int) -> tuple:
     body = header.chunks[index]
     reader, n_bytes = bitstream.Reader(body), len(body) + OVERHEAD  # the limits of a file of its own
     geometry = chunk_geometry(header, index)
-    found = (weighting.read(reader, geometry.extent[0], header.channels, WEIGHTING_VALUES_PER_BYTE * n_bytes)
-             if header.weighted else None)
+    found = (weighting.read(reader, geometry.extent[0], header.channels, header.rate,
+                            WEIGHTING_VALUES_PER_BYTE * n_bytes) if header.weighted else None)
     return found, methods.get(header.method, "audio").read_layout(reader, geometry, n_bytes)
 
 
@@ -343,7 +346,8 @@ def render_chunk(header: Header, index: int, scale: float, first: int, count: in
         return module.render(layout, geometry, (scale,), ((first,), (count,)))
     positions = pyramid.cell_positions(first, count, scale, 1)  # in encoded samples
     end = min(geometry.extent[0], math.floor(positions[-1]) + 3)  # the last position's taps reach 2 samples on
-    restored = weighting.restore(found, module.render(layout, geometry, (1.0,), ((0,), (end,))))
+    restored = weighting.restore(found, module.render(layout, geometry, (1.0,), ((0,), (end,))), header.rate,
+                                 geometry.extent[0])
     if scale == 1:
         return restored[first:first + count]
     return pyramid.interpolate_axis(restored, positions, 0)
