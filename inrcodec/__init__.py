@@ -22,7 +22,7 @@ _NAMES = {  # public name -> the module defining it
     "read_header": "modalities.image", "default_config": "modalities.image", "METHODS": "methods",
     "CoinConfig": "methods.coin", "SparseConfig": "methods.sparse", "LatentConfig": "methods.meta",
     "PyramidConfig": "methods.pyramid", "LatticeConfig": "methods.lattice", "HyperConfig": "methods.hyper",
-    "RegionsConfig": "methods.regions",
+    "RegionsConfig": "methods.regions", "WeightingConfig": "weighting",
     "FitConfig": "networks.fit", "GateConfig": "networks.fit", "enable_compilation_cache": "compile_cache",
     "encode_dataset": "datasets",
     "decode_dataset": "datasets", "sweep": "eval.sweeps", "bd_rate": "eval.rd", "bd_psnr": "eval.rd",
