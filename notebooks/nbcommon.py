@@ -65,13 +65,13 @@ def per_item_bd(test, anchor, metric: str = "psnr") -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["item", "BD-rate (%)", "left out"]).set_index("item")
 
 
-def log_mel(samples: np.ndarray, rate: int, bands: int = 64, window_ms: float = 32.0) -> np.ndarray:
+def log_mel(samples: np.ndarray, rate: int, bands: int = 48, window_ms: float = 32.0) -> np.ndarray:
     """(bands, frames) power in dB of a mono clip's short-time spectrum (Hann windows of `window_ms`,
-    hop a quarter of that) pooled into `bands` triangular bands evenly spaced on the mel scale."""
+    hop half of that) pooled into `bands` triangular bands evenly spaced on the mel scale."""
     from scipy.signal import stft
 
     length = round(rate * window_ms / 1000)
-    frequencies, _, spectrum = stft(samples, rate, nperseg=length, noverlap=length - length // 4)
+    frequencies, _, spectrum = stft(samples, rate, nperseg=length, noverlap=length // 2)
     mel = lambda hz: 2595 * np.log10(1 + hz / 700)
     edges = 700 * (10 ** (np.linspace(0, mel(rate / 2), bands + 2) / 2595) - 1)
     rising = (frequencies[None] - edges[:-2, None]) / (edges[1:-1, None] - edges[:-2, None])
