@@ -48,6 +48,8 @@ LAG_WINDOW_HZ = 60.0  # Gaussian lag window's bandwidth, Hz: smooths the envelop
 FILL_RESOLUTION = 64  # fill gains are stored as integers / 64 in one byte each
 FILL_FILTER_ORDER = 4  # order of the Butterworth high-pass that confines the fill noise above fill_hz
 MAX_FILL_SHARE = 0.45  # highest fill_hz a file may declare, as a share of the sample rate
+FRAMES_PER_BYTE = 4  # most frames x channels a chunk may declare per byte of it (the default: 0.02 at 16 kbps)
+NUMBERS_PER_BYTE = 64  # most stored numbers (frames x channels x sequences) per byte of a chunk
 
 
 @dataclass(frozen=True)
@@ -248,9 +250,10 @@ def with_fill_gains(block: bytes, gains: np.ndarray) -> bytes:
     return block[:len(block) - len(gains)] + bytes(np.asarray(gains, np.uint8))
 
 
-def read(reader: Reader, count: int, channels: int, rate: int, most: int) -> Weighting:
+def read(reader: Reader, count: int, channels: int, rate: int, n_bytes: int) -> Weighting:
     """The weighting of a chunk of `count` samples and `channels` channels at `rate` Hz, validated:
-    refused if it holds more than `most` numbers (frames x channels x sequences)."""
+    refused if it declares more frames or numbers than FRAMES_PER_BYTE and NUMBERS_PER_BYTE allow a
+    chunk of `n_bytes` (so that decoding time grows with the file)."""
     frame = reader.varint(MAX_FRAME, "weighting frame")
     order = reader.varint(MAX_ORDER, "prediction order")
     gammas = [reader.varint(FRACTION - 1, "weighting factor") for _ in range(3)]
@@ -258,9 +261,10 @@ def read(reader: Reader, count: int, channels: int, rate: int, most: int) -> Wei
     if frame < MIN_FRAME:
         raise InrError(f"corrupt file: weighting frames of {frame} samples")
     n_frames, n_sequences = frames(count, frame), order + 1 + (fill_hz > 0)
-    if n_frames * channels * n_sequences > most:
-        raise InrError(f"corrupt file: {n_frames * channels * n_sequences} weighting numbers where at most "
-                       f"{most} fit its size")
+    numbers = n_frames * channels * n_sequences
+    if n_frames * channels > FRAMES_PER_BYTE * n_bytes or numbers > NUMBERS_PER_BYTE * n_bytes:
+        raise InrError(f"corrupt file: {n_frames * channels} weighting frames ({numbers} numbers) are too many "
+                       f"for {n_bytes} bytes")
     reflections = np.zeros((channels, n_frames, order), np.int64)
     levels = np.zeros((channels, n_frames), np.int64)
     fill_levels = np.zeros((channels, n_frames if fill_hz else 0), np.int64)
@@ -268,7 +272,8 @@ def read(reader: Reader, count: int, channels: int, rate: int, most: int) -> Wei
         models = [entropy.read_model(reader) for _ in range(n_sequences)]
         payload = reader.raw(reader.varint(reader.remaining(), "weighting payload"))
         sequences = [np.cumsum(s, dtype=np.int64) for s in entropy.decode(payload, models, [n_frames] * n_sequences)]
-        reflections[c], levels[c] = np.stack(sequences[:order], axis=-1), sequences[order]
+        reflections[c] = np.reshape(np.array(sequences[:order], np.int64).T, (n_frames, order))
+        levels[c] = sequences[order]
         if fill_hz:
             fill_levels[c] = sequences[order + 1]
     gains = np.frombuffer(reader.raw(channels), np.uint8).astype(np.int64)

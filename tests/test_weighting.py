@@ -46,7 +46,7 @@ def test_the_inverse_filter_undoes_the_pre_filter(rate, channels):
     writer = bitstream.Writer()
     weighting.write(writer, found)
     block = weighting.with_fill_gains(bytes(writer.buffer), np.arange(1, channels + 1))
-    again = weighting.read(bitstream.Reader(block), len(clip), channels, rate, 1 << 20)
+    again = weighting.read(bitstream.Reader(block), len(clip), channels, rate, len(block))
     assert (again.frame, again.gamma_num, again.gamma_den, again.tilt, again.fill_hz) == (found.frame, 243, 77, 179,
                                                                                           3000)
     for name in ("reflections", "levels", "fill_levels"):
@@ -156,9 +156,12 @@ def block(frame=480, order=2, sequences=None, frames=4, fill_hz=0) -> bytes:
 ])
 def test_a_corrupt_weighting_block_is_refused(data, message):
     with pytest.raises(InrError, match=message):
-        weighting.read(bitstream.Reader(data), 1920, 1, 16000, 1 << 20)
+        weighting.read(bitstream.Reader(data), 1920, 1, 16000, 1000)
 
 
-def test_a_weighting_too_large_for_its_file_is_refused_before_it_is_read():
-    with pytest.raises(InrError, match="weighting numbers"):  # 600 s at 192 kHz in frames of 16 samples
-        weighting.read(bitstream.Reader(block(frame=16, order=32)), 600 * 192000, 2, 192000, 64 * 1000)
+@pytest.mark.parametrize("order, n_bytes", [(0, 999), (32, 2000)])
+def test_a_weighting_too_large_for_its_file_is_refused_before_it_is_read(order, n_bytes):
+    """4000 frames of 16 samples: too many frames for 999 bytes, too many numbers (33 a frame) for 2000."""
+    with pytest.raises(InrError, match="too many"):
+        weighting.read(bitstream.Reader(block(frame=16, order=order)), 4000 * 16, 1, 16000, n_bytes)
+    assert weighting.read(bitstream.Reader(block(frame=16, order=0, frames=4000)), 4000 * 16, 1, 16000, 1000)

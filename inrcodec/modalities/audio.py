@@ -49,7 +49,6 @@ SUFFIXES = AUDIO_RECORD.suffixes  # audio files the command line and the bench r
 MID_SIDE = np.array([[0.5, 0.5], [0.5, -0.5]])  # (mid, side) = MID_SIDE @ (left, right)
 CHUNK_SECONDS = 30  # length of the chunks a clip is cut into and coded apart
 MAX_CHUNK_SECONDS = 600  # longest chunk a file may declare (a chunk is decoded whole)
-WEIGHTING_VALUES_PER_BYTE = 64  # most weighting numbers (frames x channels x (order + 1)) per byte of a chunk
 def check_clip(rate, samples: int, channels: int, what: str) -> None:
     """Refuse a sample rate, length or channel count outside the codec's limits."""
     if not (isinstance(rate, numbers.Integral) and MIN_RATE <= rate <= MAX_RATE):
@@ -296,8 +295,8 @@ def read_chunk(header: Header, index: int) -> tuple:
     body = header.chunks[index]
     reader, n_bytes = bitstream.Reader(body), len(body) + OVERHEAD  # the limits of a file of its own
     geometry = chunk_geometry(header, index)
-    found = (weighting.read(reader, geometry.extent[0], header.channels, header.rate,
-                            WEIGHTING_VALUES_PER_BYTE * n_bytes) if header.weighted else None)
+    found = weighting.read(reader, geometry.extent[0], header.channels, header.rate, n_bytes) if header.weighted \
+        else None
     return found, methods.get(header.method, "audio").read_layout(reader, geometry, n_bytes)
 
 
