@@ -347,6 +347,8 @@ def render_chunk(header: Header, index: int, scale: float, first: int, count: in
     end = min(geometry.extent[0], math.floor(positions[-1]) + 3)  # the last position's taps reach 2 samples on
     restored = weighting.restore(found, module.render(layout, geometry, (1.0,), ((0,), (end,))), header.rate,
                                  geometry.extent[0])
+    if not np.all(np.isfinite(restored)):
+        raise InrError("corrupt file: its weighting renders values that are not finite")
     if scale == 1:
         return restored[first:first + count]
     return pyramid.interpolate_axis(restored, positions, 0)
