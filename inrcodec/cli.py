@@ -290,7 +290,8 @@ def cmd_info(args) -> None:
             print(f"chunk {index}:      {len(body)} bytes")
             if weighted is not None:
                 print(f"weighting:    {weighted.frame}-sample frames, prediction order "
-                      f"{weighted.reflections.shape[-1]}")
+                      f"{weighted.reflections.shape[-1]}, " + (f"noise filling above {weighted.fill_hz} Hz"
+                                                             if weighted.fill_hz else "no noise filling"))
             print_layout(header.method, layout, "-sample")
     elif packs.is_pack(data):
         height, width = header.extent
