@@ -4,39 +4,43 @@
 Each photo is coded by `pyramid` at one cap; its decode gives per pixel the 19 level contributions
 (luma at every level, chroma at the six coarser ones), the post-filtered output and that output's
 3 x 3 neighbourhood. Everything is in units of the file's global step (so that one network serves
-every rate and photo), and the network (Flax: features -> 32 -> 32 -> 3, GELU, last layer zero, so
+every rate and photo), and the network (Flax: features -> width -> width -> 3, last layer zero, so
 that it starts as `pyramid`) predicts the residual in steps. It is trained on crops of training
-photos (../shared/data/photos_train, at most 512 x 512 each), checked on held-out training photos,
-and only then measured on Kodak (an evaluation set: nothing is tuned on it).
+photos (../shared/data/photos_train and train_photos, centre crops of at most 512 x 512; a random
+sample of pixels each), checked on held-out training photos, and only then measured on Kodak (an
+evaluation set: nothing is chosen on it).
 
   python experiments/probes/shared_synthesis.py [--train 60] [--held 12] [--bpp 0.3] [--steps 3000]
-      [--kodak 24] [--out experiments/results/probes/shared_synthesis.json]
+      [--variants gelu-32] [--kodak 24] [--cache runs/shared_synthesis]
+      [--out experiments/results/probes/shared_synthesis.json]
+
+Variants are <activation>-<width>: gelu or sine (SIREN's sin(w0 x), w0 = 1 after the first layer's
+SIREN initialisation). Coded photos are cached (`--cache`, one .npz each), so that variants and reruns
+skip the coding; the coding runs in two processes.
 """
 
 import argparse
 import json
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
-from flax import linen as nn
-
-from inrcodec import context, postfilter, pyramid
-from inrcodec.eval.metrics import psnr
-from inrcodec.methods.pyramid import grid_geometry
-from inrcodec.modalities import image
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 CROP = 512  # training photos are centre-cropped to at most this size
+SAMPLES = 32768  # pixels kept of each training photo
 OFFSETS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
 
 
-def decoded_features(pixels: np.ndarray, bpp: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """(features (H, W, F), post-filtered YCbCr output (H, W, 3), target YCbCr (H, W, 3), global step)
-    of a photo coded by `pyramid` at `bpp`."""
+def decoded_features(pixels: np.ndarray, bpp: float) -> dict:
+    """features (H, W, F) float32, the post-filtered YCbCr output and target (H, W, 3) and the global
+    step of a photo coded by `pyramid` at `bpp`."""
+    from inrcodec import context, postfilter, pyramid
+    from inrcodec.methods.pyramid import grid_geometry
+    from inrcodec.modalities import image
+
     data = image.encode(pixels, bpp, "pyramid")
     header = image.read_header(data)
     layout, geometry = header.layout, grid_geometry(header.geometry)
@@ -55,28 +59,97 @@ def decoded_features(pixels: np.ndarray, bpp: float) -> tuple[np.ndarray, np.nda
     features = np.concatenate([*contributions, *around], axis=-1) / layout.step
     # the probe's output is the real decode, but for a few roundings (levels summed in another order)
     assert np.mean(image.decode(data) != to_pixels(output)) < 1e-3
-    return features.astype(np.float32), output, pyramid.to_ycbcr(pixels), layout.step
+    return {"features": features.astype(np.float32), "output": output, "target": pyramid.to_ycbcr(pixels),
+            "step": layout.step, "pixels": pixels}
 
 
 def to_pixels(ycbcr: np.ndarray) -> np.ndarray:
     """uint8 RGB of centred YCbCr, as the decoder rounds."""
+    from inrcodec import pyramid
+
     return np.clip(np.round((pyramid.to_rgb(ycbcr, 3) + 0.5) * 255), 0, 255).astype(np.uint8)
-
-
-class Synthesis(nn.Module):
-    width: int = 32  # hidden units per layer
-
-    @nn.compact
-    def __call__(self, features):
-        hidden = nn.gelu(nn.Dense(self.width)(features))
-        hidden = nn.gelu(nn.Dense(self.width)(hidden))
-        return nn.Dense(3, kernel_init=nn.initializers.zeros)(hidden)
 
 
 def centre_crop(pixels: np.ndarray) -> np.ndarray:
     height, width = pixels.shape[:2]
     top, left = max(0, (height - CROP) // 2), max(0, (width - CROP) // 2)
     return pixels[top:top + CROP, left:left + CROP]
+
+
+def cached(path: Path, cache: Path, bpp: float, crop: bool, sample: bool) -> Path:
+    """The cache file of one photo, coding it first if it is not there; a training photo keeps
+    SAMPLES random pixels' features and targets only."""
+    from inrcodec.modalities import image
+
+    out = cache / f"{path.stem}-{bpp:g}{'-sample' if sample else ''}.npz"
+    if not out.exists():
+        pixels = image.read_image(path)
+        if pixels.shape[-1] != 3:
+            return None
+        found = decoded_features(centre_crop(pixels) if crop else pixels, bpp)
+        if sample:
+            flat = found["features"].reshape(-1, found["features"].shape[-1])
+            pick = np.random.default_rng(len(flat)).choice(len(flat), min(SAMPLES, len(flat)), replace=False)
+            residual = ((found["target"] - found["output"]) / found["step"]).reshape(-1, 3)
+            np.savez(out, features=flat[pick], residual=residual[pick])
+        else:
+            np.savez(out, **found)
+    return out
+
+
+def make_model(variant: str):
+    from flax import linen as nn
+    import jax.numpy as jnp
+
+    activation, width = variant.split("-")
+    width = int(width)
+
+    def siren_init(fan_in_first: bool):
+        def init(key, shape, dtype=jnp.float32):
+            import jax
+            bound = 1 / shape[0] if fan_in_first else np.sqrt(6 / shape[0])
+            return jax.random.uniform(key, shape, dtype, -bound, bound)
+        return init
+
+    class Synthesis(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            for layer in range(2):
+                if activation == "sine":
+                    x = jnp.sin(nn.Dense(width, kernel_init=siren_init(layer == 0))(x))
+                else:
+                    x = nn.gelu(nn.Dense(width)(x))
+            return nn.Dense(3, kernel_init=nn.initializers.zeros)(x)
+
+    return Synthesis()
+
+
+def train(variant: str, inputs: np.ndarray, targets: np.ndarray, steps: int, batch: int):
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    model = make_model(variant)
+    params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, inputs.shape[1])))
+    adam = optax.adam(optax.cosine_decay_schedule(1e-3, steps))
+    state = adam.init(params)
+
+    @jax.jit
+    def step(params, state, x, y):
+        loss, grads = jax.value_and_grad(lambda p: jnp.mean((model.apply(p, x) - y) ** 2))(params)
+        updates, state = adam.update(grads, state)
+        return optax.apply_updates(params, updates), state, loss
+
+    rng = np.random.default_rng(1)
+    losses = []
+    for i in range(steps):
+        pick = rng.integers(0, len(inputs), batch)
+        params, state, loss = step(params, state, inputs[pick], targets[pick])
+        losses.append(float(loss))
+        if i % 1000 == 0 or i == steps - 1:
+            print(f"{variant} step {i}: loss {np.mean(losses[-100:]):.5f} (steps squared; {np.mean(targets**2):.5f} "
+                  "without the network)", flush=True)
+    return model, params
 
 
 def main():
@@ -86,62 +159,58 @@ def main():
     ap.add_argument("--bpp", type=float, default=0.3)
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--batch", type=int, default=8192)
+    ap.add_argument("--variants", nargs="+", default=["gelu-32"])
     ap.add_argument("--kodak", type=int, default=24)
+    ap.add_argument("--cache", type=Path, default=Path("runs/shared_synthesis"))
     ap.add_argument("--out", default="experiments/results/probes/shared_synthesis.json")
     a = ap.parse_args()
+    from inrcodec.eval.metrics import psnr
+
     start = time.perf_counter()
-    rng = np.random.default_rng(0)
-    order = rng.permutation(206)  # photos_train mixes seven sets by name: a seeded shuffle spreads them
-    listing = sorted(p for p in (DATA / "photos_train").iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+    a.cache.mkdir(parents=True, exist_ok=True)
+    listing = sorted(p for folder in ("photos_train", "train_photos") for p in (DATA / folder).iterdir()
+                     if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+    order = np.random.default_rng(0).permutation(len(listing))  # the folders mix sets by name: spread them
     chosen = [listing[i] for i in order[:a.train + a.held]]
-    coded = []
-    for path in chosen:
-        pixels = centre_crop(image.read_image(path))
-        if pixels.shape[-1] == 3:
-            coded.append((path.name, pixels, *decoded_features(pixels, a.bpp)))
-    train, held = coded[:len(coded) - a.held], coded[len(coded) - a.held:]
-    print(f"coded {len(coded)} training photos in {time.perf_counter() - start:.0f} s", flush=True)
+    kodak = sorted((DATA / "kodak").glob("*.png"))[:a.kodak]
+    jobs = ([(p, True, True) for p in chosen[:a.train]] + [(p, True, False) for p in chosen[a.train:]]
+            + [(p, False, False) for p in kodak])
+    with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
+        files = list(pool.map(cached, [p for p, _, _ in jobs], [a.cache] * len(jobs), [a.bpp] * len(jobs),
+                              [c for _, c, _ in jobs], [s for _, _, s in jobs]))
+    train_files = [f for f in files[:a.train] if f]
+    held_files = [f for f in files[a.train:a.train + a.held] if f]
+    kodak_files = files[a.train + a.held:]
+    print(f"{len(train_files)} training, {len(held_files)} held-out, {len(kodak_files)} Kodak photos coded "
+          f"({time.perf_counter() - start:.0f} s)", flush=True)
+    loaded = [np.load(f) for f in train_files]
+    inputs = np.concatenate([d["features"] for d in loaded])
+    targets = np.concatenate([d["residual"] for d in loaded])
 
-    inputs = np.concatenate([f.reshape(-1, f.shape[-1]) for _, _, f, _, _, _ in train])
-    targets = np.concatenate([((t - o) / s).reshape(-1, 3) for _, _, _, o, t, s in train])
-    model = Synthesis()
-    params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, inputs.shape[1])))
-    schedule = optax.cosine_decay_schedule(1e-3, a.steps)
-    adam = optax.adam(schedule)
-    state = adam.init(params)
-
-    @jax.jit
-    def step(params, state, x, y):
-        loss, grads = jax.value_and_grad(lambda p: jnp.mean((model.apply(p, x) - y) ** 2))(params)
-        updates, state = adam.update(grads, state)
-        return optax.apply_updates(params, updates), state, loss
-
-    for i in range(a.steps):
-        pick = rng.integers(0, len(inputs), a.batch)
-        params, state, loss = step(params, state, inputs[pick], targets[pick])
-        if i % 500 == 0 or i == a.steps - 1:
-            print(f"step {i}: loss {float(loss):.4f} (steps squared; 0 at the start would be {np.mean(targets**2):.4f})",
-                  flush=True)
-
-    def scores(items):
+    def scores(model, params, paths):
         rows = []
-        for name, pixels, features, output, _, step_size in items:
-            refined = output + step_size * np.asarray(model.apply(params, features))
-            rows.append({"image": name, "step": step_size, "pyramid": psnr(pixels, to_pixels(output)),
-                         "shared": psnr(pixels, to_pixels(refined))})
+        for path in paths:
+            d = np.load(path)
+            refined = d["output"] + float(d["step"]) * np.asarray(model.apply(params, d["features"]))
+            rows.append({"image": path.stem, "step": float(d["step"]), "pyramid": psnr(d["pixels"], to_pixels(d["output"])),
+                         "shared": psnr(d["pixels"], to_pixels(refined))})
         return rows
 
-    held_rows = scores(held)
-    kodak = [(p.name, image.read_image(p)) for p in sorted((DATA / "kodak").glob("*.png"))[:a.kodak]]
-    kodak_rows = scores([(name, pixels, *decoded_features(pixels, a.bpp)) for name, pixels in kodak])
-    summary = {name: {"pyramid": float(np.mean([r["pyramid"] for r in rows])),
-                      "shared": float(np.mean([r["shared"] for r in rows])), "images": len(rows)}
-               for name, rows in (("held-out training photos", held_rows), ("kodak", kodak_rows))}
-    for name, values in summary.items():
-        print(f"{name}: pyramid {values['pyramid']:.3f} dB, with the shared synthesis {values['shared']:.3f} dB")
-    Path(a.out).write_text(json.dumps({"bpp": a.bpp, "train_photos": len(train), "steps": a.steps,
-                                       "seconds": time.perf_counter() - start, "summary": summary,
-                                       "held": held_rows, "kodak": kodak_rows}, indent=1) + "\n")
+    results = {}
+    for variant in a.variants:
+        began = time.perf_counter()
+        model, params = train(variant, inputs, targets, a.steps, a.batch)
+        trained = time.perf_counter() - began
+        held_rows, kodak_rows = scores(model, params, held_files), scores(model, params, kodak_files)
+        summary = {name: {"pyramid": float(np.mean([r["pyramid"] for r in rows])),
+                          "shared": float(np.mean([r["shared"] for r in rows])), "images": len(rows)}
+                   for name, rows in (("held-out training photos", held_rows), ("kodak", kodak_rows))}
+        for name, values in summary.items():
+            print(f"{variant} {name}: pyramid {values['pyramid']:.3f} dB, shared synthesis {values['shared']:.3f} dB",
+                  flush=True)
+        results[variant] = {"train_seconds": trained, "summary": summary, "held": held_rows, "kodak": kodak_rows}
+    Path(a.out).write_text(json.dumps({"bpp": a.bpp, "train_photos": len(train_files), "pixels_each": SAMPLES,
+                                       "steps": a.steps, "batch": a.batch, "variants": results}, indent=1) + "\n")
 
 
 if __name__ == "__main__":
