@@ -31,7 +31,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import butter, lfilter, lfiltic, sosfilt
+from scipy.signal import butter, lfilter, sosfilt
 
 from . import entropy
 from .bitstream import Reader, Writer
@@ -92,37 +92,46 @@ def _reflections(frame: np.ndarray, order: int, rate: int) -> np.ndarray:
     return np.clip(k, -0.9999, 0.9999)
 
 
-def predictor(indices: np.ndarray) -> np.ndarray:
-    """(order + 1,) A(z) coefficients, a[0] = 1, of quantized reflection coefficients (always stable)."""
-    a = np.array([1.0])
-    for k in np.sin(np.asarray(indices, np.float64) * ARCSINE_STEP):
-        a = np.concatenate([a, [0.0]]) + k * np.concatenate([a, [0.0]])[::-1]
+def predictors(indices: np.ndarray) -> np.ndarray:
+    """(frames, order + 1) A(z) coefficients, a[:, 0] = 1, of (frames, order) quantized reflection
+    coefficients (the step-up recursion, all frames at once; always stable)."""
+    k = np.sin(np.asarray(indices, np.float64) * ARCSINE_STEP)
+    a = np.zeros((len(k), k.shape[1] + 1))
+    a[:, 0] = 1.0
+    for i in range(1, k.shape[1] + 1):
+        a[:, :i + 1] = a[:, :i + 1] + k[:, i - 1:i] * a[:, i::-1]
     return a
 
 
-def _filters(weighting: Weighting, channel: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """W's (numerator, denominator) per frame of one channel."""
-    g_num, g_den = weighting.gamma_num / FRACTION, weighting.gamma_den / FRACTION
-    tilt = np.array([1.0, -weighting.tilt / FRACTION])
-    out = []
-    for indices in weighting.reflections[channel]:
-        a = predictor(indices)
-        powers = np.arange(len(a))
-        out.append((a * g_num**powers, np.convolve(a * g_den**powers, tilt)))
-    return out
+def _filters(weighting: Weighting, channel: int) -> tuple[np.ndarray, np.ndarray]:
+    """W's numerators and denominators of one channel, (frames, order + 2) each (the numerators
+    padded with a zero)."""
+    a = predictors(weighting.reflections[channel])
+    powers = np.arange(a.shape[1])
+    numerators = np.pad(a * (weighting.gamma_num / FRACTION) ** powers, ((0, 0), (0, 1)))
+    expanded = a * (weighting.gamma_den / FRACTION) ** powers
+    denominators = np.pad(expanded, ((0, 0), (0, 1))) - weighting.tilt / FRACTION * np.pad(expanded, ((0, 0), (1, 0)))
+    return numerators, denominators
 
 
-def _switched(values: np.ndarray, filters: list, frame: int, inverse: bool) -> np.ndarray:
-    """(n,) `values` through per-frame direct-form filters (b, a) (`inverse`: a / b), switching at
-    frame edges with the past inputs and outputs carried over."""
+def _switched(values: np.ndarray, filters: tuple[np.ndarray, np.ndarray], frame: int, inverse: bool) -> np.ndarray:
+    """(n,) `values` through per-frame direct-form filters b / a, (frames, K + 1) each with b[:, 0] =
+    a[:, 0] = 1 (`inverse`: a / b), switching at frame edges with the past inputs and outputs carried
+    over: each frame starts lfilter's state from them, zi[m] = sum over j > m of b[j] x[-(j - m)] -
+    a[j] y[-(j - m)]."""
+    numerators, denominators = filters[::-1] if inverse else filters
+    order = numerators.shape[1] - 1
     out = np.empty(len(values))
-    history = max(len(b) + len(a) for b, a in filters)
-    for f, (b, a) in enumerate(filters):
-        b, a = (a, b) if inverse else (b, a)
+    shift = np.arange(order)[:, None] + np.arange(order)[None]  # zi[m] = sum over i of c[m + 1 + i] past[i]
+    within, clipped = shift < order, np.minimum(shift, order - 1)
+    from_inputs, from_outputs = (np.where(within, c[:, 1:][:, clipped], 0.0) for c in (numerators, denominators))
+    for f, (b, a) in enumerate(zip(numerators[:frames(len(values), frame)], denominators)):  # those the values reach
         first = f * frame
-        past = slice(max(0, first - history), first)
-        zi = lfiltic(b, a, out[past][::-1], values[past][::-1])
-        out[first:first + frame] = lfilter(b, a, values[first:first + frame], zi=zi)[0]
+        inputs, outputs = np.zeros(order), np.zeros(order)  # the past, latest first (zeros before the start)
+        known = min(order, first)
+        inputs[:known], outputs[:known] = values[first - known:first][::-1], out[first - known:first][::-1]
+        state = from_inputs[f] @ inputs - from_outputs[f] @ outputs
+        out[first:first + frame] = lfilter(b, a, values[first:first + frame], zi=state)[0]
     return out
 
 
