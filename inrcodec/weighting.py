@@ -176,9 +176,23 @@ def _fill(weighting: Weighting, channel: int, count: int, rate: int, total: int)
     return noise * envelope(weighting.fill_levels[channel], weighting.frame, count)
 
 
+def check_config(config: WeightingConfig) -> None:
+    """Refuse a configuration whose files the decoder would refuse, naming the field."""
+    limits = {"gamma_num": (0, (FRACTION - 1) / FRACTION), "gamma_den": (0, (FRACTION - 1) / FRACTION),
+              "tilt": (0, (FRACTION - 1) / FRACTION), "order": (0, MAX_ORDER), "frame_ms": (0.1, 1000.0),
+              "loudness": (0, 1), "floor_db": (0, MAX_LEVEL_DB), "fill_hz": (0, 96000.0),
+              "fill": (0, 255 / FILL_RESOLUTION)}
+    for name, (low, high) in limits.items():
+        value = getattr(config, name)
+        kind = int if name == "order" else (int, float)  # a whole number of coefficients
+        if not (isinstance(value, kind) and low <= value <= high):
+            raise InrError(f"weighting {name} = {value!r} is outside {low:g}..{high:g}")
+
+
 def analyse(values: np.ndarray, rate: int, config: WeightingConfig) -> tuple[Weighting, np.ndarray]:
     """The weighting of (n, channels) values and the weighted values y = W x / g, (n, channels) float32;
     its fill gains are 0 until the chunk is coded (`fill_gains`)."""
+    check_config(config)
     count, channels = values.shape
     frame = min(MAX_FRAME, max(MIN_FRAME, round(config.frame_ms * rate / 1000)))
     fill_hz = round(config.fill_hz) if 0 < config.fill_hz < MAX_FILL_SHARE * rate and config.fill > 0 else 0
