@@ -167,8 +167,8 @@ def test_a_weighting_too_large_for_its_file_is_refused_before_it_is_read(order, 
     assert weighting.read(bitstream.Reader(block(frame=16, order=0, frames=4000)), 4000 * 16, 1, 16000, 1000)
 
 
-@pytest.mark.parametrize("field, value", [("gamma_num", 1.0), ("tilt", -0.1), ("order", 33), ("order", 10.5), ("frame_ms", 0.0),
-                                          ("fill", 5.0), ("loudness", float("nan"))])
+@pytest.mark.parametrize("field, value", [("gamma_num", 1.0), ("tilt", -0.1), ("order", 33), ("order", 10.5),
+                                          ("frame_ms", 0.0), ("fill", 5.0), ("loudness", float("nan"))])
 def test_a_weighting_the_decoder_would_refuse_is_refused_when_encoding(field, value):
     with pytest.raises(InrError, match=field):
         audio.encode_audio(voiced(0.1, 16000), 16000, 32, "pyramid", QUICK,
