@@ -10,13 +10,15 @@ photos (../shared/data/photos_train and train_photos, centre crops of at most 51
 sample of pixels each), checked on held-out training photos, and only then measured on Kodak (an
 evaluation set: nothing is chosen on it).
 
-  python experiments/probes/shared_synthesis.py [--train 60] [--held 12] [--bpp 0.3] [--steps 3000]
-      [--variants gelu-32] [--kodak 24] [--cache runs/shared_synthesis]
+  python experiments/probes/shared_synthesis.py [--train 60] [--held 12] [--bpp 0.3 ...] [--eval-bpp ...]
+      [--steps 3000] [--variants gelu-32] [--kodak 24] [--cache runs/shared_synthesis]
       [--out experiments/results/probes/shared_synthesis.json]
 
 Variants are <activation>-<width>: gelu or sine (SIREN's sin(w0 x), w0 = 1 after the first layer's
-SIREN initialisation). Coded photos are cached (`--cache`, one .npz each), so that variants and reruns
-skip the coding; the coding runs in two processes.
+SIREN initialisation). With several --bpp the training photos are coded at each (one network for
+every rate); --eval-bpp (default: the same) are the rates measured. Coded photos are cached
+(`--cache`, one .npz each), so that variants and reruns skip the coding; the coding runs in two
+processes.
 """
 
 import argparse
@@ -156,7 +158,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--train", type=int, default=60)
     ap.add_argument("--held", type=int, default=12)
-    ap.add_argument("--bpp", type=float, default=0.3)
+    ap.add_argument("--bpp", type=float, nargs="+", default=[0.3])
+    ap.add_argument("--eval-bpp", type=float, nargs="+")
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--batch", type=int, default=8192)
     ap.add_argument("--variants", nargs="+", default=["gelu-32"])
@@ -173,15 +176,18 @@ def main():
     order = np.random.default_rng(0).permutation(len(listing))  # the folders mix sets by name: spread them
     chosen = [listing[i] for i in order[:a.train + a.held]]
     kodak = sorted((DATA / "kodak").glob("*.png"))[:a.kodak]
-    jobs = ([(p, True, True) for p in chosen[:a.train]] + [(p, True, False) for p in chosen[a.train:]]
-            + [(p, False, False) for p in kodak])
+    rates = a.eval_bpp or a.bpp
+    jobs = ([("train", p, bpp, True, True) for bpp in a.bpp for p in chosen[:a.train]]
+            + [(("held", bpp), p, bpp, True, False) for bpp in rates for p in chosen[a.train:]]
+            + [(("kodak", bpp), p, bpp, False, False) for bpp in rates for p in kodak])
     with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
-        files = list(pool.map(cached, [p for p, _, _ in jobs], [a.cache] * len(jobs), [a.bpp] * len(jobs),
-                              [c for _, c, _ in jobs], [s for _, _, s in jobs]))
-    train_files = [f for f in files[:a.train] if f]
-    held_files = [f for f in files[a.train:a.train + a.held] if f]
-    kodak_files = files[a.train + a.held:]
-    print(f"{len(train_files)} training, {len(held_files)} held-out, {len(kodak_files)} Kodak photos coded "
+        files = list(pool.map(cached, *zip(*[(p, a.cache, bpp, crop, sample) for _, p, bpp, crop, sample in jobs])))
+    groups = {}
+    for (group, *_), found in zip(jobs, files):
+        if found:
+            groups.setdefault(group, []).append(found)
+    train_files = groups.pop("train")
+    print(f"{len(train_files)} coded training photos, {sum(map(len, groups.values()))} coded to measure "
           f"({time.perf_counter() - start:.0f} s)", flush=True)
     loaded = [np.load(f) for f in train_files]
     inputs = np.concatenate([d["features"] for d in loaded])
@@ -192,7 +198,8 @@ def main():
         for path in paths:
             d = np.load(path)
             refined = d["output"] + float(d["step"]) * np.asarray(model.apply(params, d["features"]))
-            rows.append({"image": path.stem, "step": float(d["step"]), "pyramid": psnr(d["pixels"], to_pixels(d["output"])),
+            before = psnr(d["pixels"], to_pixels(d["output"]))
+            rows.append({"image": path.stem, "step": float(d["step"]), "pyramid": before,
                          "shared": psnr(d["pixels"], to_pixels(refined))})
         return rows
 
@@ -201,14 +208,15 @@ def main():
         began = time.perf_counter()
         model, params = train(variant, inputs, targets, a.steps, a.batch)
         trained = time.perf_counter() - began
-        held_rows, kodak_rows = scores(model, params, held_files), scores(model, params, kodak_files)
-        summary = {name: {"pyramid": float(np.mean([r["pyramid"] for r in rows])),
-                          "shared": float(np.mean([r["shared"] for r in rows])), "images": len(rows)}
-                   for name, rows in (("held-out training photos", held_rows), ("kodak", kodak_rows))}
+        rows = {f"{'held-out training photos' if kind == 'held' else kind} at {bpp:g} bpp": scores(model, params, paths)
+                for (kind, bpp), paths in groups.items()}
+        summary = {name: {"pyramid": float(np.mean([r["pyramid"] for r in found])),
+                          "shared": float(np.mean([r["shared"] for r in found])), "images": len(found)}
+                   for name, found in rows.items()}
         for name, values in summary.items():
             print(f"{variant} {name}: pyramid {values['pyramid']:.3f} dB, shared synthesis {values['shared']:.3f} dB",
                   flush=True)
-        results[variant] = {"train_seconds": trained, "summary": summary, "held": held_rows, "kodak": kodak_rows}
+        results[variant] = {"train_seconds": trained, "summary": summary, "images": rows}
     Path(a.out).write_text(json.dumps({"bpp": a.bpp, "train_photos": len(train_files), "pixels_each": SAMPLES,
                                        "steps": a.steps, "batch": a.batch, "variants": results}, indent=1) + "\n")
 
