@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.signal import lfilter
 
-from inrcodec import bitstream, entropy, weighting
+from inrcodec import bitstream, weighting
 from inrcodec.errors import InrError
 from inrcodec.eval.metrics import audio_psnr
 from inrcodec.methods.pyramid import PyramidConfig
@@ -128,19 +128,14 @@ def test_files_of_format_version_2_decode_as_unweighted():
 
 
 def block(frame=480, order=2, sequences=None, frames=4, fill_hz=0) -> bytes:
-    """A weighting block of one channel: its numbers, then order + 1 sequences of differences (one
-    more with a fill) and the fill gain."""
+    """A weighting block of one channel as `weighting.write` makes it, from order + 1 sequences of
+    frame-to-frame differences (one more with a fill), with a fill gain of 1."""
+    sequences = sequences or [np.zeros(frames, np.int64)] * (order + 1 + (fill_hz > 0))
+    values = [np.cumsum(s) for s in sequences]
     writer = bitstream.Writer()
-    for value in (frame, order, 243, 77, 179, fill_hz):
-        writer.varint(value)
-    sequences = sequences or [np.zeros(frames, np.int64)] * (order + 1)
-    models = [entropy.choose_model(s) for s in sequences]
-    for model in models:
-        entropy.write_model(writer, model)
-    payload = entropy.encode(sequences, models)
-    writer.varint(len(payload))
-    writer.raw(payload)
-    writer.raw(b"\x01")
+    weighting.write(writer, weighting.Weighting(
+        frame, 243, 77, 179, np.reshape(np.array(values[:order], np.int64).T, (1, len(values[0]), order)),
+        values[order][None], fill_hz, np.array(values[order + 1:], np.int64).reshape(1, -1), np.ones(1, np.int64)))
     return bytes(writer.buffer)
 
 
