@@ -169,11 +169,10 @@ def fill_noise(count: int, fill_hz: int, rate: int) -> np.ndarray:
     return band / max(math.sqrt(np.mean(band**2)), 1e-30)
 
 
-def _fill(weighting: Weighting, channel: int, count: int, rate: int, total: int) -> np.ndarray:
-    """(count,) the first samples of the fill noise of one channel of a chunk of `total` samples, at
-    unit gain: the noise at the stored fill levels."""
-    noise = fill_noise(total, weighting.fill_hz, rate)[:count]
-    return noise * envelope(weighting.fill_levels[channel], weighting.frame, count)
+def _fill(weighting: Weighting, channel: int, noise: np.ndarray) -> np.ndarray:
+    """(n,) the fill of one channel at unit gain: the first n samples of the chunk's `fill_noise` at
+    the channel's stored fill levels."""
+    return noise * envelope(weighting.fill_levels[channel], weighting.frame, len(noise))
 
 
 def check_config(config: WeightingConfig) -> None:
@@ -228,10 +227,13 @@ def fill_gains(weighting: Weighting, weighted: np.ndarray, decoded: np.ndarray, 
     """(channels,) int fill gains of a coded chunk, its (n, channels) weighted values and their
     decode: the noise then carries share**2 of the energy the decode lacks above fill_hz."""
     gains = np.zeros(weighted.shape[1], np.int64)
-    for c in range(weighted.shape[1]) if weighting.fill_hz else ():
+    if not weighting.fill_hz:
+        return gains
+    noise = fill_noise(len(weighted), weighting.fill_hz, rate)
+    for c in range(weighted.shape[1]):
         missing = _upper_band(weighted[:, c].astype(np.float64) - decoded[:, c], weighting.fill_hz, rate)
-        noise = _fill(weighting, c, len(weighted), rate, len(weighted))
-        gain = share * math.sqrt(np.sum(missing**2) / max(np.sum(noise**2), 1e-30))
+        fill = _fill(weighting, c, noise)
+        gain = share * math.sqrt(np.sum(missing**2) / max(np.sum(fill**2), 1e-30))
         gains[c] = min(255, round(gain * FILL_RESOLUTION))
     return gains
 
@@ -241,10 +243,12 @@ def restore(weighting: Weighting, values: np.ndarray, rate: int, total: int) -> 
     a chunk of `total`: the fill noise added, then x = W^-1 (g y)."""
     count = len(values)
     out = np.empty(values.shape, np.float32)
+    noise = fill_noise(total, weighting.fill_hz, rate)[:count] if weighting.fill_hz and weighting.fill_gains.any() \
+        else None
     for c in range(values.shape[1]):
         filled = values[:, c].astype(np.float64)
-        if weighting.fill_hz and weighting.fill_gains[c]:
-            filled = filled + _fill(weighting, c, count, rate, total) * (weighting.fill_gains[c] / FILL_RESOLUTION)
+        if noise is not None and weighting.fill_gains[c]:
+            filled = filled + _fill(weighting, c, noise) * (weighting.fill_gains[c] / FILL_RESOLUTION)
         scaled = filled * envelope(weighting.levels[c], weighting.frame, count)
         out[:, c] = _switched(scaled, _filters(weighting, c), weighting.frame, inverse=True)
     return out

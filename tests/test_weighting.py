@@ -109,7 +109,8 @@ def test_noise_fills_the_upper_band_the_coder_left_empty(weighted_file):
     found, weighted = weighting.analyse(values, 16000, audio.DEFAULT_WEIGHTING)
     band = weighting._upper_band(weighted[:, 0].astype(np.float64), 3000, 16000)
     gains = weighting.fill_gains(found, weighted, weighted - band[:, None], 16000, 0.3)
-    noise = weighting._fill(found, 0, len(clip), 16000, len(clip)) * gains[0] / weighting.FILL_RESOLUTION
+    noise = weighting._fill(found, 0, weighting.fill_noise(len(clip), 3000, 16000))
+    noise *= gains[0] / weighting.FILL_RESOLUTION
     share = np.sum(noise**2) / np.sum(weighting._upper_band(band, 3000, 16000) ** 2)  # as the decoder sees the band
     assert abs(np.sqrt(share) - 0.3) <= 0.3 * 0.5 / gains[0] + 1e-9  # the gain is rounded to 1/FILL_RESOLUTION
     noise = weighting.fill_noise(16000, 3000, 16000)  # the same on every machine: no random generator's state
