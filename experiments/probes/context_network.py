@@ -12,7 +12,9 @@ measured on Kodak against the ideal code length under each file's fitted paramet
 counted, run flags left out on both sides).
 
   python experiments/probes/context_network.py [--train 80] [--kodak 24] [--widths 32 64] [--steps 3000]
-      [--drop far cross] [--cache runs/context_network] [--out ...]
+      [--eval-bpp 0.3] [--drop far cross] [--cache runs/context_network] [--out ...]
+
+The network is trained on grids coded at 0.3 bpp; --eval-bpp are the rates Kodak is measured at.
 
 --drop leaves feature groups out (the farther neighbours, the other channels), to see which pay.
 Each cell's 16-neighbour slots hold the nearest first (the 4 the fitted model reads, then 12 farther).
@@ -123,8 +125,8 @@ def file_bits(grids, params) -> float:
     return total
 
 
-def coded(path: Path, cache: Path, crop: bool) -> Path | None:
-    """The cache file of a photo coded at 0.3 bpp: grids, features, and the file's ideal bits."""
+def coded(path: Path, cache: Path, crop: bool, bpp: float = 0.3) -> Path | None:
+    """The cache file of a photo coded at `bpp`: grids, features, and the file's ideal bits."""
     from inrcodec import context
     from inrcodec.methods.pyramid import grid_geometry
     from inrcodec.modalities import image
@@ -139,7 +141,7 @@ def coded(path: Path, cache: Path, crop: bool) -> Path | None:
         h, w = pixels.shape[:2]
         top, left = max(0, (h - CROP) // 2), max(0, (w - CROP) // 2)
         pixels = pixels[top:top + CROP, left:left + CROP]
-    data = image.encode(pixels, 0.3, "pyramid")
+    data = image.encode(pixels, bpp, "pyramid")
     header = image.read_header(data)
     layout, geometry = header.layout, grid_geometry(header.geometry)
     levels = dict(context.decode(layout.payload, geometry.shapes(), layout.params, list(layout.bounds)))
@@ -220,12 +222,15 @@ def main():
     ap.add_argument("--widths", type=int, nargs="+", default=[32])
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--batch", type=int, default=8192)
+    ap.add_argument("--eval-bpp", type=float, nargs="+", default=[0.3])
     ap.add_argument("--drop", nargs="*", default=[], choices=sorted(DROPPABLE))
     ap.add_argument("--cache", type=Path, default=Path("runs/context_network"))
     ap.add_argument("--out", default="experiments/results/probes/context_network.json")
     a = ap.parse_args()
     (a.cache / "train").mkdir(parents=True, exist_ok=True)
-    (a.cache / "kodak").mkdir(parents=True, exist_ok=True)
+    folders = {bpp: a.cache / ("kodak" if bpp == 0.3 else f"kodak-{bpp:g}") for bpp in a.eval_bpp}
+    for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
     listing = sorted(p for folder in ("photos_train", "train_photos") for p in (DATA / folder).iterdir()
                      if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
     chosen = [listing[i] for i in np.random.default_rng(0).permutation(len(listing))[:a.train]]
@@ -233,7 +238,8 @@ def main():
     began = time.perf_counter()
     with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
         train_files = [f for f in pool.map(coded, chosen, [a.cache / "train"] * len(chosen), [True] * len(chosen)) if f]
-        kodak_files = list(pool.map(coded, kodak, [a.cache / "kodak"] * len(kodak), [False] * len(kodak)))
+        kodak_files = {bpp: list(pool.map(coded, kodak, [folder] * len(kodak), [False] * len(kodak),
+                                          [bpp] * len(kodak))) for bpp, folder in folders.items()}
     print(f"coded in {time.perf_counter() - began:.0f} s", flush=True)
     loaded = [np.load(f) for f in train_files]
     inputs = np.concatenate([d["features"] for d in loaded])
@@ -250,20 +256,22 @@ def main():
     for width in a.widths:
         began = time.perf_counter()
         total_bits = train(width, inputs, symbols, a.steps, a.batch)
-        rows = []
-        for path in kodak_files:
-            d = np.load(path)
-            net, adapted = (float(v) for v in total_bits(dropped(d["features"]), d["symbols"], d["ids"][:, 0]))
-            rows.append({"image": path.stem, "file_bits": float(d["file_bits"]), "network_bits": net,
-                         "network_offset_bits": adapted,
-                         "payload_bytes": int(d["payload_bytes"]), "bytes": int(d["bytes"])})
-        saving = 1 - sum(r["network_bits"] for r in rows) / sum(r["file_bits"] for r in rows)
-        per_image = float(np.mean([1 - r["network_bits"] / r["file_bits"] for r in rows]))
-        adapted = 1 - sum(r["network_offset_bits"] for r in rows) / sum(r["file_bits"] for r in rows)
-        print(f"width {width}: Kodak ideal bits {saving:+.2%} against the fitted model (per image {per_image:+.2%}); "
-              f"with a log-b offset per grid channel {adapted:+.2%}", flush=True)
-        results[width] = {"saving": saving, "saving_per_image": per_image, "saving_with_offsets": adapted,
-                          "seconds": time.perf_counter() - began, "images": rows}
+        for bpp, paths in kodak_files.items():
+            rows = []
+            for path in paths:
+                d = np.load(path)
+                net, adapted = (float(v) for v in total_bits(dropped(d["features"]), d["symbols"], d["ids"][:, 0]))
+                rows.append({"image": path.stem, "file_bits": float(d["file_bits"]), "network_bits": net,
+                             "network_offset_bits": adapted,
+                             "payload_bytes": int(d["payload_bytes"]), "bytes": int(d["bytes"])})
+            saving = 1 - sum(r["network_bits"] for r in rows) / sum(r["file_bits"] for r in rows)
+            per_image = float(np.mean([1 - r["network_bits"] / r["file_bits"] for r in rows]))
+            adapted = 1 - sum(r["network_offset_bits"] for r in rows) / sum(r["file_bits"] for r in rows)
+            print(f"width {width}, Kodak at {bpp:g} bpp: ideal bits {saving:+.2%} against the fitted model (per image "
+                  f"{per_image:+.2%}); with a log-b offset per grid channel {adapted:+.2%}", flush=True)
+            name = str(width) if bpp == 0.3 else f"{width} at {bpp:g} bpp"
+            results[name] = {"saving": saving, "saving_per_image": per_image, "saving_with_offsets": adapted,
+                             "seconds": time.perf_counter() - began, "images": rows}
     Path(a.out).write_text(json.dumps({"train_photos": len(train_files), "cells_each": SAMPLES, "steps": a.steps,
                                        "dropped": a.drop,
                                        "widths": results}, indent=1) + "\n")
