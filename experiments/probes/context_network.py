@@ -28,12 +28,11 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+from shared_synthesis import DATA, centre_crop, file_grids, training_photos
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-CROP = 512
 SAMPLES = 60000  # cells kept of each training photo
 WINDOW = 3  # the neighbourhood's reach: a (2 * WINDOW + 1) square
-PLANES = 19  # grid channels of a colour pyramid
+PLANES = 1 + 3 * 6  # grid channels of a colour pyramid: luma at full resolution, YCbCr at the six coarser levels
 OFFSET_STEPS = 100  # Adam steps of the per-image offsets
 # feature columns a variant may leave out (set to 0): the 12 farther neighbours, the other channels
 DROPPABLE = {"far": slice(13 + 4 + 4, 13 + 4 + 16), "cross": slice(13 + 4 + 16, 13 + 4 + 16 + 10)}
@@ -109,26 +108,20 @@ def file_bits(grids, params) -> float:
     """Ideal bits of every cell of the coded grid channels under the file's fitted context model."""
     from inrcodec import context
 
-    total, index = 0.0, 0
-    for k in reversed(range(len(grids))):
-        for c in range(grids[k].shape[-1]):
-            plane = grids[k][..., c]
-            if not plane.any():  # not coded
-                index += 1
-                continue
-            parent = context.parent_context(context.parent_plane(grids, k, c), plane.shape)
-            for phase in context.coded_phases(plane.shape):
-                rows, cols = context.phase_cells(plane.shape, phase)
-                mu, b = context.phase_laplace(plane, parent, phase, params[index])
-                total += float(context.laplace_bits(np, plane[rows, cols], mu, b).sum())
-            index += 1
+    total = 0.0
+    for (plane, parent_plane), plane_params in zip(context.channel_planes(grids), params):
+        if not plane.any():  # not coded
+            continue
+        parent = context.parent_context(parent_plane, plane.shape)
+        for phase in context.coded_phases(plane.shape):
+            rows, cols = context.phase_cells(plane.shape, phase)
+            mu, b = context.phase_laplace(plane, parent, phase, plane_params)
+            total += float(context.laplace_bits(np, plane[rows, cols], mu, b).sum())
     return total
 
 
 def coded(path: Path, cache: Path, crop: bool, bpp: float = 0.3) -> Path | None:
     """The cache file of a photo coded at `bpp`: grids, features, and the file's ideal bits."""
-    from inrcodec import context
-    from inrcodec.methods.pyramid import grid_geometry
     from inrcodec.modalities import image
 
     out = cache / f"{path.stem}.npz"
@@ -137,15 +130,8 @@ def coded(path: Path, cache: Path, crop: bool, bpp: float = 0.3) -> Path | None:
     pixels = image.read_image(path)
     if pixels.shape[-1] != 3:
         return None
-    if crop:
-        h, w = pixels.shape[:2]
-        top, left = max(0, (h - CROP) // 2), max(0, (w - CROP) // 2)
-        pixels = pixels[top:top + CROP, left:left + CROP]
-    data = image.encode(pixels, bpp, "pyramid")
-    header = image.read_header(data)
-    layout, geometry = header.layout, grid_geometry(header.geometry)
-    levels = dict(context.decode(layout.payload, geometry.shapes(), layout.params, list(layout.bounds)))
-    grids = [levels[k] for k in range(len(levels))]
+    data = image.encode(centre_crop(pixels) if crop else pixels, bpp, "pyramid")
+    layout, _, grids = file_grids(data)
     features, symbols, ids = grid_features(grids)
     if crop:
         pick = np.random.default_rng(len(symbols)).choice(len(symbols), min(SAMPLES, len(symbols)), replace=False)
@@ -231,9 +217,7 @@ def main():
     folders = {bpp: a.cache / ("kodak" if bpp == 0.3 else f"kodak-{bpp:g}") for bpp in a.eval_bpp}
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
-    listing = sorted(p for folder in ("photos_train", "train_photos") for p in (DATA / folder).iterdir()
-                     if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
-    chosen = [listing[i] for i in np.random.default_rng(0).permutation(len(listing))[:a.train]]
+    chosen = training_photos(a.train)
     kodak = sorted((DATA / "kodak").glob("*.png"))[:a.kodak]
     began = time.perf_counter()
     with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:

@@ -24,8 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+from shared_synthesis import DATA, file_grids
 
 
 def edge_pad(jnp, g, axis: int, n: int):
@@ -92,6 +91,9 @@ def filter_kernel(weights: np.ndarray) -> np.ndarray:
 
 
 def make_loss(geometry, step: float, weights: np.ndarray, lam: float):
+    """loss(latents, noise, mus, bs, target_rgb, hard, live) -> (squared RGB error / step^2 + lam * bits,
+    (that error, bits)): the latents quantized by noise (or, where `hard`, rounded straight-through),
+    rendered by `pyramid`'s synthesis and the post-filter of `weights`; bits of the grid channels `live`."""
     import jax
     import jax.numpy as jnp
     from jax import lax
@@ -125,7 +127,7 @@ def make_loss(geometry, step: float, weights: np.ndarray, lam: float):
         bits = sum(jnp.sum(laplace_bits(jnp, q, m, b) * on) for q, m, b, on in zip(quantized, mus, bs, live))
         return distortion + lam * bits, (distortion, bits)
 
-    return synth, loss
+    return loss
 
 
 def cell_models(grids, params):
@@ -147,7 +149,11 @@ def cell_models(grids, params):
     return mus, bs
 
 
-def fit_latents(target, geometry, step, grids, params, weights, lam, steps, lr, refresh, log):
+def fit_latents(target, geometry, step, grids, params, weights, lam, steps, lr, refresh):
+    """The latents (float, in their level's steps, finest first) fitted from int `grids` to the (H, W, 3)
+    YCbCr `target` at global step `step` through the post-filter of `weights`: steps = (noisy, straight-
+    through) Adam steps at learning rate `lr`, the cells' Laplaces (from `params`, the file's) refreshed
+    every `refresh` steps."""
     import jax
     import jax.numpy as jnp
     import optax
@@ -155,7 +161,7 @@ def fit_latents(target, geometry, step, grids, params, weights, lam, steps, lr, 
     from inrcodec import pyramid
     from inrcodec.methods.pyramid_fit import fit_params
 
-    _, loss = make_loss(geometry, step, weights, lam)
+    loss = make_loss(geometry, step, weights, lam)
     target_rgb = jnp.asarray(pyramid.to_rgb(target, 3))
     adam = optax.adam(lr)
     # a grid channel the file codes all zero (not coded, no bits) stays zero
@@ -189,7 +195,7 @@ def fit_latents(target, geometry, step, grids, params, weights, lam, steps, lr, 
             mus, bs = [jnp.asarray(m) for m in mus], [jnp.asarray(b) for b in bs]
         key, sub = jax.random.split(key)
         latents, state, d, r = update(latents, state, sub, mus, bs, i >= steps[0])
-        if log and (i % 50 == 0 or i == total - 1):
+        if i % 50 == 0 or i == total - 1:
             _, (hd, hr) = rounded_loss(latents, mus, bs)
             print(f"  step {i}: training psnr {psnr_of(d):.3f} bits {float(r):.0f}; rounded psnr {psnr_of(hd):.3f} "
                   f"bits {float(hr):.0f}", flush=True)
@@ -218,7 +224,7 @@ def main():
     ap.add_argument("--out", default="experiments/results/probes/latent_fit.json")
     a = ap.parse_args()
 
-    from inrcodec import context, pyramid, ratecontrol
+    from inrcodec import pyramid, ratecontrol
     from inrcodec.eval.metrics import psnr
     from inrcodec.methods import pyramid as method
     from inrcodec.methods import Budget
@@ -230,10 +236,7 @@ def main():
         began = time.perf_counter()
         data = image.encode(pixels, a.bpp, "pyramid")
         pyramid_seconds = time.perf_counter() - began
-        header = image.read_header(data)
-        layout, geometry = header.layout, method.grid_geometry(header.geometry)
-        levels = dict(context.decode(layout.payload, geometry.shapes(), layout.params, list(layout.bounds)))
-        grids = [levels[k] for k in range(len(levels))]
+        layout, geometry, grids = file_grids(data)
         target = pyramid.to_ycbcr(pixels)
         base = psnr(pixels, image.decode(data))
         row = {"image": name, "pyramid": base, "pyramid_bytes": len(data), "pyramid_seconds": pyramid_seconds}
@@ -242,7 +245,7 @@ def main():
         for lam in a.lam:
             began = time.perf_counter()
             latents = fit_latents(target, geometry, layout.step, grids, layout.params, layout.filter, lam,
-                                  a.steps, a.lr, a.refresh, log=True)
+                                  a.steps, a.lr, a.refresh)
             fitted = time.perf_counter() - began
             config = method.DEFAULTS["image"]
 

@@ -36,22 +36,39 @@ SAMPLES = 32768  # pixels kept of each training photo
 OFFSETS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
 
 
-def decoded_features(pixels: np.ndarray, bpp: float) -> dict:
-    """features (H, W, F) float32, the post-filtered YCbCr output and target (H, W, 3) and the global
-    step of a photo coded by `pyramid` at `bpp`."""
-    from inrcodec import context, postfilter, pyramid
+def training_photos(count: int) -> list[Path]:
+    """The first `count` photos of photos_train and train_photos in a seeded shuffle (the folders mix
+    sets by name: spread them)."""
+    listing = sorted(p for folder in ("photos_train", "train_photos") for p in (DATA / folder).iterdir()
+                     if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+    return [listing[i] for i in np.random.default_rng(0).permutation(len(listing))[:count]]
+
+
+def file_grids(data: bytes):
+    """The layout, grid geometry and int32 grids (finest first) of a `pyramid` image file."""
+    from inrcodec import context
     from inrcodec.methods.pyramid import grid_geometry
     from inrcodec.modalities import image
 
-    data = image.encode(pixels, bpp, "pyramid")
     header = image.read_header(data)
     layout, geometry = header.layout, grid_geometry(header.geometry)
-    height, width = header.extent
+    levels = dict(context.decode(layout.payload, geometry.shapes(), layout.params, list(layout.bounds)))
+    return layout, geometry, [levels[k] for k in range(len(levels))]
+
+
+def decoded_features(pixels: np.ndarray, bpp: float) -> dict:
+    """features (H, W, F) float32, the post-filtered YCbCr output and target (H, W, 3) and the global
+    step of a photo coded by `pyramid` at `bpp`."""
+    from inrcodec import postfilter, pyramid
+    from inrcodec.modalities import image
+
+    data = image.encode(pixels, bpp, "pyramid")
+    layout, geometry, grids = file_grids(data)
+    height, width = geometry.height, geometry.width
     box = (0, 0, height, width)
     steps = geometry.steps(layout.step)
-    levels = dict(context.decode(layout.payload, geometry.shapes(), layout.params, list(layout.bounds)))
-    contributions = [pyramid.level_values(levels[k], geometry.strides(k), steps[k], (1.0, 1.0), box)
-                     for k in range(len(pyramid.STRIDES))]
+    contributions = [pyramid.level_values(grid, geometry.strides(k), steps[k], (1.0, 1.0), box)
+                     for k, grid in enumerate(grids)]
     linear = np.zeros((height, width, 3), np.float32)
     for values in contributions:
         linear[..., :values.shape[-1]] += values
@@ -171,10 +188,7 @@ def main():
 
     start = time.perf_counter()
     a.cache.mkdir(parents=True, exist_ok=True)
-    listing = sorted(p for folder in ("photos_train", "train_photos") for p in (DATA / folder).iterdir()
-                     if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
-    order = np.random.default_rng(0).permutation(len(listing))  # the folders mix sets by name: spread them
-    chosen = [listing[i] for i in order[:a.train + a.held]]
+    chosen = training_photos(a.train + a.held)
     kodak = sorted((DATA / "kodak").glob("*.png"))[:a.kodak]
     rates = a.eval_bpp or a.bpp
     jobs = ([("train", p, bpp, True, True) for bpp in a.bpp for p in chosen[:a.train]]
