@@ -393,8 +393,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     def fitting_options(sub):
         sub.add_argument("--method", choices=list(methods.CODES),
-                         help=f"coding method (default: {methods.DEFAULT}, but hyper for an image whose cap is at "
-                              f"most {methods.HYPER_CROSSOVER_BYTES} bytes)")
+                         help=f"coding method (default: {methods.IMAGE_DEFAULT} for images, but hyper for one whose "
+                              f"cap is at most {methods.HYPER_CROSSOVER_BYTES} bytes and regions over "
+                              f"{methods.REGIONS_MIN_PIXELS / 1e6:.1f} megapixels; {methods.DEFAULT} for audio "
+                              "and shapes)")
         sub.add_argument("--effort", type=int, default=DEFAULT_EFFORT, choices=sorted(STEP_SHARES), metavar="1..9",
                          help=f"encoding effort, as cjxl's: 1 fastest, 9 best (default: {DEFAULT_EFFORT})")
         sub.add_argument("--steps", type=int, help="fitting steps (default: the method's at the chosen effort)")

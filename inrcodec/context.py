@@ -27,6 +27,7 @@ costs little time to decode.
 """
 
 import math
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 import constriction
@@ -171,10 +172,9 @@ def _axis_taps(index: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     return np.minimum(np.maximum(taps, 0), size - 1), PARENT_WEIGHTS[index % 2]
 
 
-def cell_features(plane: np.ndarray, sources: np.ndarray, phase: int, rows: np.ndarray,
-                  cols: np.ndarray) -> np.ndarray:
-    """(5, n) float64 `phase_features` of the n cells (rows, cols) of `phase`, computed at those cells
-    alone; sources: the plane's `parent_sources`. Both coder sides use this route."""
+def cell_parent(sources: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """(2, n) float64 p and p_abs of the n cells (rows, cols) of a plane whose `parent_sources` are
+    `sources`, computed at those cells alone (as `parent_context` gives for the whole plane)."""
     row_taps, row_weights = _axis_taps(rows, sources.shape[1])
     col_taps, col_weights = _axis_taps(cols, sources.shape[2])
     flat, parent = sources.reshape(2, -1), 0.0
@@ -182,7 +182,14 @@ def cell_features(plane: np.ndarray, sources: np.ndarray, phase: int, rows: np.n
         taps = row_taps[:, a:a + 1] * sources.shape[2] + col_taps if sources.shape[1] > 1 else col_taps
         line = sum(np.take(flat, taps[:, b], axis=1) * col_weights[:, b] for b in range(col_taps.shape[1]))
         parent = parent + line * row_weights[:, a]
-    p, p_abs = parent[0], np.maximum(parent[1], 0.0)
+    return np.stack([parent[0], np.maximum(parent[1], 0.0)])
+
+
+def cell_features(plane: np.ndarray, sources: np.ndarray, phase: int, rows: np.ndarray,
+                  cols: np.ndarray) -> np.ndarray:
+    """(5, n) float64 `phase_features` of the n cells (rows, cols) of `phase`, computed at those cells
+    alone; sources: the plane's `parent_sources`. Both coder sides use this route."""
+    p, p_abs = cell_parent(sources, rows, cols)
     height, width = plane.shape
     values, count, total, magnitude = plane.ravel(), *(np.zeros(len(rows)),) * 3
     for dy, dx in PHASE_NEIGHBOURS[phase]:  # sums of integers: exact in any order
@@ -223,13 +230,14 @@ def coded_runs(symbols: np.ndarray, mu: np.ndarray, b: np.ndarray) -> np.ndarray
 
 
 class PlaneContext:
-    """Where both coder sides get the Laplaces of a plane's cells, phase by phase: a phase of a
-    plane of several rows coding every cell takes them from the whole-plane route (`phase_laplace`,
-    separable), any other phase from `cell_features` at the cells of its active runs (cheaper where
-    few are, and on one row)."""
+    """Where both coder sides get the Laplaces of a plane's cells under its fitted parameters, phase
+    by phase: a phase of a plane of several rows coding every cell takes them from the whole-plane
+    route (`phase_laplace`, separable), any other phase from `cell_features` at the cells of its
+    active runs (cheaper where few are, and on one row)."""
 
-    def __init__(self, plane: np.ndarray, parent: np.ndarray | None):
+    def __init__(self, plane: np.ndarray, parent: np.ndarray | None, params: np.ndarray):
         self.plane, self.parent = plane, parent  # plane: (rows, cols) integers, filled phase by phase
+        self.params = params  # the plane's (N_PARAMS,) stored integers
 
     @cached_property
     def whole(self) -> np.ndarray:
@@ -239,16 +247,26 @@ class PlaneContext:
     def sources(self) -> np.ndarray:
         return parent_sources(self.parent, self.plane.shape)
 
-    def laplace(self, phase: int, params: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, ...]:
-        """(rows, cols, mu, b) of the cells of `phase` in `active` runs, in coding order; params:
-        the plane's stored integers."""
+    def laplace(self, phase: int, active: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(rows, cols, mu, b) of the cells of `phase` in `active` runs, in coding order."""
         rows, cols = phase_cells(self.plane.shape, phase)
         if active.all() and self.plane.shape[0] > 1:
-            return rows, cols, *phase_laplace(self.plane, self.whole, phase, params)
+            return rows, cols, *phase_laplace(self.plane, self.whole, phase, self.params)
         cells = run_cells(active, len(rows))
         rows, cols = rows[cells], cols[cells]
-        return rows, cols, *laplace(np, unpack_params(params)[phase],
+        return rows, cols, *laplace(np, unpack_params(self.params)[phase],
                                     cell_features(self.plane, self.sources, phase, rows, cols))
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """The entropy model of a `pyramid` file: fitted parameters per grid channel. An entropy model
+    is anything whose `plane` gives, for channel c of level k of grids being coded or decoded (the
+    index-th plane in coding order), an object whose `laplace(phase, active)` is `PlaneContext`'s."""
+    params: np.ndarray  # (planes in coding order, N_PARAMS) stored integers
+
+    def plane(self, grids: list[np.ndarray], k: int, c: int, index: int) -> PlaneContext:
+        return PlaneContext(grids[k][..., c], parent_plane(grids, k, c), self.params[index])
 
 
 def laplace_bits(xp, y, mu, b):
@@ -266,22 +284,27 @@ def parent_plane(grids: list, k: int, c: int) -> np.ndarray | None:
     return grids[k + 1][..., c] if k + 1 < len(grids) and c < grids[k + 1].shape[-1] else None
 
 
+def plane_order(grids: list[np.ndarray]) -> list[tuple[int, int]]:
+    """(level, channel) of every grid channel, in coding order (coarsest level first)."""
+    return [(k, c) for k in reversed(range(len(grids))) for c in range(grids[k].shape[-1])]
+
+
 def channel_planes(grids: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray | None]]:
     """(plane, its `parent_plane`) of every grid channel, in coding order (coarsest level first)."""
-    return [(grids[k][..., c], parent_plane(grids, k, c)) for k in reversed(range(len(grids)))
-            for c in range(grids[k].shape[-1])]
+    return [(grids[k][..., c], parent_plane(grids, k, c)) for k, c in plane_order(grids)]
 
 
-def encode(grids: list[np.ndarray], params: np.ndarray, bounds: list[int]) -> bytes:
-    """ANS-code the grids' integers under the context model; bounds: max |value| per plane."""
+def encode(grids: list[np.ndarray], model, bounds: list[int]) -> bytes:
+    """ANS-code the grids' integers under an entropy model (`Fitted`'s kind); bounds: max |value| per plane."""
     coded = []  # (symbols, model, model parameters...) in decoding order
-    for (plane, parent), a, bound in zip(channel_planes(grids), params, bounds):
+    for index, ((k, c), bound) in enumerate(zip(plane_order(grids), bounds)):
         if bound == 0:
             continue
-        context, family = PlaneContext(plane, parent), constriction.stream.model.QuantizedLaplace(-bound, bound)
+        context, family = model.plane(grids, k, c, index), constriction.stream.model.QuantizedLaplace(-bound, bound)
+        plane = context.plane
         for phase in coded_phases(plane.shape):
             runs = phase_runs(plane.shape, phase)
-            rows, cols, mu, b = context.laplace(phase, a, np.ones(runs, bool))
+            rows, cols, mu, b = context.laplace(phase, np.ones(runs, bool))
             active = coded_runs(plane[rows, cols], mu, b)
             count = int(active.sum())
             coded.append((np.array([count == runs], np.int32), constriction.stream.model.Uniform(2)))
@@ -291,7 +314,7 @@ def encode(grids: list[np.ndarray], params: np.ndarray, bounds: list[int]) -> by
                 coded.append((active.astype(np.int32),
                               constriction.stream.model.Bernoulli(count / runs, perfect=False)))
             if count < runs:
-                rows, cols, mu, b = context.laplace(phase, a, active)
+                rows, cols, mu, b = context.laplace(phase, active)
             if count:
                 coded.append((plane[rows, cols].astype(np.int32), family, mu, b))
     coder = constriction.stream.stack.AnsCoder()
@@ -300,21 +323,21 @@ def encode(grids: list[np.ndarray], params: np.ndarray, bounds: list[int]) -> by
     return coder.get_compressed().tobytes()
 
 
-def decode(data: bytes, shapes: list[tuple[int, int, int]], params: np.ndarray, bounds: list[int]):
+def decode(data: bytes, shapes: list[tuple[int, int, int]], model, bounds: list[int]):
     """Inverse of `encode`: yields (level index, int32 grid of shapes[k]) coarsest first, each as soon
     as it is decoded. The payload must be used up exactly."""
     if len(data) % 4:
         raise InrError("corrupt file: entropy-coded payload is not a whole number of words")
     grids = [np.zeros(s, np.int32) for s in shapes]
-    planes = iter(zip(params, bounds))
+    planes = iter(enumerate(bounds))
     try:
         coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, np.uint32).copy())
         for k in reversed(range(len(shapes))):
             for c in range(shapes[k][-1]):
-                a, bound = next(planes)
+                index, bound = next(planes)
                 if bound == 0:
                     continue
-                context = PlaneContext(grids[k][..., c], parent_plane(grids, k, c))
+                context = model.plane(grids, k, c, index)
                 family = constriction.stream.model.QuantizedLaplace(-bound, bound)
                 for phase in coded_phases(context.plane.shape):
                     runs = phase_runs(context.plane.shape, phase)
@@ -325,7 +348,7 @@ def decode(data: bytes, shapes: list[tuple[int, int, int]], params: np.ndarray, 
                                            runs).astype(bool)
                               if 0 < count < runs else np.full(runs, count == runs))
                     if count:
-                        rows, cols, mu, b = context.laplace(phase, a, active)
+                        rows, cols, mu, b = context.laplace(phase, active)
                         context.plane[rows, cols] = coder.decode(family, mu, b)
             if k == 0 and not coder.is_empty():
                 raise InrError("corrupt file: the payload holds more data than its grids use")

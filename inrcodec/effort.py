@@ -1,8 +1,8 @@
 """Effort presets, as cjxl's `-e`: 1 (fastest) to 9 (best), trading encoding time for quality.
 
 An effort scales the fitting steps of a method's configuration (for `sparse`, its gated phase
-too; for `pyramid` and `regions` (its sample's search), below the default, also how closely its rate
-search fills the cap; for the shapes' lattice search, how many lattice sizes it tries past the best and its
+too; for `pyramid`, `network` (which has no steps) and `regions` (its sample's search), below the
+default, also how closely its rate search fills the cap; for the shapes' lattice search, how many lattice sizes it tries past the best and its
 surface probes); the default effort leaves them as configured. Steps, not seconds: the same input and effort
 give the same file on every machine. Encoding time grows about in proportion to the steps, plus a
 fixed cost for compiling (paid once per image shape with the compilation cache).
@@ -32,8 +32,8 @@ def _scaled(fit, share: float):
 
 
 def apply_effort(config, effort: int):
-    """`config` (CoinConfig, SparseConfig, LatentConfig, PyramidConfig, RegionsConfig, LatticeConfig or
-    HyperConfig) with its steps (a lattice search: its patience and probes) scaled for `effort`."""
+    """`config` (CoinConfig, SparseConfig, LatentConfig, PyramidConfig, RegionsConfig, NetworkConfig,
+    LatticeConfig or HyperConfig) with its steps (a lattice search: its patience and probes) scaled for `effort`."""
     share = STEP_SHARES[check_effort(effort)]
     if hasattr(config, "refine"):  # HyperConfig: the meta-learned refinement from effort 4, the start alone below
         return dataclasses.replace(config, refine=effort >= 4)
@@ -45,7 +45,7 @@ def apply_effort(config, effort: int):
         return dataclasses.replace(config, dense=dense, gated_steps=max(1, round(config.gated_steps * share)))
     if hasattr(config, "fit"):
         return dataclasses.replace(config, fit=_scaled(config.fit, share))
-    if effort in PYRAMID_SEARCH:  # PyramidConfig, RegionsConfig: the steps of its own fits, and its search
+    if effort in PYRAMID_SEARCH:  # PyramidConfig, RegionsConfig, NetworkConfig: the steps of its own fits, and its search
         fill, files = PYRAMID_SEARCH[effort]
         config = dataclasses.replace(config, fill=fill, search_iterations=files)
-    return _scaled(config, share)
+    return _scaled(config, share) if hasattr(config, "steps") else config  # NetworkConfig fits nothing

@@ -21,7 +21,6 @@ everything else is decoded.
 """
 
 import functools
-import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,14 +28,14 @@ from pathlib import Path
 import constriction
 import numpy as np
 
+from . import fixed
 from .errors import InrError
+from .fixed import ACT_BITS, ACT_LIMIT
 
 BASE_PATH = Path(__file__).parent / "bases" / "hyper.npz"
 IDENTITY_BYTES = 4  # of the base's hash in each file: one word, the ANS coder's initial state
-ACT_BITS, WEIGHT_BITS, GAIN_BITS = 10, 14, 16  # fixed-point fraction bits of activations, weights, gains
+GAIN_BITS = 16  # fixed-point fraction bits of gains (those of activations and weights: `fixed`)
 MEAN_BITS = ACT_BITS + GAIN_BITS  # fraction bits of y's means
-ACT_LIMIT = 1 << (ACT_BITS + 8)  # activations are clipped to +-256: every sum stays below 2**53
-GELU_RANGE = 8  # the GELU table covers [-8, 8); above it GELU(x) = x, below it 0
 LEVEL_STEPS, LEVEL_MIN = 8, -4  # rate levels are k / 8 + LEVEL_MIN (below 0 the gains extrapolate)
 LEVEL_ABOVE = 2  # levels past the trained ones (their gains extrapolated too)
 SCALE_COUNT = 64  # Laplace scales SCALE_MIN * exp(k * step), k < SCALE_COUNT
@@ -51,11 +50,6 @@ GRID = 8  # images are coded padded to multiples of this: z's cell, in pixels
 def level_of(index):
     """The fractional rate level of a level index (an int or an array of them)."""
     return index / LEVEL_STEPS + LEVEL_MIN
-
-
-def gelu(x):
-    """GELU, tanh approximation (as Flax's), float64."""
-    return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
 
 
 def d2s(x: np.ndarray, r: int = 2) -> np.ndarray:
@@ -95,6 +89,11 @@ class HyperBase:
         return [constriction.stream.model.Categorical(row, perfect=False) for row in self.probabilities]
 
     @functools.cached_property
+    def gelu(self) -> np.ndarray:
+        """The stored GELU table extended to every activation (`fixed.extended_gelu`)."""
+        return fixed.extended_gelu(self.arrays["gelu_table"])
+
+    @functools.cached_property
     def probabilities(self) -> np.ndarray:
         """(SCALE_COUNT, 2 * SYMBOL_BOUND + 1) float64 probabilities of each scale's symbols, as stored."""
         return self.arrays["probabilities"]
@@ -127,11 +126,12 @@ class HyperBase:
         between them."""
         a = self.arrays
         for k, name in enumerate(layers):
-            x = _fixed_conv(x, a[f"{prefix}.{name}.kernel"], a[f"{prefix}.{name}.bias"])
+            kernel = a[f"{prefix}.{name}.kernel"].astype(np.float64)
+            x = fixed.rescale(conv(x.astype(np.float64), kernel).astype(np.int64) + a[f"{prefix}.{name}.bias"])
             if k in upsampled:
                 x = d2s(x)
             if k < len(layers) - 1:
-                x = _fixed_gelu(x, a["gelu_table"])
+                x = fixed.apply_gelu(x, self.gelu)
         return x
 
     def grids(self, extent: tuple[int, int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -205,28 +205,6 @@ def _rows(table: np.ndarray, index) -> np.ndarray:
     return rows[:, None, None, :] if rows.ndim == 2 else rows
 
 
-def _fixed_conv(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """Fixed-point convolution: int64 activations (2**ACT_BITS) by int weights (2**WEIGHT_BITS) plus a
-    bias (2**(ACT_BITS + WEIGHT_BITS)), rounded back to 2**ACT_BITS and clipped to +-ACT_LIMIT."""
-    total = conv(x.astype(np.float64), kernel.astype(np.float64)).astype(np.int64) + bias
-    return np.clip((total + (1 << (WEIGHT_BITS - 1))) >> WEIGHT_BITS, -ACT_LIMIT, ACT_LIMIT)
-
-
-def _fixed_gelu(x: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """GELU of fixed-point activations by the stored table (identity above its range, 0 below)."""
-    edge = GELU_RANGE << ACT_BITS
-    inside = table[np.clip(x + edge, 0, 2 * edge - 1)]
-    return np.where(x >= edge, x, np.where(x < -edge, 0, inside))
-
-
-def _identity(arrays: dict) -> bytes:
-    digest = hashlib.sha256()
-    for name in sorted(arrays):
-        digest.update(f"{name}{arrays[name].shape}{arrays[name].dtype}".encode())
-        digest.update(np.ascontiguousarray(arrays[name]).tobytes())
-    return digest.digest()[:IDENTITY_BYTES]
-
-
 @functools.lru_cache(maxsize=1)
 def load(path: Path = BASE_PATH) -> HyperBase:
     """The shipped base; InrError if it is missing or unreadable."""
@@ -237,7 +215,7 @@ def load(path: Path = BASE_PATH) -> HyperBase:
         mz = arrays["hs.c0.kernel"].shape[2]
     except (OSError, ValueError, KeyError) as error:
         raise InrError(f"the hyper base is missing or unreadable ({path}): {error}") from None
-    return HyperBase(arrays, _identity(arrays), m, mz)
+    return HyperBase(arrays, fixed.identity(arrays, IDENTITY_BYTES), m, mz)
 
 
 def export(params: dict, scale_min: float, scale_max: float, path: Path = BASE_PATH) -> bytes:
@@ -251,10 +229,8 @@ def export(params: dict, scale_min: float, scale_max: float, path: Path = BASE_P
                 arrays[f"{module}.{layer}.{kind}"] = np.asarray(weights[kind], np.float16)
     for module, layers in (("hs", HYPER_LAYERS), ("gs", SYNTHESIS_LAYERS)):
         for layer in layers:
-            weights = {kind: np.asarray(p[module][layer][kind], np.float64) for kind in ("kernel", "bias")}
-            arrays[f"{module}.{layer}.kernel"] = np.round(weights["kernel"] * 2 ** WEIGHT_BITS).astype(np.int32)
-            bias = weights["bias"] * 2 ** (ACT_BITS + WEIGHT_BITS)
-            arrays[f"{module}.{layer}.bias"] = np.round(bias).astype(np.int64)
+            arrays[f"{module}.{layer}.kernel"], arrays[f"{module}.{layer}.bias"] = fixed.weights(
+                p[module][layer]["kernel"], p[module][layer]["bias"])
     log_gy, log_gz = (np.asarray(p[name], np.float64) for name in ("log_gy", "log_gz"))
     count = (len(log_gy) - 1 + LEVEL_ABOVE - LEVEL_MIN) * LEVEL_STEPS + 1
     levels = level_of(np.arange(count))
@@ -277,11 +253,10 @@ def export(params: dict, scale_min: float, scale_max: float, path: Path = BASE_P
     cdf = np.where(scaled < 0, 0.5 * np.exp(np.minimum(scaled, 0)), 1 - 0.5 * np.exp(-np.maximum(scaled, 0)))
     mass = np.maximum(np.diff(cdf, axis=1), PROBABILITY_FLOOR)
     arrays["probabilities"] = mass / mass.sum(axis=1, keepdims=True)
-    grid = (np.arange(-GELU_RANGE << ACT_BITS, GELU_RANGE << ACT_BITS) + 0.0) / 2 ** ACT_BITS
-    arrays["gelu_table"] = np.round(gelu(grid) * 2 ** ACT_BITS).astype(np.int64)
+    arrays["gelu_table"] = fixed.gelu_table()
     for name in ("log_lr", "log_gy", "log_gz", "z_logscale"):  # the encoder's refinement
         arrays[name] = np.asarray(p[name], np.float32)
     with open(path, "wb") as f:
         np.savez_compressed(f, **arrays)
     load.cache_clear()
-    return _identity(arrays)
+    return fixed.identity(arrays, IDENTITY_BYTES)

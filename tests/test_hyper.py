@@ -80,10 +80,10 @@ def test_odd_sizes_and_grayscale_are_padded_and_cropped_back():
 
 def test_the_default_is_hyper_below_the_crossover_only():
     assert image.default_method((32, 32, 3), 1.0) == "hyper"
-    assert image.default_method((32, 32, 3), 8 * methods.HYPER_CROSSOVER_BYTES / 1024 + 1) == methods.DEFAULT
-    assert image.default_method((768, 512, 3), 0.01) == methods.DEFAULT  # too large for `hyper` at any cap
-    assert image.default_method((512, 512, 3), 0.06) == methods.DEFAULT  # under `hyper`'s smallest file
-    assert image.default_method((32, 32, 3), 0.05) == methods.DEFAULT
+    assert image.default_method((32, 32, 3), 8 * methods.HYPER_CROSSOVER_BYTES / 1024 + 1) == methods.IMAGE_DEFAULT
+    assert image.default_method((768, 512, 3), 0.01) == methods.IMAGE_DEFAULT  # too large for `hyper` at any cap
+    assert image.default_method((512, 512, 3), 0.06) == methods.IMAGE_DEFAULT  # under `hyper`'s smallest file
+    assert image.default_method((32, 32, 3), 0.05) == methods.IMAGE_DEFAULT
 
 
 def test_a_cap_below_the_lowest_level_is_refused_in_words(thumbnails):

@@ -69,13 +69,14 @@ def test_context_coding_round_trips_any_integers():
     grids[0][3, 4, 0] = 1000  # and an outlier
     params = rng.integers(-40, 40, size=(len(context.channel_planes(grids)), context.N_PARAMS))
     bounds = [int(np.abs(plane).max()) for plane, _ in context.channel_planes(grids)]
-    data = context.encode(grids, params, bounds)
-    decoded = dict(context.decode(data, shapes, params, bounds))
+    model = context.Fitted(params)
+    data = context.encode(grids, model, bounds)
+    decoded = dict(context.decode(data, shapes, model, bounds))
     assert all(np.array_equal(decoded[k], grid) for k, grid in enumerate(grids))
     with pytest.raises(InrError, match="more data"):
-        dict(context.decode(data + bytes([1, 0, 0, 0]), shapes, params, bounds))
+        dict(context.decode(data + bytes([1, 0, 0, 0]), shapes, model, bounds))
     with pytest.raises(InrError, match="corrupt"):
-        dict(context.decode(data + bytes(4), shapes, params, bounds))
+        dict(context.decode(data + bytes(4), shapes, model, bounds))
 
 
 def test_a_cells_model_reads_only_cells_decoded_before_it():

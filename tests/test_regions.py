@@ -114,7 +114,7 @@ def test_no_seams_where_regions_meet(coded):
 
 
 def test_the_default_for_camera_sizes():
-    assert image.default_method((2048, 2048, 3), 0.3) == "pyramid"
+    assert image.default_method((2048, 2048, 3), 0.3) == "network"
     assert image.default_method((3000, 4008, 3), 0.3) == "regions"
     assert image.default_method((methods.REGIONS_MIN_PIXELS // 1000 + 1, 1000, 1), 2.0) == "regions"
 

@@ -1,5 +1,6 @@
-"""The package's structure: no import cycles, and decoding a `pyramid` file or asking for help
-starts no JAX; every seed file decodes to the bytes it decoded to before the package was restructured."""
+"""The package's structure: no import cycles, and decoding a `pyramid`, `network` or `hyper` file or
+asking for help starts no JAX; every seed file decodes to the bytes it decoded to before the package was
+restructured."""
 
 import ast
 import hashlib
@@ -15,6 +16,7 @@ from inrcodec.modalities import audio, decode_any, image, of_file, shape
 
 PACKAGE = Path(__file__).parent.parent / "inrcodec"
 SEEDS = Path(__file__).parent / "fuzz_seeds"
+DECODED = Path(__file__).parent / "fuzz_seeds_decoded.json"  # digests of the seeds' decodes
 HEAVY = ("jax", "optax", "flax", "dask", "igl", "skimage", "trimesh")  # what a pyramid or hyper decode must not load
 
 
@@ -68,8 +70,8 @@ def loaded_modules(code: str) -> set[str]:
                               timeout=120).stdout.split())
 
 
-def test_a_pyramid_or_hyper_decode_and_help_load_no_jax(tmp_path):
-    for name in ("pyramid-rgb", "hyper-rgb"):
+def test_a_pyramid_network_or_hyper_decode_and_help_load_no_jax(tmp_path):
+    for name in ("pyramid-rgb", "network-rgb", "hyper-rgb"):
         decoded = loaded_modules(f"from inrcodec.cli import main\nmain(['decode', {str(SEEDS / (name + '.inr'))!r}, "
                                  f"'-o', {str(tmp_path / (name + '.png'))!r}])")
         assert (tmp_path / f"{name}.png").exists() and not decoded & set(HEAVY), (name, decoded & set(HEAVY))
@@ -81,30 +83,45 @@ def digest(array) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
+def decoded_digests(data: bytes) -> dict[str, str]:
+    """Digests of a file and of its decodes: whole, and an image's at scale 2 and over a crop, a clip's
+    at another rate and span, a shape meshed and queried at points (a pack's whole only)."""
+    found = {"file": hashlib.sha256(data).hexdigest(), "decode": digest(decode_any(data))}
+    kind = of_file(data).name
+    if packs.is_pack(data):
+        pass
+    elif kind == "image":
+        height, width = image.read_header(data).extent
+        found["scale2"] = digest(image.decode(data, scale=2))
+        found["crop"] = digest(image.decode(data, crop=(1, 2, width - 3, height - 5),
+                                            scale=1.5 if (width - 3) * 1.5 % 1 == 0 else 1))
+    elif kind == "audio":
+        found["rate"] = digest(audio.decode_audio(data, rate=11025, start=0.05, duration=0.1)[0])
+    else:
+        vertices, faces = shape.decode_mesh(data, 24)
+        found["mesh"] = digest(vertices) + digest(faces)
+        lattice = shape.read_header(data).lattice
+        points = np.random.default_rng(0).uniform(-1, 1, (50, 3))
+        found["sdf"] = digest(shape.evaluate_sdf(data, np.array(lattice.centre)
+                                                 + points * lattice.spacing * np.array(lattice.extent) / 2))
+    return found
+
+
 def test_every_seed_decodes_as_before_the_restructure():
-    """Digests recorded with the decoder of 2c7f4bf: whole, at scale 2, over a crop; audio at
-    another rate and span; shapes meshed and queried at points. Packs (recorded when they came)
-    whole only."""
-    recorded = json.loads((Path(__file__).parent / "fuzz_seeds_decoded.json").read_text())
+    """Digests recorded with the decoder of 2c7f4bf (seeds that came later: when they came, packs whole
+    only; `network`'s when its base was last trained)."""
+    recorded = json.loads(DECODED.read_text())
     assert set(recorded) == {p.stem for p in SEEDS.glob("*.inr")}
     for name, expected in recorded.items():
-        data = (SEEDS / f"{name}.inr").read_bytes()
-        found = {"file": hashlib.sha256(data).hexdigest(), "decode": digest(decode_any(data))}
-        kind = of_file(data).name
-        if packs.is_pack(data):
-            pass
-        elif kind == "image":
-            height, width = image.read_header(data).extent
-            found["scale2"] = digest(image.decode(data, scale=2))
-            found["crop"] = digest(image.decode(data, crop=(1, 2, width - 3, height - 5),
-                                                scale=1.5 if (width - 3) * 1.5 % 1 == 0 else 1))
-        elif kind == "audio":
-            found["rate"] = digest(audio.decode_audio(data, rate=11025, start=0.05, duration=0.1)[0])
-        else:
-            vertices, faces = shape.decode_mesh(data, 24)
-            found["mesh"] = digest(vertices) + digest(faces)
-            lattice = shape.read_header(data).lattice
-            points = np.random.default_rng(0).uniform(-1, 1, (50, 3))
-            found["sdf"] = digest(shape.evaluate_sdf(data, np.array(lattice.centre)
-                                                     + points * lattice.spacing * np.array(lattice.extent) / 2))
-        assert found == expected, name
+        assert decoded_digests((SEEDS / f"{name}.inr").read_bytes()) == expected, name
+
+
+if __name__ == "__main__":  # python tests/test_structure.py NAME ...: make seeds NAME anew and record their digests
+    from inrcodec.eval import fuzz
+
+    recorded = json.loads(DECODED.read_text())
+    for name in sys.argv[1:]:
+        data = fuzz.seed_makers()[name]()
+        (SEEDS / f"{name}.inr").write_bytes(data)
+        recorded[name] = dict(sorted(decoded_digests(data).items()))
+    DECODED.write_text(json.dumps(recorded, indent=1) + "\n")

@@ -52,7 +52,7 @@ def file_grids(data: bytes):
 
     header = image.read_header(data)
     layout, geometry = header.layout, grid_geometry(header.geometry)
-    levels = dict(context.decode(layout.payload, geometry.shapes(), layout.params, list(layout.bounds)))
+    levels = dict(context.decode(layout.payload, geometry.shapes(), context.Fitted(layout.params), list(layout.bounds)))
     return layout, geometry, [levels[k] for k in range(len(levels))]
 
 

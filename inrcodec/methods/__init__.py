@@ -8,7 +8,8 @@ A method turns a signal's values into the body of a file and back. Its module ho
     render(layout, geometry, scales, box) -> (*sizes, C) float32     centred values at any scale
 
 Methods that fit many same-size signals at once (`meta`, `hyper`) also offer `encode_batch`. `regions` is
-`pyramid` over independently decodable regions, for camera-size images.
+`pyramid` over independently decodable regions, for camera-size images; `network` is `pyramid`'s grids
+under a shipped context network (`context_net`), the default for other photos.
 
 `values` are (*extent, C) float32 centred values (0 is mid-range), as the modality maps them (`regions`
 takes an image's uint8 pixels and converts a region at a time);
@@ -24,9 +25,11 @@ from dataclasses import dataclass
 
 from .. import bitstream
 
-CODES = {"coin": 0, "sparse": 1, "meta": 2, "pyramid": 3, "hyper": 4, "regions": 5}  # method name -> its code in a file
+# method name -> its code in a file
+CODES = {"coin": 0, "sparse": 1, "meta": 2, "pyramid": 3, "hyper": 4, "regions": 5, "network": 6}
 NAMES = {code: name for name, code in CODES.items()}  # code in a file -> method name
-DEFAULT = "pyramid"  # the default but for small and camera-size images (`modalities.image.default_method`)
+DEFAULT = "pyramid"  # the default for audio and shapes
+IMAGE_DEFAULT = "network"  # the default for images but small and camera-size ones (`modalities.image.default_method`)
 HYPER_MAX_PIXELS = 1 << 18  # `hyper` codes images of up to 512 x 512 pixels (`methods.hyper.MAX_PIXELS`)
 HYPER_CROSSOVER_BYTES = 2048  # `hyper` is the default for an image whose cap is at most this (measured: README)
 REGIONS_MIN_PIXELS = 1 << 22  # `regions` is the default for an image of more pixels than this (4.2 MP)

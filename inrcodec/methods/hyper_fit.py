@@ -13,7 +13,8 @@ import numpy as np
 
 from .. import hyperbase
 from ..errors import InrError
-from ..hyperbase import ACT_BITS, GRID, MEAN_BITS, SYMBOL_BOUND, WEIGHT_BITS
+from ..fixed import ACT_BITS, WEIGHT_BITS
+from ..hyperbase import GRID, MEAN_BITS, SYMBOL_BOUND
 from ..networks import hyperprior
 from ..networks.hyperprior import Codec
 

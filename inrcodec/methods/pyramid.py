@@ -52,6 +52,10 @@ class Layout:
     filter: np.ndarray  # (filtered channels, post-filter taps) int post-filter weights
     payload: bytes  # the grids under the context model
 
+    def model(self) -> context.Fitted:
+        """The entropy model the payload is coded under."""
+        return context.Fitted(self.params)
+
 
 def grid_geometry(geometry: Geometry) -> pyramid.Geometry:
     """The pyramid of a signal: an image's (colour: luma alone at full resolution), or a clip's (one
@@ -86,7 +90,7 @@ def write(geometry: pyramid.Geometry, step: float, grids: list[np.ndarray], para
         if bound:
             write_params(writer, geometry, plane_params)
     write_filter(writer, geometry, weights)
-    writer.raw(context.encode(grids, params, bounds))
+    writer.raw(context.encode(grids, context.Fitted(params), bounds))
     return bytes(writer.buffer)
 
 
@@ -183,15 +187,25 @@ def encode(values: np.ndarray, signal: Geometry, budget: Budget, config: Pyramid
     centred YCbCr, a clip's samples): rate control searches the global step."""
     from .pyramid_fit import fit_pyramid  # the encoder's side imports JAX
 
-    geometry, what = grid_geometry(signal), tiles.describe(signal.extent)
+    geometry = grid_geometry(signal)
     field = values.reshape(geometry.height, geometry.width, signal.channels)
     shapes = geometry.shapes()
-    empty = budget.file(write(geometry, 1.0, [np.zeros(s, np.int32) for s in shapes],
-                              np.zeros((sum(s[-1] for s in shapes), context.N_PARAMS)),
-                              np.zeros((signal.channels, len(postfilter.OFFSETS)), np.int64)))
-    if len(empty) > budget.cap:
-        raise InrError(f"budget of {budget.cap} bytes is too small: the smallest pyramid file of {what} "
-                       f"takes {len(empty)} bytes")
+    smallest = write(geometry, 1.0, [np.zeros(s, np.int32) for s in shapes],
+                     np.zeros((sum(s[-1] for s in shapes), context.N_PARAMS)),
+                     np.zeros((signal.channels, len(postfilter.OFFSETS)), np.int64))
+    return search_step(geometry, signal, budget, config, quiet, stats, "pyramid", smallest,
+                       lambda step: write(geometry, step, *fit_pyramid(field, geometry, step, config)))
+
+
+def search_step(geometry: pyramid.Geometry, signal: Geometry, budget: Budget, config, quiet: bool,
+                stats: dict | None, name: str, smallest: bytes, body_at) -> bytes:
+    """The largest body `body_at(step)` (a method `name`'s body of the signal's grids at the global
+    step, stored) whose file is within the budget, rate control searching the step; `smallest`: the
+    body of all-zero grids, InrError if even it is over the cap."""
+    what = tiles.describe(signal.extent)
+    if len(budget.file(smallest)) > budget.cap:
+        raise InrError(f"budget of {budget.cap} bytes is too small: the smallest {name} file of {what} "
+                       f"takes {len(budget.file(smallest))} bytes")
     check_cost([geometry], budget.cap, what)
 
     tried = []
@@ -199,13 +213,13 @@ def encode(values: np.ndarray, signal: Geometry, budget: Budget, config: Pyramid
     def make_file(fineness: float) -> bytes:
         step = stored_step(fineness)
         tried.append(step)
-        data = budget.file(write(geometry, step, *fit_pyramid(field, geometry, step, config)))
+        data = budget.file(body_at(step))
         bar.update()
         bar.set_postfix(step=f"{step:.4f}", bytes=f"{len(data)}/{budget.cap}")
         return data
 
     start = start_fineness(budget.cap, geometry.height * geometry.width)
-    with progress(config.search_iterations, "pyramid", unit="file", quiet=quiet) as bar:
+    with progress(config.search_iterations, name, unit="file", quiet=quiet) as bar:
         fineness, data = ratecontrol.secant_fitting(make_file, budget.cap, MIN_FINENESS, MAX_FINENESS, start,
                                                     SIZE_SLOPE, config.search_iterations, config.fill)
     if stats is not None:
@@ -231,7 +245,7 @@ def render_field(layout: Layout, geometry: pyramid.Geometry, scales: tuple[float
     (top, left, h, w) in output samples, post-filtered within the output samples the grids own,
     `owned` = (top, left, bottom, right) (None: all of the signal's), the grids' first cells starting
     at sample `origin` of the signal (a region's corner, `methods.regions`)."""
-    levels = context.decode(layout.payload, geometry.shapes(), layout.params, list(layout.bounds))
+    levels = context.decode(layout.payload, geometry.shapes(), layout.model(), list(layout.bounds))
     top, left, height, width = box
     if owned is None:
         owned = (0, 0, round(geometry.height * scales[0]), round(geometry.width * scales[1]))

@@ -59,14 +59,14 @@ def fit_regions(fields: list[np.ndarray], geometries: list[pyramid.Geometry], st
     the model refitted from them in WARM_SHARE of the steps.
     """
     if start is not None and config.rd_slope > 0:
-        regions = [rd_analyse(field, geometry, step, start, config.rd_slope)
+        regions = [rd_analyse(field, geometry, step, context.Fitted(start), config.rd_slope)
                    for field, geometry in zip(fields, geometries)]
         params = fit_params(regions, max(1, round(config.steps * WARM_SHARE)), start)
         return regions, params, fit_filter(fields, geometries, step, regions, config)
     regions = [pyramid.analyse(field, geometry, step) for field, geometry in zip(fields, geometries)]
     params = fit_params(regions, config.steps)
     if config.rd_slope > 0:
-        regions = [rd_analyse(field, geometry, step, params, config.rd_slope)
+        regions = [rd_analyse(field, geometry, step, context.Fitted(params), config.rd_slope)
                    for field, geometry in zip(fields, geometries)]
         params = fit_params(regions, config.steps, params)
     return regions, params, fit_filter(fields, geometries, step, regions, config)
@@ -88,33 +88,42 @@ def fit_filter(fields: list[np.ndarray], geometries: list[pyramid.Geometry], ste
     return postfilter.solve(grams, sides)
 
 
-def rd_analyse(field: np.ndarray, geometry: pyramid.Geometry, step: float, params: np.ndarray,
+def fit_under(field: np.ndarray, geometry: pyramid.Geometry, step: float, config,
+              model) -> tuple[list[np.ndarray], np.ndarray]:
+    """Int32 grids (finest first) of a (H, W, C) float32 field at `step`, rounded for rate and
+    distortion under a shipped entropy model (`context.Fitted`'s kind), and their (C, taps) int
+    post-filter weights: what a `network` file holds."""
+    grids = rd_analyse(field, geometry, step, model, config.rd_slope)
+    return grids, fit_filter([field], [geometry], step, [grids], config)
+
+
+def rd_analyse(field: np.ndarray, geometry: pyramid.Geometry, step: float, model,
                rd_slope: float) -> list[np.ndarray]:
     """Integer grids (finest first) of a (H, W, C) field at `step`, rounded for rate and distortion
-    under the context model of `params` (`rd_round`; rd_slope 0: to the nearest integer)."""
+    under the entropy `model` (`rd_round`; rd_slope 0: to the nearest integer)."""
     if rd_slope == 0:
         return pyramid.analyse(field, geometry, step)
-    return pyramid.analyse(field, geometry, step, partial(rd_round, params=params, rd_slope=rd_slope))
+    return pyramid.analyse(field, geometry, step, partial(rd_round, model=model, rd_slope=rd_slope))
 
 
-def rd_round(k: int, values: np.ndarray, grids: list, params: np.ndarray, rd_slope: float) -> np.ndarray:
+def rd_round(k: int, values: np.ndarray, grids: list, model, rd_slope: float) -> np.ndarray:
     """Level k's (rows, cols, c) `values` (in its steps) rounded cell by cell, phase by phase as the
     decoder reads them, to the cheaper of the nearest integer and the next one towards zero, by
-    squared error (in steps) + rd_slope * bits under the context model of `params` (all planes', in
-    coding order). With equal-slope steps a step of error weighs the same at every level; at the
-    finest level (single pixels) the squared error is exact, at coarser ones it ignores overlap."""
+    squared error (in steps) + rd_slope * bits under the entropy `model` (every cell coded). With
+    equal-slope steps a step of error weighs the same at every level; at the finest level (single
+    pixels) the squared error is exact, at coarser ones it ignores overlap."""
     rounded = np.round(values)
+    current = [rounded if j == k else grid for j, grid in enumerate(grids)]  # channels rounded in coding order
     first_plane = sum(g.shape[-1] for g in grids[k + 1:])  # coding order: coarser levels first
     for c in range(values.shape[-1]):
-        parent = context.parent_context(context.parent_plane(grids, k, c), values.shape[:2])
-        plane, phases = rounded[..., c], context.phase_of(values.shape[:2])
-        for phase in range(context.PHASES):
-            cells = phases == phase
-            mu, b = context.phase_laplace(plane, parent, phase, params[first_plane + c])
-            value, target = plane[cells], values[..., c][cells]
+        plane_model = model.plane(current, k, c, first_plane + c)
+        plane = rounded[..., c]
+        for phase in context.coded_phases(plane.shape):
+            rows, cols, mu, b = plane_model.laplace(phase, np.ones(phase_runs(plane.shape, phase), bool))
+            value, target = plane[rows, cols], values[rows, cols, c]
             lower = value - np.sign(value)
             cost = lambda v: (target - v) ** 2 + rd_slope * context.laplace_bits(np, v, mu, b)
-            plane[cells] = np.where(cost(lower) < cost(value), lower, value)
+            plane[rows, cols] = np.where(cost(lower) < cost(value), lower, value)
     return rounded
 
 

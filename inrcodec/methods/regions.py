@@ -118,7 +118,7 @@ def record(geometry: pyramid.Geometry, grids: list[np.ndarray], params: np.ndarr
     writer, bounds = bitstream.Writer(), grid_bounds(grids)
     for bound in bounds:
         writer.varint(bound)
-    writer.raw(context.encode(grids, params, bounds))
+    writer.raw(context.encode(grids, context.Fitted(params), bounds))
     return bytes(writer.buffer)
 
 
@@ -226,7 +226,7 @@ def encode(values: np.ndarray, signal: Geometry, budget: Budget, config: Regions
         passes.append(step)
 
         def code(index: int) -> bytes:
-            grids = rd_analyse(field(index), regions[index], step, params, config.rd_slope)
+            grids = rd_analyse(field(index), regions[index], step, context.Fitted(params), config.rd_slope)
             return record(regions[index], grids, params)
 
         with (progress(len(boxes), f"regions: pass {len(passes)}", unit="region", quiet=quiet) as bar,

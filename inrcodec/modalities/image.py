@@ -40,7 +40,7 @@ PNG_LEVEL = 1  # zlib level of decoded PNGs: a 12 MP decode's PNG in 0.7 s, 11% 
 CONVERT_ROWS = 128  # output rows converted to pixels in one go
 CONVERT_THREADS = 2  # stripes of rows converted side by side
 BATCHED = ("meta", "hyper")  # methods that fit many same-size images at once (`encode_batch`)
-IN_YCBCR = ("pyramid", "regions")  # methods that code centred YCbCr (the others centred RGB)
+IN_YCBCR = ("pyramid", "regions", "network")  # methods that code centred YCbCr (the others centred RGB)
 
 
 def check_size(height: int, width: int) -> None:
@@ -187,15 +187,15 @@ def default_method(shape: tuple[int, ...], bpp: float) -> str:
     """The method an (H, W, C) image under `bpp` is coded by when none is named: `regions` for an image of
     over `methods.REGIONS_MIN_PIXELS`; `hyper` for an image of at most `methods.HYPER_MAX_PIXELS` whose cap
     is at most `methods.HYPER_CROSSOVER_BYTES` and holds `hyper`'s smallest file of this size; else
-    `methods.DEFAULT`."""
+    `methods.IMAGE_DEFAULT`."""
     height, width = shape[:2]
     if height * width > methods.REGIONS_MIN_PIXELS:
         return "regions"
     cap = _budget(bpp, height, width)
     if height * width > methods.HYPER_MAX_PIXELS or cap > methods.HYPER_CROSSOVER_BYTES:
-        return methods.DEFAULT
+        return methods.IMAGE_DEFAULT
     smallest = OVERHEAD + len(_head(shape, "hyper")) + methods.get("hyper").smallest_body((height, width))
-    return "hyper" if cap >= smallest else methods.DEFAULT
+    return "hyper" if cap >= smallest else methods.IMAGE_DEFAULT
 
 
 def _method_config(method: str | None, config, effort: int, shape: tuple[int, ...], bpp: float) -> tuple[str, object]:

@@ -1,0 +1,87 @@
+"""Fixed-point network layers that compute the same integers on every machine (the shipped bases'
+decoders: `hyperbase`, `context_net`).
+
+Weights are integers times 2**WEIGHT_BITS, activations int64 times 2**ACT_BITS clipped to
++-ACT_LIMIT, biases times 2**(ACT_BITS + WEIGHT_BITS); products are summed as integer-valued
+float64, exact below 2**53 whatever order a BLAS adds them in, and rescaled by an integer shift.
+GELU is read from a table of its values on the 2**-ACT_BITS grid over [-GELU_RANGE, GELU_RANGE),
+stored with a base and extended to every activation when loaded; ReLU needs none.
+"""
+
+import hashlib
+
+import numpy as np
+
+ACT_BITS, WEIGHT_BITS = 10, 14  # fixed-point fraction bits of activations and weights
+ACT_LIMIT = 1 << (ACT_BITS + 8)  # activations are clipped to +-256: every sum stays below 2**53
+GELU_RANGE = 8  # the GELU table covers [-8, 8); above it GELU(x) = x, below it 0
+
+
+def gelu(x):
+    """GELU, tanh approximation (as Flax's), float64."""
+    return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
+
+
+def gelu_table() -> np.ndarray:
+    """(2 * GELU_RANGE * 2**ACT_BITS,) int64 GELU of the grid's points, in fixed point: computed once
+    by a base's export and stored with it, so that no decoder evaluates tanh."""
+    grid = (np.arange(-GELU_RANGE << ACT_BITS, GELU_RANGE << ACT_BITS) + 0.0) / 2 ** ACT_BITS
+    return np.round(gelu(grid) * 2 ** ACT_BITS).astype(np.int64)
+
+
+def weights(kernel: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A trained layer's float kernel and bias as stored: int32 and int64 in their fixed points."""
+    kernel, bias = np.asarray(kernel, np.float64), np.asarray(bias, np.float64)
+    return (np.round(kernel * 2 ** WEIGHT_BITS).astype(np.int32),
+            np.round(bias * 2 ** (ACT_BITS + WEIGHT_BITS)).astype(np.int64))
+
+
+def rescale(total: np.ndarray) -> np.ndarray:
+    """Integer sums of products (2**(ACT_BITS + WEIGHT_BITS)) rounded back to activations, clipped."""
+    return np.clip((total.astype(np.int64) + (1 << (WEIGHT_BITS - 1))) >> WEIGHT_BITS, -ACT_LIMIT, ACT_LIMIT)
+
+
+def dense(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """(..., I) integer-valued float64 activations by an (I, O) float64 integer kernel plus an (O,)
+    bias -> (..., O) integer-valued float64 activations, rounded half up and clipped: the same
+    integers as `rescale` gives, without leaving float64 (the products and sums are exact)."""
+    total = x @ kernel
+    total += bias + (1 << (WEIGHT_BITS - 1))
+    total *= 2.0 ** -WEIGHT_BITS  # exact: a power of two
+    np.floor(total, out=total)
+    np.minimum(total, ACT_LIMIT, out=total)
+    return np.maximum(total, -ACT_LIMIT, out=total)
+
+
+def dense_relu(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """ReLU of `dense(x, kernel, bias)`, in fewer passes: clipping to [0, ACT_LIMIT] before the floor
+    gives what the floor's clip to +-ACT_LIMIT and then ReLU give (all exact in float64)."""
+    total = x @ kernel
+    total += bias + (1 << (WEIGHT_BITS - 1))
+    total *= 2.0 ** -WEIGHT_BITS
+    np.clip(total, 0, ACT_LIMIT, out=total)
+    return np.floor(total, out=total)
+
+
+def extended_gelu(table: np.ndarray) -> np.ndarray:
+    """(2 * ACT_LIMIT + 1,) GELU of every activation from -ACT_LIMIT to ACT_LIMIT, from the stored
+    `gelu_table` (identity above its range, 0 below), of its dtype: one lookup an activation."""
+    edge = GELU_RANGE << ACT_BITS
+    return np.concatenate([np.zeros(ACT_LIMIT - edge, table.dtype), table,
+                           np.arange(edge, ACT_LIMIT + 1).astype(table.dtype)])
+
+
+def apply_gelu(x: np.ndarray, extended: np.ndarray) -> np.ndarray:
+    """GELU of fixed-point activations within +-ACT_LIMIT (int64, or integer-valued float64) by an
+    `extended_gelu` table of their dtype."""
+    return extended[(x + ACT_LIMIT).astype(np.int64)]
+
+
+def identity(arrays: dict, length: int) -> bytes:
+    """The first `length` bytes of a hash of a base's arrays (names, shapes, dtypes and values): the
+    identity its files carry, so that a file made with another base is refused."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        digest.update(f"{name}{arrays[name].shape}{arrays[name].dtype}".encode())
+        digest.update(np.ascontiguousarray(arrays[name]).tobytes())
+    return digest.digest()[:length]

@@ -1,0 +1,100 @@
+"""The `network` method: `pyramid`'s grids coded under the shipped context network (`context_net`) in
+fixed point."""
+
+import math
+
+import numpy as np
+import pytest
+
+import inrcodec
+from inrcodec import bitstream, context, context_net, fixed, pyramid
+from inrcodec.errors import InrError
+from inrcodec.eval.metrics import psnr
+
+
+@pytest.fixture(scope="module")
+def network_file(crop) -> bytes:
+    return inrcodec.encode(crop, 1.0, "network")
+
+
+def test_the_cap_holds_quality_grows_and_encoding_is_deterministic(crop, network_file):
+    assert inrcodec.read_header(network_file).method == "network"
+    assert math.floor(1.0 * 40 * 56 / 8) * 0.9 <= len(network_file) <= math.floor(1.0 * 40 * 56 / 8)
+    richer = inrcodec.encode(crop, 3.0, "network")
+    low, high = (psnr(inrcodec.decode(data), crop) for data in (network_file, richer))
+    assert 22.0 < low < high
+    assert inrcodec.encode(crop, 1.0, "network") == network_file
+
+
+def test_grayscale_and_other_scales(crop, network_file):
+    gray = crop[..., :1].copy()
+    data = inrcodec.encode(gray, 1.5, "network")
+    assert psnr(inrcodec.decode(data), gray) > 25.0
+    assert inrcodec.decode(network_file, scale=2.0).shape == (80, 112, 3)
+
+
+def test_the_context_network_codes_any_integers_and_refuses_extra_data():
+    rng = np.random.default_rng(0)
+    shapes = pyramid.image_geometry(37, 53, 3).shapes()
+    grids = [np.round(rng.laplace(size=s) * rng.uniform(0.1, 30)).astype(np.int32) for s in shapes]
+    grids[1][...] = 0
+    grids[1][5, 7, 1] = -3  # one active run among inactive ones
+    grids[0][3, 4, 0] = 100_000  # and an outlier beyond the inputs' range
+    bounds = [int(np.abs(plane).max()) for plane, _ in context.channel_planes(grids)]
+    base = context_net.load()
+    data = context.encode(grids, base, bounds)
+    decoded = dict(context.decode(data, shapes, base, bounds))
+    assert all(np.array_equal(decoded[k], grid) for k, grid in enumerate(grids))
+    with pytest.raises(InrError, match="more data"):
+        dict(context.decode(data + bytes([1, 0, 0, 0]), shapes, base, bounds))
+
+
+def test_the_folded_route_computes_the_full_networks_integers():
+    """The decoder's first layer reads only the inputs that are not 0 and adds the one-hots' rows to its
+    bias; the same integers as the network over all FEATURES inputs, in plain int64 arithmetic."""
+    base, rng = context_net.load(), np.random.default_rng(1)
+    for phase, k, c in [(0, 6, 0), (1, 3, 1), (2, 0, 0), (2, 2, 2)]:
+        x = np.round(rng.normal(0, 3000, (500, len(context_net.used(phase, c)))))
+        mu, b = base.laplace(x, phase, k, c)
+        full = context_net.network_inputs(phase, k, c, x).astype(np.int64)
+        for i, name in enumerate(context_net.LAYERS):
+            full = fixed.rescale(full @ base.arrays[f"{name}.kernel"].astype(np.int64) + base.arrays[f"{name}.bias"])
+            if i < len(context_net.LAYERS) - 1:
+                full = np.maximum(full, 0)
+        assert np.array_equal(mu, full[:, 0] / 2.0 ** fixed.ACT_BITS)
+        expected = np.exp(np.clip(full[:, 1] / 2.0 ** fixed.ACT_BITS, context.LOG_SCALE_MIN, context.LOG_SCALE_MAX))
+        assert np.array_equal(b, expected)
+
+
+def test_a_subset_of_cells_gets_the_same_numbers_in_any_chunks(monkeypatch):
+    """Both coder sides evaluate the cells of a phase's active runs by the cell-wise route: the numbers
+    of a cell do not depend on which others are evaluated with it (nor on the whole-plane route but for
+    rounding)."""
+    rng = np.random.default_rng(2)
+    grids = [np.round(rng.laplace(size=s) * 3).astype(np.int32) for s in pyramid.image_geometry(70, 90, 3).shapes()]
+    plane = context_net.load().plane(grids, 1, 2, 0)
+    runs = context.phase_runs(plane.plane.shape, 2)
+    active = np.arange(runs) % 3 > 0
+    rows, cols, mu, b = plane.laplace(2, active)
+    monkeypatch.setattr(context_net, "CHUNK", 5)
+    fewer = np.arange(runs) % 3 == 1
+    some_rows, some_cols, some_mu, some_b = plane.laplace(2, fewer)
+    cells = context.run_cells(fewer, len(context.phase_cells(plane.plane.shape, 2)[0]))[
+        context.run_cells(active, len(context.phase_cells(plane.plane.shape, 2)[0]))]
+    assert np.array_equal(rows[cells], some_rows) and np.array_equal(mu[cells], some_mu)
+    assert np.array_equal(b[cells], some_b)
+    _, _, every_mu, every_b = plane.laplace(2, np.ones(runs, bool))
+    assert np.allclose(every_mu[context.run_cells(active, len(every_mu))], mu, atol=2e-3)
+
+
+def test_a_file_of_another_base_is_refused(network_file):
+    body = bytearray(network_file[bitstream.OVERHEAD - 4:-4])
+    position = body.index(context_net.load().identity)
+    body[position] ^= 1
+    with pytest.raises(InrError, match="another context network"):
+        inrcodec.decode(bitstream.pack(bytes(body)))
+
+
+def test_a_tiny_cap_is_refused_before_any_work(crop):
+    with pytest.raises(InrError, match="too small: the smallest network file of a 56x40 image"):
+        inrcodec.encode(crop, 0.01, "network")
