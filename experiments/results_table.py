@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-ORDER = ["pyramid", "meta", "coin", "sparse", "jpeg", "jpeg2000", "webp", "avif", "mp3", "opus"]
+ORDER = ["network", "pyramid", "meta", "coin", "sparse", "jpeg", "jpeg2000", "webp", "avif", "mp3", "opus"]
 AUDIO_METRICS = [("si_snr", "SI-SNR (dB)", ".2f"), ("pesq", "PESQ", ".2f"), ("stoi", "STOI", ".3f")]
 
 

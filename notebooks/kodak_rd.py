@@ -16,19 +16,21 @@
 # %% [markdown]
 # # Kodak: rate–distortion
 #
-# inrcodec's image methods (`pyramid`, `coin`, `sparse`, `meta`) against the classical codecs
-# measured here with Pillow (JPEG, JPEG2000, WebP, AVIF) and against published curves of other
-# codecs (`experiments/anchors/kodak/`: JPEG2000, BPG, VTM, COIN, COIN++, Strümpler et al., MSCN,
-# C3, Cool-chic, Ballé et al.'s hyperprior), on the 24 Kodak images. Rate is file bytes in bits per
-# pixel, quality PSNR on 8-bit RGB, averaged over images.
+# inrcodec's image methods (`network`, the default for photos, `pyramid`, `coin`, `sparse`, `meta`)
+# against the classical codecs measured here with Pillow (JPEG, JPEG2000, WebP, AVIF) and against
+# published curves of other codecs (`experiments/anchors/kodak/`: JPEG2000, BPG, VTM, COIN, COIN++,
+# Strümpler et al., MSCN, C3, Cool-chic, Ballé et al.'s hyperprior), on the 24 Kodak images. Rate is
+# file bytes in bits per pixel, quality PSNR on 8-bit RGB, averaged over images.
 #
 # The committed results (`experiments/results/kodak/*.json`, default settings, 2-core CPU) came from
 #
 #     inrcodec bench ../shared/data/kodak --bpp 0.3                      # all 24 images
 #     inrcodec bench ../shared/data/kodak --bpp 0.1 0.15 0.6 --limit 8   # the first 8
-#     inrcodec bench ../shared/data/kodak --bpp 0.3 --methods pyramid jpeg jpeg2000
+#     inrcodec bench ../shared/data/kodak --bpp 0.3 --methods network pyramid jpeg2000 jpeg --redo
+#     inrcodec bench ../shared/data/kodak --bpp 0.1 0.15 0.6 1.0 --limit 8 \
+#         --methods network pyramid jpeg2000 --redo
 #
-# plus 1 bpp for `pyramid` and JPEG2000 on the first 8 (experiments/FINDINGS.md, "How the Kodak benches
+# (the last two in one session, nothing else running; experiments/FINDINGS.md, "How the Kodak benches
 # were run"). The tagged runs (`-46s`, `-v1`, ...) are special-purpose experiments, left out here.
 
 # %%
@@ -56,7 +58,7 @@ ANCHORS = ROOT / "experiments" / "anchors" / "kodak"
 # and AVIF on some images at 0.1–0.15).
 
 # %%
-METHODS = ["pyramid", "coin", "sparse", "meta", "jpeg", "jpeg2000", "webp", "avif"]
+METHODS = ["network", "pyramid", "coin", "sparse", "meta", "jpeg", "jpeg2000", "webp", "avif"]
 table = rd.table([RESULTS / f"{method}.json" for method in METHODS])
 summary = (table.groupby(["method", "target"])
            .agg(n=("item", "size"), bpp=("rate", "mean"), psnr=("psnr", "mean"))
@@ -95,8 +97,8 @@ def draw(ax, ours: list[str], published: list[str]) -> None:
 
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5.6), sharey=True)
-draw(left, ["pyramid", "jpeg", "jpeg2000", "webp", "avif"], ["jpeg", "jpeg2000", "webp", "bpg-444", "vtm"])
-draw(right, ["pyramid", "coin", "sparse", "meta"], ["coin", "coinpp", "struempler-meta-7bit", "mscn", "c3",
+draw(left, ["network", "pyramid", "jpeg", "jpeg2000", "webp", "avif"], ["jpeg", "jpeg2000", "webp", "bpg-444", "vtm"])
+draw(right, ["network", "pyramid", "coin", "sparse", "meta"], ["coin", "coinpp", "struempler-meta-7bit", "mscn", "c3",
                                                     "cool-chic-v2", "cool-chic-5.0", "bmshj2018-hyperprior"])
 left.set_title("Kodak: against classical codecs")
 right.set_title("Kodak: against neural and INR codecs")
@@ -113,7 +115,7 @@ display(Image(filename=save_figure(fig, "kodak_rd")))
 
 # %%
 JPEG2000 = RESULTS / "jpeg2000.json"
-TESTS = ["pyramid", "coin", "webp", "avif"]
+TESTS = ["network", "pyramid", "coin", "webp", "avif"]
 per_image = {method: per_item_bd(RESULTS / f"{method}.json", JPEG2000) for method in TESTS}
 for method, frame in per_image.items():
     for item, why in frame.loc[frame["left out"] != "", "left out"].items():
@@ -142,8 +144,8 @@ against_ours
 
 # %%
 rows = []
-for method, anchor in [("pyramid", "jpeg2000"), ("jpeg2000", "jpeg2000"), ("coin", "jpeg2000"),
-                       ("pyramid", "coin"), ("pyramid", "coinpp")]:
+for method, anchor in [("network", "jpeg2000"), ("network", "bpg-444"), ("pyramid", "jpeg2000"),
+                       ("jpeg2000", "jpeg2000"), ("coin", "jpeg2000"), ("pyramid", "coin"), ("pyramid", "coinpp")]:
     result = rd.compare(curves[method], ANCHORS / f"{anchor}.json")
     rows.append({"test (ours)": method, "anchor (published)": anchor, "BD-rate (%)": result["bd_rate_percent"],
                  "BD-PSNR (dB)": result["bd_psnr_db"],
@@ -154,6 +156,11 @@ against_published
 # %% [markdown]
 # ## Findings
 #
+# - `network` (the default for photos: `pyramid`'s grids under the shipped context network) needs
+#   **+33.6%** bits against our JPEG2000 per image (first 8 images, 0.1–1 bpp; +18.5% on kodim05 to
+#   +45.8% on kodim08; −1.17 dB at equal rate) where `pyramid` needs +51.0%; on all 24 images at 0.3 bpp
+#   it reads 28.95 dB against `pyramid`'s 28.48 and JPEG2000's 29.93. On mean curves against the
+#   published curves: +37.3% against JPEG2000 and +118.3% (−3.08 dB) against BPG (4:4:4).
 # - Per image against our JPEG2000 (first 8 images, 0.1–1 bpp), `pyramid` needs **+51.0%** bits for
 #   the same PSNR, from +27.4% (kodim05) to +67.6% (kodim08), and is 1.61 dB below it at equal rate
 #   (experiments/FINDINGS.md's +50.8% came from cubic fits by an earlier script).
@@ -174,7 +181,7 @@ against_published
 #
 # The same measurement on the samples shipped in `data/`, into a temporary folder (never into
 # `experiments/results`). With `INRCODEC_NOTEBOOK_SMALL=1` (the default) it codes a 40x56 crop of
-# kodim05 at 1 and 2 bpp with `pyramid` at reduced effort (`QUICK`) and JPEG2000: seconds once JAX's
+# kodim05 at 1 and 2 bpp with `network`, `pyramid` at reduced effort (`QUICK`) and JPEG2000: seconds once JAX's
 # compiled fit is in the compilation cache; about a minute more the first time.
 # `INRCODEC_NOTEBOOK_SMALL=0` codes kodim05 and kodim23 whole at 0.15, 0.3 and 0.6 bpp with default
 # settings, beside JPEG2000 and WebP (several minutes).
@@ -190,11 +197,11 @@ SMALL = os.environ.get("INRCODEC_NOTEBOOK_SMALL", "1") == "1"
 QUICK = inrcodec.PyramidConfig(steps=5, search_iterations=6, fill=0.97)
 if SMALL:
     images = [read_image(ROOT / "data" / "kodim05.png")[224:264, 352:408]]  # 40x56 (the tests' crop shape), in memory
-    caps, methods = [1.0, 2.0], ["pyramid", "jpeg2000"]
+    caps, methods = [1.0, 2.0], ["network", "pyramid", "jpeg2000"]
     configs = {"pyramid": QUICK}
 else:
     images = [ROOT / "data" / "kodim05.png", ROOT / "data" / "kodim23.png"]
-    caps, methods, configs = [0.15, 0.3, 0.6], ["pyramid", "jpeg2000", "webp"], {}
+    caps, methods, configs = [0.15, 0.3, 0.6], ["network", "pyramid", "jpeg2000", "webp"], {}
 
 inrcodec.enable_compilation_cache()
 with tempfile.TemporaryDirectory() as scratch:
@@ -208,8 +215,9 @@ fig, ax = plt.subplots(figsize=(5, 3.5))
 rd.plot_rd(ax, [documents[method] for method in methods])
 ax.set_title("small sweep (" + ("40x56 crop of kodim05" if SMALL else "kodim05, kodim23") + ")")
 ax.grid(alpha=0.3)
-try:
-    result = rd.compare(documents["pyramid"], documents["jpeg2000"])
-    print(f"pyramid against jpeg2000 on this sweep: BD-rate {result['bd_rate_percent']:+.1f}%")
-except inrcodec.InrError as err:
-    print(f"no BD-rate on this sweep: {err}")
+for method in ("network", "pyramid"):
+    try:
+        result = rd.compare(documents[method], documents["jpeg2000"])
+        print(f"{method} against jpeg2000 on this sweep: BD-rate {result['bd_rate_percent']:+.1f}%")
+    except inrcodec.InrError as err:
+        print(f"no BD-rate of {method} on this sweep: {err}")
