@@ -98,3 +98,17 @@ def test_a_file_of_another_base_is_refused(network_file):
 def test_a_tiny_cap_is_refused_before_any_work(crop):
     with pytest.raises(InrError, match="too small: the smallest network file of a 56x40 image"):
         inrcodec.encode(crop, 0.01, "network")
+
+
+def test_a_file_declaring_more_cells_than_its_bytes_allow_is_refused(network_file):
+    """A decoder evaluates the network at every cell a file declares: at most network.VALUES_PER_BYTE a byte."""
+    from inrcodec import methods
+    from inrcodec.methods import network
+
+    head = bitstream.varints(bitstream.IMAGE, methods.CODES["network"], 40, 56, 3)
+    body = network_file[bitstream.OVERHEAD - 4:-4]
+    assert body.startswith(head)
+    large = bitstream.varints(bitstream.IMAGE, methods.CODES["network"], 600, 600, 3) + body[len(head):]
+    assert 2 * 600 * 600 > network.VALUES_PER_BYTE * (len(large) + bitstream.OVERHEAD)  # 2 grid values a pixel
+    with pytest.raises(InrError, match="too few for a network file"):
+        inrcodec.decode(bitstream.pack(large))

@@ -5,18 +5,23 @@ per grid channel, and rounded for rate and distortion under it. Body (after the 
     global step | the context base's identity (context_net.IDENTITY_BYTES) | per grid channel (coarsest
     level first) its largest |integer| | post-filter flag and, if set, its weights | payload: the grids
 
-Per-byte limits and value bounds as `pyramid`'s; a file of another base is refused.
+Value bounds as `pyramid`'s, and its per-byte limits but VALUES_PER_BYTE: the network costs a decoder
+about ten times `pyramid`'s time a cell, so a file may declare a quarter of the cells a byte (the lowest
+cap is 1024 grid values a byte: 0.016 bpp for a colour image). A file of another base is refused.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from .. import bitstream, context, context_net, postfilter, pyramid
+from .. import bitstream, context, context_net, postfilter, pyramid, tiles
 from ..errors import InrError
 from . import Budget, Geometry
 from . import pyramid as pyramid_method
 from .pyramid import grid_bounds, grid_geometry, plane_steps, read_bound, read_filter, write_filter
+
+
+VALUES_PER_BYTE = 1024  # most grid values per file byte (about 53 a byte at 0.3 bpp)
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,7 @@ def read_layout(reader: bitstream.Reader, signal: Geometry, n_bytes: int) -> Lay
     """The global step, the bounds and the post-filter, validated, and the payload of a body of a file
     of `n_bytes` bytes (`pyramid`'s per-byte limits); InrError for a file of another base."""
     geometry = grid_geometry(signal)
-    pyramid_method.check_cost([geometry], n_bytes, "an image")
+    pyramid_method.check_cost([geometry], n_bytes, tiles.describe(signal.extent), "network", VALUES_PER_BYTE)
     step = reader.log_step()
     if reader.raw(context_net.IDENTITY_BYTES) != context_net.load().identity:
         raise InrError("corrupt file, or one made with another context network than this version ships")
@@ -84,7 +89,7 @@ def encode(values: np.ndarray, signal: Geometry, budget: Budget, config: Network
                      np.zeros((signal.channels, len(postfilter.OFFSETS)), np.int64), base)
     return pyramid_method.search_step(geometry, signal, budget, config, quiet, stats, "network", smallest,
                                       lambda step: write(geometry, step, *fit_under(field, geometry, step, config,
-                                                                                     base), base))
+                                                                                     base), base), VALUES_PER_BYTE)
 
 
 render = pyramid_method.render  # the grids rendered and post-filtered as `pyramid`'s

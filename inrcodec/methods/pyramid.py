@@ -160,14 +160,16 @@ def read_filter(reader: bitstream.Reader, geometry: pyramid.Geometry, channels: 
     return weights
 
 
-def check_cost(geometries: list[pyramid.Geometry], n_bytes: int, what: str) -> None:
-    """Refuse a file of `n_bytes` for `what` (a signal's description) whose grid values or rendering
-    work, over the pyramids of all its regions (one: the whole signal), exceed the per-byte limits."""
+def check_cost(geometries: list[pyramid.Geometry], n_bytes: int, what: str, name: str = "pyramid",
+               values_per_byte: int = VALUES_PER_BYTE) -> None:
+    """Refuse a method `name`'s file of `n_bytes` for `what` (a signal's description) whose grid values
+    or rendering work, over the pyramids of all its regions (one: the whole signal), exceed the per-byte
+    limits (`values_per_byte`, MAX_MACS_PER_BYTE)."""
     values = sum(math.prod(s) for geometry in geometries for s in geometry.shapes())
     macs = sum(geometry.height * geometry.width for geometry in geometries) * pyramid.MACS_PER_PIXEL
-    if values > VALUES_PER_BYTE * n_bytes or macs > MAX_MACS_PER_BYTE * n_bytes:
-        raise InrError(f"{n_bytes} bytes are too few for a pyramid file of {what}: {values} values and "
-                       f"{macs:.3g} multiply-adds to render (at most {VALUES_PER_BYTE} values and "
+    if values > values_per_byte * n_bytes or macs > MAX_MACS_PER_BYTE * n_bytes:
+        raise InrError(f"{n_bytes} bytes are too few for a {name} file of {what}: {values} values and "
+                       f"{macs:.3g} multiply-adds to render (at most {values_per_byte} values and "
                        f"{MAX_MACS_PER_BYTE:.3g} multiply-adds per byte)")
 
 
@@ -198,15 +200,17 @@ def encode(values: np.ndarray, signal: Geometry, budget: Budget, config: Pyramid
 
 
 def search_step(geometry: pyramid.Geometry, signal: Geometry, budget: Budget, config, quiet: bool,
-                stats: dict | None, name: str, smallest: bytes, body_at) -> bytes:
+                stats: dict | None, name: str, smallest: bytes, body_at,
+                values_per_byte: int = VALUES_PER_BYTE) -> bytes:
     """The largest body `body_at(step)` (a method `name`'s body of the signal's grids at the global
     step, stored) whose file is within the budget, rate control searching the step; `smallest`: the
-    body of all-zero grids, InrError if even it is over the cap."""
+    body of all-zero grids, InrError if even it is over the cap or the cap allows fewer than
+    `values_per_byte` values a byte (`check_cost`)."""
     what = tiles.describe(signal.extent)
     if len(budget.file(smallest)) > budget.cap:
         raise InrError(f"budget of {budget.cap} bytes is too small: the smallest {name} file of {what} "
                        f"takes {len(budget.file(smallest))} bytes")
-    check_cost([geometry], budget.cap, what)
+    check_cost([geometry], budget.cap, what, name, values_per_byte)
 
     tried = []
 
