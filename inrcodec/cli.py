@@ -322,8 +322,10 @@ def print_layout(method: str, layout, unit: str) -> None:
               f"(guard {layout.guard}), step {layout.step:.4g}, post-filter {'on' if layout.filter.any() else 'off'}")
         print(f"records:      {sum(sizes)} bytes, {min(sizes)} to {max(sizes)} a region")
         return
-    if hasattr(layout, "bounds"):  # a pyramid of grids
-        print(f"method:       pyramid: step {layout.step:.4g}, post-filter {'on' if layout.filter.any() else 'off'}")
+    if hasattr(layout, "bounds"):  # a pyramid of grids, under fitted numbers or the shipped context network
+        model = f", context network {layout.model().identity.hex()}" if method == "network" else ""
+        print(f"method:       {method}: step {layout.step:.4g}, post-filter {'on' if layout.filter.any() else 'off'}"
+              f"{model}")
         print(f"payload:      {len(layout.payload)} bytes, {len(layout.bounds)} grid channels (coarsest first)")
         for index, bound in enumerate(layout.bounds):
             print(f"  channel {index:2d}: |q| <= {bound}")
@@ -457,8 +459,9 @@ def build_parser() -> argparse.ArgumentParser:
     caps.add_argument("--bpp", type=float, nargs="+", help=f"image caps in bpp (default: {IMAGE_BENCH_CAPS})")
     caps.add_argument("--kbps", type=float, nargs="+", help="audio caps in kbit/s: benchmark a folder of clips")
     caps.add_argument("--bytes", type=int, nargs="+", help="shape caps in bytes: benchmark a folder of meshes")
-    bench.add_argument("--methods", nargs="+", help="inrcodec methods and baselines to run (default: pyramid, "
-                       "coin for images, and every classical baseline of the modality)")
+    bench.add_argument("--methods", nargs="+", help="inrcodec methods and baselines to run (default: network, "
+                       "pyramid, coin for images, pyramid for audio and shapes, and every classical baseline of "
+                       "the modality)")
     bench.add_argument("--limit", type=int, help="use only the first N images")
     bench.add_argument("--out", default="experiments/results", help="results folder")
     bench.add_argument("--batch", type=int, default=1, help="meta: encode this many same-size images at once")

@@ -112,3 +112,13 @@ def test_a_file_declaring_more_cells_than_its_bytes_allow_is_refused(network_fil
     assert 2 * 600 * 600 > network.VALUES_PER_BYTE * (len(large) + bitstream.OVERHEAD)  # 2 grid values a pixel
     with pytest.raises(InrError, match="too few for a network file"):
         inrcodec.decode(bitstream.pack(large))
+
+
+def test_info_names_the_method_and_its_base(network_file, tmp_path, capsys):
+    from inrcodec.cli import main
+
+    path = tmp_path / "network.inr"
+    path.write_bytes(network_file)
+    main(["info", str(path)])
+    out = capsys.readouterr().out
+    assert "method:       network: step" in out and context_net.load().identity.hex() in out

@@ -34,8 +34,8 @@ class Modality:
     default_methods: tuple[str, ...]  # inrcodec methods a sweep runs, beside every baseline, when given no methods
 
 
-MODALITIES = {"image": Modality("image", "bpp", ("pyramid", "coin")), "audio": Modality("clip", "kbps", ("pyramid",)),
-              "shape": Modality("mesh", "bytes", ("pyramid",))}
+MODALITIES = {"image": Modality("image", "bpp", ("network", "pyramid", "coin")),
+              "audio": Modality("clip", "kbps", ("pyramid",)), "shape": Modality("mesh", "bytes", ("pyramid",))}
 METRICS = ("psnr", "si_snr", "pesq", "stoi", "chamfer_l1", "accuracy", "completeness", "hausdorff",
            "normal_consistency", "iou", "f_score")  # per-item scores averaged into a results file's summary
 
