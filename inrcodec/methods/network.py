@@ -28,10 +28,11 @@ VALUES_PER_BYTE = 1024  # most grid values per file byte (about 53 a byte at 0.3
 class NetworkConfig:
     search_iterations: int = 10  # most files the rate control makes while searching the global step
     fill: float = 0.99  # the search stops at a file of at least this share of the cap
-    # lambda of the rate-distortion rounding, in squared steps per bit (0: plain rounding); 0.09 beat 0.06 and 0.12
-    # on four training photos at 0.3 bpp (FINDINGS)
-    rd_slope: float = 0.09
+    # lambda of the rate-distortion rounding, in squared steps per bit (0: plain rounding); with one re-analysis
+    # 0.07 beat 0.05, 0.09 and 0.12 on four training photos at 0.3 bpp (FINDINGS)
+    rd_slope: float = 0.07
     filter_min_pixels: int = 16384  # smaller images (in pixels) go without the post-filter
+    refine_passes: int = 1  # passes of re-analysis after the greedy one (`pyramid_fit.reanalyse`; 0 below effort 7)
 
 
 DEFAULTS = {"image": NetworkConfig()}  # modality -> configuration

@@ -91,10 +91,36 @@ def fit_filter(fields: list[np.ndarray], geometries: list[pyramid.Geometry], ste
 def fit_under(field: np.ndarray, geometry: pyramid.Geometry, step: float, config,
               model) -> tuple[list[np.ndarray], np.ndarray]:
     """Int32 grids (finest first) of a (H, W, C) float32 field at `step`, rounded for rate and
-    distortion under a shipped entropy model (`context.Fitted`'s kind), and their (C, taps) int
-    post-filter weights: what a `network` file holds."""
+    distortion under a shipped entropy model (`context.Fitted`'s kind) and re-analysed
+    config.refine_passes times (`reanalyse`), and their (C, taps) int post-filter weights: what a
+    `network` file holds."""
     grids = rd_analyse(field, geometry, step, model, config.rd_slope)
+    grids = reanalyse(field, geometry, step, grids, model, config.rd_slope, config.refine_passes)
     return grids, fit_filter([field], [geometry], step, [grids], config)
+
+
+def reanalyse(field: np.ndarray, geometry: pyramid.Geometry, step: float, grids: list[np.ndarray], model,
+              rd_slope: float, passes: int) -> list[np.ndarray]:
+    """Int32 grids (finest first) of a (H, W, C) field analysed `passes` more times: each level, coarsest
+    first, again the area average (in its steps) of what all the other levels leave, rounded for rate and
+    distortion under `model` (`rd_round`). The greedy analysis gives a coarse level what the coarser
+    ones leave; a pass lets it take up what its finer levels could not (their cells rounded towards zero)."""
+    box = (0, 0, geometry.height, geometry.width)
+    steps = geometry.steps(step)
+    grids = list(grids)
+    rendered = [pyramid.level_values(g, geometry.strides(k), steps[k], (1.0, 1.0), box) for k, g in enumerate(grids)]
+    residual = field.copy()
+    for values in rendered:
+        residual[..., :values.shape[-1]] -= values
+    for _ in range(passes):
+        for k in reversed(range(len(grids))):
+            channels = grids[k].shape[-1]
+            residual[..., :channels] += rendered[k]  # what all the other levels leave
+            values = pyramid.area_average(residual[..., :channels], geometry.strides(k)) / steps[k]
+            grids[k] = rd_round(k, values, grids, model, rd_slope).astype(np.int32)
+            rendered[k] = pyramid.level_values(grids[k], geometry.strides(k), steps[k], (1.0, 1.0), box)
+            residual[..., :channels] -= rendered[k]
+    return grids
 
 
 def rd_analyse(field: np.ndarray, geometry: pyramid.Geometry, step: float, model,
