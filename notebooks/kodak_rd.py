@@ -157,10 +157,10 @@ against_published
 # ## Findings
 #
 # - `network` (the default for photos: `pyramid`'s grids under the shipped context network) needs
-#   **+33.6%** bits against our JPEG2000 per image (first 8 images, 0.1–1 bpp; +18.5% on kodim05 to
-#   +45.8% on kodim08; −1.17 dB at equal rate) where `pyramid` needs +51.0%; on all 24 images at 0.3 bpp
-#   it reads 28.95 dB against `pyramid`'s 28.48 and JPEG2000's 29.93. On mean curves against the
-#   published curves: +37.3% against JPEG2000 and +118.3% (−3.08 dB) against BPG (4:4:4).
+#   **+29.5%** bits against our JPEG2000 per image (first 8 images, 0.1–1 bpp; +12.9% on kodim05 to
+#   +41.1% on kodim08; −1.05 dB at equal rate) where `pyramid` needs +51.0%; on all 24 images at 0.3 bpp
+#   it reads 29.08 dB against `pyramid`'s 28.48 and JPEG2000's 29.93. On mean curves against the
+#   published curves: +33.2% against JPEG2000 and +111.6% (−2.96 dB) against BPG (4:4:4).
 # - Per image against our JPEG2000 (first 8 images, 0.1–1 bpp), `pyramid` needs **+51.0%** bits for
 #   the same PSNR, from +27.4% (kodim05) to +67.6% (kodim08), and is 1.61 dB below it at equal rate
 #   (experiments/FINDINGS.md's +50.8% came from cubic fits by an earlier script).
