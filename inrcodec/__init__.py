@@ -1,5 +1,5 @@
-"""inrcodec: compression with implicit neural representations (latent pyramids, sine networks, and
-latent grids on a shared network for small images).
+"""inrcodec: compression with implicit neural representations (latent pyramids, under a shipped context
+network for photos; sine networks; and latent grids on a shared network for small images).
 
     data = inrcodec.encode("photo.png", bpp=0.3)   # bytes of an .inr file, at most 0.3 bits per pixel
     pixels = inrcodec.decode(data)                 # (H, W, C) uint8
@@ -9,8 +9,8 @@ latent grids on a shared network for small images).
 
 Over many images, `inrcodec.enable_compilation_cache()` first keeps the compiled fitting steps on
 disk (the command line does this itself), so that only the first image of a shape pays for them.
-Names are imported when first used, so that `import inrcodec` (and decoding a `pyramid` file) does
-not start JAX.
+Names are imported when first used, so that `import inrcodec` (and decoding a `pyramid` or `network`
+file) does not start JAX.
 """
 
 import importlib
@@ -22,7 +22,7 @@ _NAMES = {  # public name -> the module defining it
     "read_header": "modalities.image", "default_config": "modalities.image", "METHODS": "methods",
     "CoinConfig": "methods.coin", "SparseConfig": "methods.sparse", "LatentConfig": "methods.meta",
     "PyramidConfig": "methods.pyramid", "LatticeConfig": "methods.lattice", "HyperConfig": "methods.hyper",
-    "RegionsConfig": "methods.regions", "WeightingConfig": "weighting",
+    "RegionsConfig": "methods.regions", "NetworkConfig": "methods.network", "WeightingConfig": "weighting",
     "FitConfig": "networks.fit", "GateConfig": "networks.fit", "enable_compilation_cache": "compile_cache",
     "encode_dataset": "datasets",
     "decode_dataset": "datasets", "sweep": "eval.sweeps", "bd_rate": "eval.rd", "bd_psnr": "eval.rd",

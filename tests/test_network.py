@@ -19,6 +19,7 @@ def network_file(crop) -> bytes:
 
 def test_the_cap_holds_quality_grows_and_encoding_is_deterministic(crop, network_file):
     assert inrcodec.read_header(network_file).method == "network"
+    assert inrcodec.default_config("network") == inrcodec.NetworkConfig()
     assert math.floor(1.0 * 40 * 56 / 8) * 0.9 <= len(network_file) <= math.floor(1.0 * 40 * 56 / 8)
     richer = inrcodec.encode(crop, 3.0, "network")
     low, high = (psnr(inrcodec.decode(data), crop) for data in (network_file, richer))
