@@ -229,15 +229,13 @@ def coded_runs(symbols: np.ndarray, mu: np.ndarray, b: np.ndarray) -> np.ndarray
     return active if flags < spared else np.ones_like(active)
 
 
-class PlaneContext:
-    """Where both coder sides get the Laplaces of a plane's cells under its fitted parameters, phase
-    by phase: a phase of a plane of several rows coding every cell takes them from the whole-plane
-    route (`phase_laplace`, separable), any other phase from `cell_features` at the cells of its
-    active runs (cheaper where few are, and on one row)."""
+class PlaneParent:
+    """A plane being coded and its parent's context, by both routes: `whole` (`parent_context`) for a
+    phase coding every cell, `sources` (for `cell_parent`) for the cells of some runs. The entropy
+    models' plane objects (`PlaneContext`, `context_net.PlaneNetwork`) build on it."""
 
-    def __init__(self, plane: np.ndarray, parent: np.ndarray | None, params: np.ndarray):
+    def __init__(self, plane: np.ndarray, parent: np.ndarray | None):
         self.plane, self.parent = plane, parent  # plane: (rows, cols) integers, filled phase by phase
-        self.params = params  # the plane's (N_PARAMS,) stored integers
 
     @cached_property
     def whole(self) -> np.ndarray:
@@ -246,6 +244,17 @@ class PlaneContext:
     @cached_property
     def sources(self) -> np.ndarray:
         return parent_sources(self.parent, self.plane.shape)
+
+
+class PlaneContext(PlaneParent):
+    """Where both coder sides get the Laplaces of a plane's cells under its fitted parameters, phase
+    by phase: a phase of a plane of several rows coding every cell takes them from the whole-plane
+    route (`phase_laplace`, separable), any other phase from `cell_features` at the cells of its
+    active runs (cheaper where few are, and on one row)."""
+
+    def __init__(self, plane: np.ndarray, parent: np.ndarray | None, params: np.ndarray):
+        super().__init__(plane, parent)
+        self.params = params  # the plane's (N_PARAMS,) stored integers
 
     def laplace(self, phase: int, active: np.ndarray) -> tuple[np.ndarray, ...]:
         """(rows, cols, mu, b) of the cells of `phase` in `active` runs, in coding order."""

@@ -165,23 +165,14 @@ class ContextBase:
         return PlaneNetwork(self, grids, k, c)
 
 
-class PlaneNetwork:
+class PlaneNetwork(context.PlaneParent):
     """The Laplaces of a plane's cells under the network, phase by phase, at the cells of active runs.
     As `context.PlaneContext`, a phase coding every cell reads its cells' p and p_abs from the
     whole-plane route, any other phase from the cell-wise route: both coder sides take the same."""
 
     def __init__(self, base: ContextBase, grids: list[np.ndarray], k: int, c: int):
+        super().__init__(grids[k][..., c], context.parent_plane(grids, k, c))
         self.base, self.grids, self.k, self.c = base, grids, k, c
-        self.plane = grids[k][..., c]  # (rows, cols) integers, filled phase by phase
-        self.parent = context.parent_plane(grids, k, c)  # (rows / 2, cols / 2) integers, or None
-
-    @functools.cached_property
-    def whole(self) -> np.ndarray:
-        return context.parent_context(self.parent, self.plane.shape)
-
-    @functools.cached_property
-    def sources(self) -> np.ndarray:
-        return context.parent_sources(self.parent, self.plane.shape)
 
     @functools.cached_property
     def earlier_planes(self) -> list[np.ndarray]:

@@ -41,24 +41,28 @@ def rescale(total: np.ndarray) -> np.ndarray:
     return np.clip((total.astype(np.int64) + (1 << (WEIGHT_BITS - 1))) >> WEIGHT_BITS, -ACT_LIMIT, ACT_LIMIT)
 
 
+def _scaled_sums(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """(x @ kernel + bias + half an activation step) in activation steps, not yet floored: exact in
+    float64 (integer sums below 2**53, then a power of two)."""
+    total = x @ kernel
+    total += bias + (1 << (WEIGHT_BITS - 1))
+    total *= 2.0 ** -WEIGHT_BITS
+    return total
+
+
 def dense(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """(..., I) integer-valued float64 activations by an (I, O) float64 integer kernel plus an (O,)
     bias -> (..., O) integer-valued float64 activations, rounded half up and clipped: the same
-    integers as `rescale` gives, without leaving float64 (the products and sums are exact)."""
-    total = x @ kernel
-    total += bias + (1 << (WEIGHT_BITS - 1))
-    total *= 2.0 ** -WEIGHT_BITS  # exact: a power of two
+    integers as `rescale` gives, without leaving float64."""
+    total = _scaled_sums(x, kernel, bias)
     np.floor(total, out=total)
-    np.minimum(total, ACT_LIMIT, out=total)
-    return np.maximum(total, -ACT_LIMIT, out=total)
+    return np.clip(total, -ACT_LIMIT, ACT_LIMIT, out=total)
 
 
 def dense_relu(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """ReLU of `dense(x, kernel, bias)`, in fewer passes: clipping to [0, ACT_LIMIT] before the floor
-    gives what the floor's clip to +-ACT_LIMIT and then ReLU give (all exact in float64)."""
-    total = x @ kernel
-    total += bias + (1 << (WEIGHT_BITS - 1))
-    total *= 2.0 ** -WEIGHT_BITS
+    gives what the floor's clip to +-ACT_LIMIT and then ReLU give."""
+    total = _scaled_sums(x, kernel, bias)
     np.clip(total, 0, ACT_LIMIT, out=total)
     return np.floor(total, out=total)
 

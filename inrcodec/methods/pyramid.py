@@ -206,10 +206,10 @@ def search_step(geometry: pyramid.Geometry, signal: Geometry, budget: Budget, co
     step, stored) whose file is within the budget, rate control searching the step; `smallest`: the
     body of all-zero grids, InrError if even it is over the cap or the cap allows fewer than
     `values_per_byte` values a byte (`check_cost`)."""
-    what = tiles.describe(signal.extent)
-    if len(budget.file(smallest)) > budget.cap:
+    what, least = tiles.describe(signal.extent), len(budget.file(smallest))
+    if least > budget.cap:
         raise InrError(f"budget of {budget.cap} bytes is too small: the smallest {name} file of {what} "
-                       f"takes {len(budget.file(smallest))} bytes")
+                       f"takes {least} bytes")
     check_cost([geometry], budget.cap, what, name, values_per_byte)
 
     tried = []

@@ -105,6 +105,8 @@ def reanalyse(field: np.ndarray, geometry: pyramid.Geometry, step: float, grids:
     first, again the area average (in its steps) of what all the other levels leave, rounded for rate and
     distortion under `model` (`rd_round`). The greedy analysis gives a coarse level what the coarser
     ones leave; a pass lets it take up what its finer levels could not (their cells rounded towards zero)."""
+    if passes == 0:
+        return grids  # nothing to render
     box = (0, 0, geometry.height, geometry.width)
     steps = geometry.steps(step)
     grids = list(grids)
