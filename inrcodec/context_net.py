@@ -20,7 +20,6 @@ IDENTITY_BYTES-byte hash and is refused under another. Training: `networks.conte
 """
 
 import functools
-import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,27 +220,16 @@ def blas_controller():
 @functools.lru_cache(maxsize=1)
 def load(path: Path = BASE_PATH) -> ContextBase:
     """The shipped base; InrError if it is missing, unreadable or not of this version's shapes."""
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-        widths = [arrays[f"{name}.kernel"].shape for name in LAYERS]
-    except (OSError, ValueError, KeyError) as error:
-        raise InrError(f"the context network base is missing or unreadable ({path}): {error}") from None
-    if widths[0][0] != FEATURES or widths[-1][1] != 2:
-        raise InrError(f"the context network base ({path}) reads {widths[0][0]} features, not {FEATURES}")
+    arrays = fixed.load_layers(path, LAYERS, "context network")
+    inputs, outputs = arrays[f"{LAYERS[0]}.kernel"].shape[0], arrays[f"{LAYERS[-1]}.kernel"].shape[1]
+    if inputs != FEATURES or outputs != 2:
+        raise InrError(f"the context network base ({path}) reads {inputs} features, not {FEATURES}")
     return ContextBase(arrays, fixed.identity(arrays, IDENTITY_BYTES))
 
 
 def export(params: dict, record: dict, path: Path = BASE_PATH) -> bytes:
-    """Write a trained `networks.context.ContextMLP`'s parameters (Flax's nested dict, under
-    "params") as the base, and `record` (its training) beside it as JSON; returns its identity."""
-    arrays = {}
-    for name in LAYERS:
-        layer = params["params"][name]
-        arrays[f"{name}.kernel"], arrays[f"{name}.bias"] = fixed.weights(layer["kernel"], layer["bias"])
-    with open(path, "wb") as f:
-        np.savez_compressed(f, **arrays)
-    identity = fixed.identity(arrays, IDENTITY_BYTES)
-    path.with_suffix(".json").write_text(json.dumps({**record, "identity": identity.hex()}, indent=1) + "\n")
+    """Write a trained `networks.context.ContextMLP`'s parameters as the base, and `record` (its
+    training) beside it as JSON (`fixed.export_layers`); returns its identity."""
+    identity = fixed.export_layers(params, LAYERS, record, path, IDENTITY_BYTES)
     load.cache_clear()
     return identity

@@ -9,8 +9,12 @@ stored with a base and extended to every activation when loaded; ReLU needs none
 """
 
 import hashlib
+import json
+from pathlib import Path
 
 import numpy as np
+
+from .errors import InrError
 
 ACT_BITS, WEIGHT_BITS = 10, 14  # fixed-point fraction bits of activations and weights
 ACT_LIMIT = 1 << (ACT_BITS + 8)  # activations are clipped to +-256: every sum stays below 2**53
@@ -89,3 +93,30 @@ def identity(arrays: dict, length: int) -> bytes:
         digest.update(f"{name}{arrays[name].shape}{arrays[name].dtype}".encode())
         digest.update(np.ascontiguousarray(arrays[name]).tobytes())
     return digest.digest()[:length]
+
+
+def load_layers(path: Path, layers: tuple[str, ...], what: str) -> dict:
+    """The arrays of a base of dense `layers` (`export_layers`); InrError, naming it `what`, if it is
+    missing or unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+        for name in layers:
+            arrays[f"{name}.kernel"], arrays[f"{name}.bias"]
+    except (OSError, ValueError, KeyError) as error:
+        raise InrError(f"the {what} base is missing or unreadable ({path}): {error}") from None
+    return arrays
+
+
+def export_layers(params: dict, layers: tuple[str, ...], record: dict, path: Path, length: int) -> bytes:
+    """Write the dense `layers` of trained Flax parameters (nested dict, under "params") as a base of
+    integer weights, and `record` (its training) beside it as JSON; returns its `length`-byte identity."""
+    arrays = {}
+    for name in layers:
+        layer = params["params"][name]
+        arrays[f"{name}.kernel"], arrays[f"{name}.bias"] = weights(layer["kernel"], layer["bias"])
+    with open(path, "wb") as f:
+        np.savez_compressed(f, **arrays)
+    found = identity(arrays, length)
+    path.with_suffix(".json").write_text(json.dumps({**record, "identity": found.hex()}, indent=1) + "\n")
+    return found

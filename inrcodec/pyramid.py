@@ -193,6 +193,15 @@ def render(levels, geometry: Geometry, step: float, scales: tuple[float, float],
     return out
 
 
+def contributions(levels: list, geometry: Geometry, step: float, scales: tuple[float, float],
+                  box: tuple[int, int, int, int], origin: tuple[int, int] = (0, 0)) -> list[np.ndarray]:
+    """Every level's (h, w, c) float32 contribution over `box` (as `render`), finest first; levels:
+    (level index, grid) pairs, those missing zero."""
+    grids, steps = dict(levels), geometry.steps(step)
+    return [level_values(grids[k], geometry.strides(k), steps[k], scales, box, origin) if k in grids
+            else np.zeros((box[2], box[3], c), np.float32) for k, c in enumerate(geometry.channels)]
+
+
 def to_ycbcr(pixels: np.ndarray) -> np.ndarray:
     """(H, W, C) uint8 pixels as (H, W, C) float32 centred YCbCr (a grayscale image: its luma)."""
     centred = pixels.astype(np.float32) / 255.0 - 0.5

@@ -1,5 +1,5 @@
 """The `network` method: `pyramid`'s grids coded under the shipped context network (`context_net`) in
-fixed point."""
+fixed point, and corrected by the shipped synthesis network (`synthesis_net`) where a file asks."""
 
 import math
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import inrcodec
-from inrcodec import bitstream, context, context_net, fixed, pyramid
+from inrcodec import bitstream, context, context_net, fixed, pyramid, synthesis_net
 from inrcodec.errors import InrError
 from inrcodec.eval.metrics import psnr
 
@@ -15,6 +15,12 @@ from inrcodec.eval.metrics import psnr
 @pytest.fixture(scope="module")
 def network_file(crop) -> bytes:
     return inrcodec.encode(crop, 1.0, "network")
+
+
+@pytest.fixture(scope="module")
+def synthesis_file(sample) -> bytes:
+    """A 128 x 128 crop of kodim23 at 0.5 bpp, where the synthesis pays."""
+    return inrcodec.encode(sample[100:228, 500:628], 0.5, "network")
 
 
 def test_the_cap_holds_quality_grows_and_encoding_is_deterministic(crop, network_file):
@@ -133,3 +139,78 @@ def test_the_default_for_a_kodak_image_is_network_and_beats_pyramids_measurement
     assert inrcodec.read_header(data).method == "network"
     assert 0.97 * budget <= len(data) <= budget
     assert psnr(sample, inrcodec.decode(data)) > 34.2
+
+
+def test_the_synthesis_corrects_where_it_pays_and_renders_any_crop_alike(sample, synthesis_file):
+    """The file asks for the synthesis, which it gains by; decoded over a crop (at scale 1 and 2) it gives
+    the same pixels as the whole decode there: its bands and margins join."""
+    from dataclasses import replace
+
+    from inrcodec.modalities import image
+
+    pixels = sample[100:228, 500:628]
+    header = image.read_header(synthesis_file)
+    assert header.layout.gains.any() and header.layout.synthesis().base.identity == synthesis_net.load().identity
+    plain = replace(header, layout=replace(header.layout, gains=np.zeros(3, np.int64)))
+    decoded = inrcodec.decode(synthesis_file)
+    assert psnr(pixels, decoded) > psnr(pixels, image.render(plain)) + 0.05
+    for scale in (1, 2):
+        whole = inrcodec.decode(synthesis_file, scale=scale)
+        left, top, width, height = 37, 41, 50, 33
+        part = inrcodec.decode(synthesis_file, scale=scale, crop=(left, top, width, height))
+        assert np.array_equal(part, whole[scale * top:scale * (top + height), scale * left:scale * (left + width)])
+    assert inrcodec.decode(synthesis_file, scale=0.25).shape == (32, 32, 3)  # no filter, no synthesis
+
+
+def test_the_encoder_goes_without_the_synthesis_where_it_would_not_pay(crop):
+    """A grayscale image never asks for it; a colour one gets no gains where their bytes cost more."""
+    from inrcodec.methods.network import fit_gains
+
+    geometry = pyramid.image_geometry(40, 56, 3)
+    field = pyramid.to_ycbcr(crop)
+    grids = pyramid.analyse(field, geometry, 0.05)
+    weights = np.zeros((3, 24), np.int64)
+    assert fit_gains(field, geometry, 0.05, grids, weights, 10**6).any()
+    assert not fit_gains(field, geometry, 0.05, grids, weights, 10).any()
+    assert not fit_gains(field[..., :1], pyramid.image_geometry(40, 56, 1), 0.05, grids, weights[:1], 10**6).any()
+    assert not inrcodec.read_header(inrcodec.encode(crop, 1.0, "network", inrcodec.NetworkConfig(synthesis=False))
+                                    ).layout.gains.any()
+
+
+def test_a_synthesis_file_of_another_base_is_refused(synthesis_file):
+    body = bytearray(synthesis_file[bitstream.OVERHEAD - 4:-4])
+    position = body.index(synthesis_net.load().identity)
+    changed = body.copy()
+    changed[position] ^= 1
+    with pytest.raises(InrError, match="another synthesis network"):
+        inrcodec.decode(bitstream.pack(bytes(changed)))
+
+def test_a_grayscale_file_asking_for_the_synthesis_is_refused(crop):
+    from inrcodec.modalities import image
+
+    data = inrcodec.encode(crop[..., :1].copy(), 1.5, "network")
+    reader = bitstream.unpack(data)
+    image.parse_header(reader, len(data))
+    identity = next(i for i, field in enumerate(reader.fields) if field[2] == "raw")
+    flags = reader.fields[identity + 1 + 7][0]  # after the base's identity and the 7 grid channels' bounds
+    body = bytearray(data[bitstream.OVERHEAD - 4:-4])
+    assert body[flags] in (0, 1)
+    body[flags] |= 2
+    with pytest.raises(InrError, match="colour images only"):
+        inrcodec.decode(bitstream.pack(bytes(body)))
+
+
+def test_the_synthesis_features_and_network_are_integers_in_range():
+    """Inputs are whole fixed-point numbers within +-INPUT_LIMIT steps; the network's output is whole
+    too and does not depend on how many pixels run at once."""
+    rng = np.random.default_rng(3)
+    parts = [rng.normal(0, 0.05, (6, 9, c)).astype(np.float32) for c in pyramid.image_geometry(6, 9, 3).channels]
+    output = rng.normal(0, 0.3, (10, 13, 3)).astype(np.float32)
+    output[2, 2, 0] = 1e6  # the first pixel's own value
+    x = synthesis_net.features(parts, output, 0.01, (1, 1))
+    assert x.shape == (54, synthesis_net.FEATURES) and np.array_equal(x, np.round(x))
+    assert np.abs(x).max() == synthesis_net.INPUT_LIMIT << fixed.ACT_BITS
+    base = synthesis_net.load()
+    whole = base.correction(x)
+    assert np.array_equal(np.concatenate([base.correction(x[:20]), base.correction(x[20:])]), whole)
+    assert np.array_equal(whole * 2 ** fixed.ACT_BITS, np.round(whole * 2 ** fixed.ACT_BITS))

@@ -65,7 +65,8 @@ def main():
     from inrcodec import context_net
     from inrcodec.context import laplace_bits
     from inrcodec.fixed import ACT_BITS
-    from inrcodec.networks.context import TrainConfig, train
+    from inrcodec.networks.batches import TrainConfig
+    from inrcodec.networks.context import train
 
     paths = sorted(a.grids.glob("*.npz"))
     began = time.perf_counter()

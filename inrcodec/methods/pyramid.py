@@ -105,9 +105,10 @@ def write_params(writer: bitstream.Writer, geometry: pyramid.Geometry, plane_par
         writer.signed(int(plane_params[index]))
 
 
-def write_filter(writer: bitstream.Writer, geometry: pyramid.Geometry, weights: np.ndarray) -> None:
-    """Whether a post-filter follows and its stored weights ((C, taps) ints, all 0: none)."""
-    writer.varint(int(weights.any()))  # 0: no post-filter
+def write_filter(writer: bitstream.Writer, geometry: pyramid.Geometry, weights: np.ndarray, flags: int = 0) -> None:
+    """Whether a post-filter follows, with a method's own `flags` above that bit (`network`'s), and its
+    stored weights ((C, taps) ints, all 0: none)."""
+    writer.varint(int(weights.any()) | flags << 1)  # bit 0 clear: no post-filter
     for channel_weights in weights if weights.any() else ():
         for index in stored_taps(geometry):
             writer.signed(int(channel_weights[index]))
@@ -123,7 +124,7 @@ def read_layout(reader: bitstream.Reader, signal: Geometry, n_bytes: int) -> Lay
     for level_step in plane_steps(geometry, step):  # in coding order, coarsest level first
         bounds.append(read_bound(reader, level_step))
         params.append(read_params(reader, geometry) if bounds[-1] else np.zeros(context.N_PARAMS, np.int64))
-    weights = read_filter(reader, geometry, signal.channels)
+    weights, _ = read_filter(reader, geometry, signal.channels)
     return Layout(step, tuple(bounds), np.array(params, np.int64).reshape(-1, context.N_PARAMS), weights, reader.rest())
 
 
@@ -149,15 +150,18 @@ def read_params(reader: bitstream.Reader, geometry: pyramid.Geometry) -> np.ndar
     return params
 
 
-def read_filter(reader: bitstream.Reader, geometry: pyramid.Geometry, channels: int) -> np.ndarray:
-    """(channels, taps) int post-filter weights as stored (all 0: no post-filter)."""
+def read_filter(reader: bitstream.Reader, geometry: pyramid.Geometry, channels: int,
+                flag_bits: int = 0) -> tuple[np.ndarray, int]:
+    """(channels, taps) int post-filter weights as stored (all 0: no post-filter) and the method's own
+    flags (`write_filter`), of at most `flag_bits` bits."""
     limit = round(postfilter.MAX_WEIGHT * postfilter.RESOLUTION)
     weights = np.zeros((channels, len(postfilter.OFFSETS)), np.int64)
-    if reader.varint(1, "post-filter flag"):
+    flags = reader.varint((2 << flag_bits) - 1, "post-filter flags")
+    if flags & 1:
         for channel_weights in weights:
             for index in stored_taps(geometry):
                 channel_weights[index] = reader.signed(limit, "filter weight")
-    return weights
+    return weights, flags >> 1
 
 
 def check_cost(geometries: list[pyramid.Geometry], n_bytes: int, what: str, name: str = "pyramid",
@@ -231,34 +235,41 @@ def search_step(geometry: pyramid.Geometry, signal: Geometry, budget: Budget, co
     return budget.body(data)
 
 
-def render(layout: Layout, signal: Geometry, scales: tuple[float, ...], box) -> np.ndarray:
+def render(layout: Layout, signal: Geometry, scales: tuple[float, ...], box, synthesis=None) -> np.ndarray:
     """(*sizes, C) float32 values of a body rendered at `scales` (output samples per input sample, per
-    axis) over box = (starts, sizes) in output samples per axis, post-filtered; InrError if any is not
-    finite."""
+    axis) over box = (starts, sizes) in output samples per axis, post-filtered (and corrected by a
+    `synthesis`, see `render_field`); InrError if any is not finite."""
     geometry, (starts, sizes) = grid_geometry(signal), box
     if geometry.dims == 1:  # a clip: one row
         field = render_field(layout, geometry, (1.0, *scales), (0, *starts, 1, *sizes))
         return field[0]
-    return render_field(layout, geometry, scales, (*starts, *sizes))
+    return render_field(layout, geometry, scales, (*starts, *sizes), synthesis=synthesis)
 
 
 def render_field(layout: Layout, geometry: pyramid.Geometry, scales: tuple[float, float],
                  box: tuple[int, int, int, int], owned: tuple[int, int, int, int] | None = None,
-                 origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+                 origin: tuple[int, int] = (0, 0), synthesis=None) -> np.ndarray:
     """(h, w, filtered channels) float32 field rendered at (row, column) `scales` over `box` =
     (top, left, h, w) in output samples, post-filtered within the output samples the grids own,
     `owned` = (top, left, bottom, right) (None: all of the signal's), the grids' first cells starting
-    at sample `origin` of the signal (a region's corner, `methods.regions`)."""
+    at sample `origin` of the signal (a region's corner, `methods.regions`). A `synthesis`
+    (`synthesis_net.Synthesis`) renders it instead, corrected, where the post-filter runs."""
     levels = context.decode(layout.payload, geometry.shapes(), layout.model(), list(layout.bounds))
     top, left, height, width = box
     if owned is None:
         owned = (0, 0, round(geometry.height * scales[0]), round(geometry.width * scales[1]))
-    margins = [postfilter.RADIUS * round(scale) for scale in scales]  # the filter's reach, inside the output
+    spacing = tuple(round(scale) for scale in scales)
+    synthesis = synthesis if 0 not in spacing else None
+    reach = postfilter.RADIUS + (synthesis.reach if synthesis is not None else 0)
+    margins = [reach * s for s in spacing]  # the filter's and the synthesis' reach, inside the output
     first = (max(owned[0], top - margins[0]), max(owned[1], left - margins[1]))
     last = (min(owned[2], top + height + margins[0]), min(owned[3], left + width + margins[1]))
-    field = pyramid.render(levels, geometry, layout.step, scales, (*first, last[0] - first[0], last[1] - first[1]),
-                           origin)
-    filtered = postfilter.apply(field[..., :len(layout.filter)], layout.filter, scales)
+    region = (*first, last[0] - first[0], last[1] - first[1])
+    if synthesis is None:
+        field = pyramid.render(levels, geometry, layout.step, scales, region, origin)
+        filtered = postfilter.apply(field[..., :len(layout.filter)], layout.filter, scales)
+    else:
+        filtered = synthesis.render(list(levels), geometry, scales, region, origin, layout.filter)
     values = filtered[top - first[0]:top - first[0] + height, left - first[1]:left - first[1] + width]
     if not np.all(np.isfinite(values)):
         raise InrError("corrupt file: it renders to values that are not finite")

@@ -155,7 +155,7 @@ def read_layout(reader: bitstream.Reader, signal: Geometry, n_bytes: int) -> Lay
     check_cost(regions, n_bytes, tiles.describe(signal.extent))
     step = reader.log_step()
     params = np.array([read_params(reader, regions[0]) for _ in range(sum(regions[0].channels))])
-    weights = read_filter(reader, regions[0], signal.channels)
+    weights, _ = read_filter(reader, regions[0], signal.channels)
     sizes = [reader.varint(n_bytes, "region record size") for _ in regions]
     rest = reader.rest()
     if sum(sizes) != len(rest):

@@ -1,0 +1,164 @@
+"""The shipped synthesis network: one small MLP, trained once on photos, that corrects what the
+`network` method's grids render. It runs after the post-filter, pixel by pixel, on FEATURES numbers:
+
+    the 19 level contributions of a colour image's pyramid (luma at stride 1, YCbCr at strides 2..64);
+    the post-filtered YCbCr output v, and v(x + o) - v(x) for the OFFSETS o (8 neighbours, 4 at 2 pixels);
+    all of them in units of the file's global step; and v itself times RAW_SCALE (where clipping is near);
+
+and gives the YCbCr correction in steps, which a file scales per channel by its stored gains (units of
+1 / GAIN_RESOLUTION, 0: none; the encoder's least squares) before adding it. Inputs are rounded to the
+fixed point of `fixed` and clipped to +-INPUT_LIMIT steps; the network (`LAYERS`, ReLU between them) runs
+in fixed point, so that both sides compute the same integers. At another scale the offsets are multiplied
+by the scale rounded to a whole number, as the post-filter's (below 0.5 neither runs).
+
+The base (`bases/synthesis.npz`, written by `export`) holds integer weights; a file names it by its
+IDENTITY_BYTES-byte hash and is refused under another. Training: `networks.synthesis`,
+`experiments/synthesis_network/`.
+"""
+
+import functools
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import fixed, postfilter, pyramid
+from .context_net import blas_controller
+from .errors import InrError
+from .fixed import ACT_BITS
+
+BASE_PATH = Path(__file__).parent / "bases" / "synthesis.npz"
+IDENTITY_BYTES = 4  # of the base's hash in each file that uses it
+LAYERS = ("dense_0", "dense_1", "dense_2")  # the network's dense layers, in order
+CONTRIBUTIONS = 19  # level contributions of a colour image: luma at the finest level, YCbCr at six
+OFFSETS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1),
+           (-2, 0), (2, 0), (0, -2), (0, 2))  # neighbours whose difference from a pixel the network reads
+REACH = 2  # the farthest offset, in pixels
+RAW_SCALE = 8.0  # the output's own values (about +-0.5) enter times this
+FEATURES = CONTRIBUTIONS + 3 * (1 + len(OFFSETS)) + 3  # the network's inputs
+INPUT_LIMIT = 256  # inputs beyond +-this many steps read as +-this
+GAIN_RESOLUTION = 64  # stored gains are integers / 64
+MAX_GAIN = 255  # largest stored gain (about 4)
+BAND = 32  # rows rendered, filtered and corrected at once (their numbers stay in the processor's cache)
+THREADS = 2  # threads running bands side by side
+
+
+def features(contributions: list[np.ndarray], output: np.ndarray, step: float, spacing: tuple[int, int]) -> np.ndarray:
+    """(h * w, FEATURES) float64 inputs of the network, in units of 2**-ACT_BITS steps, rounded and
+    clipped (computed in float32): contributions (h, w, c) of each level, finest first (19 channels in
+    all); output (h + 2 R r, w + 2 R c, 3) the post-filtered YCbCr output with R = REACH times
+    `spacing` (r, c) rows and columns around the h x w pixels."""
+    height, width = contributions[0].shape[:2]
+    rows, cols = (REACH * s for s in spacing)
+    planes = np.ascontiguousarray(output.transpose(2, 0, 1))  # channel-major: every pass below is contiguous
+    centre = planes[:, rows:rows + height, cols:cols + width]
+    x = np.empty((FEATURES, height, width), np.float32)
+    at = 0
+    for part in contributions:
+        x[at:at + part.shape[-1]] = part.transpose(2, 0, 1)
+        at += part.shape[-1]
+    x[at:at + 3] = centre
+    at += 3
+    for dy, dx in OFFSETS:
+        top, left = rows + dy * spacing[0], cols + dx * spacing[1]
+        np.subtract(planes[:, top:top + height, left:left + width], centre, out=x[at:at + 3])
+        at += 3
+    x[:at] *= np.float32(2.0 ** ACT_BITS / step)
+    np.multiply(centre, np.float32(RAW_SCALE * 2.0 ** ACT_BITS), out=x[at:])
+    np.rint(x, out=x)
+    np.clip(x, -INPUT_LIMIT << ACT_BITS, INPUT_LIMIT << ACT_BITS, out=x)
+    return x.reshape(FEATURES, height * width).astype(np.float64).T
+
+
+@dataclass(frozen=True)
+class SynthesisBase:
+    """The loaded base: integer layers, and its identity."""
+    arrays: dict  # name -> array, as stored
+    identity: bytes  # IDENTITY_BYTES of its hash
+
+    @functools.cached_property
+    def layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(kernel, bias) of each layer as integer-valued float64."""
+        return [(self.arrays[f"{name}.kernel"].astype(np.float64), self.arrays[f"{name}.bias"].astype(np.float64))
+                for name in LAYERS]
+
+    def correction(self, x: np.ndarray) -> np.ndarray:
+        """(n, 3) float64 YCbCr corrections, in steps, of pixels with `features` x (n, FEATURES)."""
+        for kernel, bias in self.layers[:-1]:
+            x = fixed.dense_relu(x, kernel, bias)
+        return fixed.dense(x, *self.layers[-1]) * 2.0 ** -ACT_BITS
+
+
+@dataclass(frozen=True)
+class Synthesis:
+    """The correction a file asks for: the base, its (3,) int gains as stored, and its global step."""
+    base: SynthesisBase  # the shipped network
+    gains: np.ndarray  # (3,) int gains of the correction, per YCbCr channel, in 1 / GAIN_RESOLUTION
+    step: float  # the file's global step
+    reach: int = REACH  # pixels around a pixel whose output it reads
+
+    def bands(self, levels: list, geometry: pyramid.Geometry, scales: tuple[float, float], region: tuple,
+              origin: tuple[int, int], weights: np.ndarray, take) -> None:
+        """Render (level index, grid) pairs over `region` = (top, left, h, w) in output samples (as
+        `pyramid.render`), post-filter them by `weights` and run the network, BAND rows at a time on
+        THREADS threads: `take(top, output, corrections)` gets each band's first row (in the region), its
+        (rows, w, 3) float32 post-filtered output and float64 corrections in steps (not yet scaled by
+        the gains). Each band is rendered with the rows the filter and the network reach beyond it
+        (edges extended only at the region's), so that bands join as one render of the region would."""
+        spacing = tuple(round(scale) for scale in scales)
+        reach, margin = REACH * spacing[0], (postfilter.RADIUS + REACH) * spacing[0]
+        height, width = region[2], region[3]
+
+        def band(top: int) -> None:
+            count = min(BAND, height - top)
+            first, last = max(0, top - margin), min(height, top + count + margin)
+            parts = pyramid.contributions(levels, geometry, self.step, scales,
+                                          (region[0] + first, region[1], last - first, width), origin)
+            linear = np.zeros((last - first, width, 3), np.float32)
+            for part in parts:
+                linear[..., :part.shape[-1]] += part
+            output = postfilter.apply(linear, weights, scales)
+            padded = np.pad(output, ((reach, reach), (REACH * spacing[1],) * 2, (0, 0)), mode="edge")
+            inside = slice(top - first, top - first + count)
+            x = features([part[inside] for part in parts], padded[top - first:top - first + count + 2 * reach],
+                         self.step, spacing)
+            take(top, output[inside], self.base.correction(x).reshape(count, width, 3))
+
+        tops = range(0, height, BAND)
+        if len(tops) < 2 * THREADS:
+            list(map(band, tops))
+        else:  # NumPy releases Python's lock in its loops: bands run side by side, each product on one core
+            with ThreadPoolExecutor(THREADS) as pool, blas_controller().limit(limits=1, user_api="blas"):
+                list(pool.map(band, tops))
+
+    def render(self, levels: list, geometry: pyramid.Geometry, scales: tuple[float, float], region: tuple,
+               origin: tuple[int, int], weights: np.ndarray) -> np.ndarray:
+        """(h, w, 3) float32 field of (level index, grid) pairs over `region`, post-filtered by `weights`,
+        plus the network's correction times the gains (`bands`)."""
+        out = np.empty((region[2], region[3], 3), np.float32)
+        scale = self.gains * (self.step / GAIN_RESOLUTION)
+
+        def take(top: int, output: np.ndarray, corrections: np.ndarray) -> None:
+            out[top:top + len(output)] = output + corrections * scale
+
+        self.bands(levels, geometry, scales, region, origin, weights, take)
+        return out
+
+
+@functools.lru_cache(maxsize=1)
+def load(path: Path = BASE_PATH) -> SynthesisBase:
+    """The shipped base; InrError if it is missing, unreadable or not of this version's shapes."""
+    arrays = fixed.load_layers(path, LAYERS, "synthesis network")
+    inputs, outputs = arrays[f"{LAYERS[0]}.kernel"].shape[0], arrays[f"{LAYERS[-1]}.kernel"].shape[1]
+    if inputs != FEATURES or outputs != 3:
+        raise InrError(f"the synthesis network base ({path}) reads {inputs} features, not {FEATURES}")
+    return SynthesisBase(arrays, fixed.identity(arrays, IDENTITY_BYTES))
+
+
+def export(params: dict, record: dict, path: Path = BASE_PATH) -> bytes:
+    """Write a trained `networks.synthesis.SynthesisMLP`'s parameters as the base, and `record` (its
+    training) beside it as JSON (`fixed.export_layers`); returns its identity."""
+    identity = fixed.export_layers(params, LAYERS, record, path, IDENTITY_BYTES)
+    load.cache_clear()
+    return identity
