@@ -40,7 +40,7 @@ FEATURES = CONTRIBUTIONS + 3 * (1 + len(OFFSETS)) + 3  # the network's inputs
 INPUT_LIMIT = 256  # inputs beyond +-this many steps read as +-this
 GAIN_RESOLUTION = 64  # stored gains are integers / 64
 MAX_GAIN = 255  # largest stored gain (about 4)
-BAND = 32  # rows rendered, filtered and corrected at once (their numbers stay in the processor's cache)
+BAND_PIXELS = 1 << 17  # about the pixels rendered, filtered and corrected at once (fewer, larger bands run faster)
 THREADS = 2  # threads running bands side by side
 
 
@@ -101,17 +101,19 @@ class Synthesis:
     def bands(self, levels: list, geometry: pyramid.Geometry, scales: tuple[float, float], region: tuple,
               origin: tuple[int, int], weights: np.ndarray, take) -> None:
         """Render (level index, grid) pairs over `region` = (top, left, h, w) in output samples (as
-        `pyramid.render`), post-filter them by `weights` and run the network, BAND rows at a time on
-        THREADS threads: `take(top, output, corrections)` gets each band's first row (in the region), its
+        `pyramid.render`), post-filter them by `weights` and run the network, band by band (about BAND_PIXELS
+        each) on THREADS threads: `take(top, output, corrections)` gets each band's first row (in the region), its
         (rows, w, 3) float32 post-filtered output and float64 corrections in steps (not yet scaled by
         the gains). Each band is rendered with the rows the filter and the network reach beyond it
         (edges extended only at the region's), so that bands join as one render of the region would."""
         spacing = tuple(round(scale) for scale in scales)
         reach, margin = REACH * spacing[0], (postfilter.RADIUS + REACH) * spacing[0]
         height, width = region[2], region[3]
+        bands = -(-height // max(BAND_PIXELS // width, 2 * margin, 1))  # each at least twice its margins high
+        rows = -(-height // bands)  # each band's rows (the last's fewer)
 
         def band(top: int) -> None:
-            count = min(BAND, height - top)
+            count = min(rows, height - top)
             first, last = max(0, top - margin), min(height, top + count + margin)
             parts = pyramid.contributions(levels, geometry, self.step, scales,
                                           (region[0] + first, region[1], last - first, width), origin)
@@ -125,7 +127,7 @@ class Synthesis:
                          self.step, spacing)
             take(top, output[inside], self.base.correction(x).reshape(count, width, 3))
 
-        tops = range(0, height, BAND)
+        tops = range(0, height, rows)
         if len(tops) < 2 * THREADS:
             list(map(band, tops))
         else:  # NumPy releases Python's lock in its loops: bands run side by side, each product on one core
