@@ -41,6 +41,7 @@ INPUT_LIMIT = 256  # inputs beyond +-this many steps read as +-this
 GAIN_RESOLUTION = 64  # stored gains are integers / 64
 MAX_GAIN = 255  # largest stored gain (about 4)
 BAND_PIXELS = 1 << 17  # about the pixels rendered, filtered and corrected at once (fewer, larger bands run faster)
+CHUNK_PIXELS = 8192  # about the pixels whose features and network run at once (their numbers stay in cache)
 THREADS = 2  # threads running bands side by side
 
 
@@ -122,10 +123,13 @@ class Synthesis:
                 linear[..., :part.shape[-1]] += part
             output = postfilter.apply(linear, weights, scales)
             padded = np.pad(output, ((reach, reach), (REACH * spacing[1],) * 2, (0, 0)), mode="edge")
-            inside = slice(top - first, top - first + count)
-            x = features([part[inside] for part in parts], padded[top - first:top - first + count + 2 * reach],
-                         self.step, spacing)
-            take(top, output[inside], self.base.correction(x).reshape(count, width, 3))
+            corrections = np.empty((count, width, 3))
+            step = max(1, CHUNK_PIXELS // width)
+            for row in range(top - first, top - first + count, step):  # a few rows at a time: they stay in cache
+                end = min(row + step, top - first + count)
+                x = features([part[row:end] for part in parts], padded[row:end + 2 * reach], self.step, spacing)
+                corrections[row - top + first:end - top + first] = self.base.correction(x).reshape(end - row, width, 3)
+            take(top, output[top - first:top - first + count], corrections)
 
         tops = range(0, height, rows)
         if len(tops) < 2 * THREADS:
