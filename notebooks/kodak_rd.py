@@ -29,8 +29,9 @@
 #     inrcodec bench ../shared/data/kodak --bpp 0.3 --methods network pyramid jpeg2000 jpeg --redo
 #     inrcodec bench ../shared/data/kodak --bpp 0.1 0.15 0.6 1.0 --limit 8 \
 #         --methods network pyramid jpeg2000 --redo
+#     inrcodec bench ../shared/data/kodak --bpp 0.1 0.15 0.3 0.6 1.0 --methods network --redo
 #
-# (the last two in one session, nothing else running; experiments/FINDINGS.md, "How the Kodak benches
+# (the last three in one session, nothing else running; experiments/FINDINGS.md, "How the Kodak benches
 # were run"). The tagged runs (`-46s`, `-v1`, ...) are special-purpose experiments, left out here.
 
 # %%
@@ -156,11 +157,12 @@ against_published
 # %% [markdown]
 # ## Findings
 #
-# - `network` (the default for photos: `pyramid`'s grids under the shipped context network) needs
-#   **+29.5%** bits against our JPEG2000 per image (first 8 images, 0.1–1 bpp; +12.9% on kodim05 to
-#   +41.1% on kodim08; −1.05 dB at equal rate) where `pyramid` needs +51.0%; on all 24 images at 0.3 bpp
-#   it reads 29.08 dB against `pyramid`'s 28.48 and JPEG2000's 29.93. On mean curves against the
-#   published curves: +33.2% against JPEG2000 and +111.6% (−2.96 dB) against BPG (4:4:4).
+# - `network` (the default for photos: `pyramid`'s grids under the shipped context network, corrected by
+#   the shipped synthesis network) needs **+22.0%** bits against our JPEG2000 per image (first 8 images,
+#   0.1–1 bpp; +4.4% on kodim05 to +32.2% on kodim08; −0.82 dB at equal rate; +29.5% without the
+#   synthesis) where `pyramid` needs +51.0%; on all 24 images at 0.3 bpp it reads 29.32 dB against
+#   `pyramid`'s 28.48 and JPEG2000's 29.93. On mean curves against the published curves: +25.5% against
+#   JPEG2000 and +99.0% (−2.72 dB) against BPG (4:4:4).
 # - Per image against our JPEG2000 (first 8 images, 0.1–1 bpp), `pyramid` needs **+51.0%** bits for
 #   the same PSNR, from +27.4% (kodim05) to +67.6% (kodim08), and is 1.61 dB below it at equal rate
 #   (experiments/FINDINGS.md's +50.8% came from cubic fits by an earlier script).

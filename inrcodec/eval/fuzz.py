@@ -57,6 +57,15 @@ def _test_image(height: int, width: int, channels: int) -> np.ndarray:
     return np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
 
 
+def _textured_image(height: int, width: int) -> np.ndarray:
+    """A (H, W, 3) uint8 `_test_image` with stripes and a sign pattern over it: edges at several angles,
+    where a `network` file asks for the synthesis network."""
+    y, x = np.mgrid[0:height, 0:width] / max(height, width)
+    stripes = 0.25 * (np.sin(40 * x + 25 * y) > 0) + 0.15 * np.sign(np.sin(23 * x * y + 9 * x))
+    image = _test_image(height, width, 3) / 255 * 0.7 + stripes[..., None] * np.array([1, 0.6, 0.3])
+    return np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
+
+
 def _test_images(count: int, height: int, width: int, channels: int) -> np.ndarray:
     """(count, H, W, C) uint8: `_test_image` shifted sideways, a few columns more each time."""
     image = _test_image(height, width, channels)
@@ -110,6 +119,7 @@ def seed_makers() -> dict:
         "network-rgb": lambda: codec.encode(_test_image(40, 56, 3), 1.0, "network"),
         "network-gray": lambda: codec.encode(_test_image(36, 28, 1), 1.5, "network"),
         "network-pack": lambda: codec.encode_pack(_test_images(3, 20, 24, 3), 2.0, "network"),
+        "network-synthesis": lambda: codec.encode(_textured_image(64, 80), 1.0, "network"),
         "regions-rgb": lambda: codec.encode(_test_image(150, 200, 3), 1.0, "regions",
                                             RegionsConfig(side=64, guard=2, steps=20, sample_pixels=8192)),
         "regions-gray": lambda: codec.encode(_test_image(100, 70, 1), 1.5, "regions",
