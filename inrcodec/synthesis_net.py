@@ -84,6 +84,11 @@ class SynthesisBase:
         return [(self.arrays[f"{name}.kernel"].astype(np.float64), self.arrays[f"{name}.bias"].astype(np.float64))
                 for name in LAYERS]
 
+    @functools.cached_property
+    def macs(self) -> int:
+        """Multiply-adds of the network a pixel."""
+        return sum(kernel.size for kernel, _ in self.layers)
+
     def correction(self, x: np.ndarray) -> np.ndarray:
         """(n, 3) float64 YCbCr corrections, in steps, of pixels with `features` x (n, FEATURES)."""
         for kernel, bias in self.layers[:-1]:

@@ -214,3 +214,15 @@ def test_the_synthesis_features_and_network_are_integers_in_range():
     whole = base.correction(x)
     assert np.array_equal(np.concatenate([base.correction(x[:20]), base.correction(x[20:])]), whole)
     assert np.array_equal(whole * 2 ** fixed.ACT_BITS, np.round(whole * 2 ** fixed.ACT_BITS))
+
+
+def test_the_cells_a_byte_also_bound_the_synthesis_work():
+    """A decoder runs the synthesis at every pixel: the grid values a file may declare a byte keep that
+    work within the multiply-adds a byte any file may ask for."""
+    from inrcodec.methods import network
+
+    geometry = pyramid.image_geometry(1000, 1000, 3)
+    values_per_pixel = sum(math.prod(s) for s in geometry.shapes()) / 1e6
+    pixels_per_byte = network.VALUES_PER_BYTE / values_per_pixel
+    work = pixels_per_byte * (pyramid.MACS_PER_PIXEL + synthesis_net.load().macs)
+    assert work <= bitstream.MAX_MACS_PER_BYTE

@@ -13,7 +13,9 @@ goes without where that would not pay for its bytes). Files without it decode as
 
 Value bounds as `pyramid`'s, and its per-byte limits but VALUES_PER_BYTE: the network costs a decoder
 about ten times `pyramid`'s time a cell, so a file may declare a quarter of the cells a byte (the lowest
-cap is 1024 grid values a byte: 0.016 bpp for a colour image). A file of another base is refused.
+cap is 1024 grid values a byte: 0.016 bpp for a colour image). That limit also bounds the synthesis' work:
+at most about 500 pixels a byte, each some 2,300 multiply-adds, within `bitstream.MAX_MACS_PER_BYTE`. A file
+of another base is refused.
 """
 
 import math
