@@ -20,7 +20,6 @@ IDENTITY_BYTES-byte hash and is refused under another. Training: `networks.conte
 """
 
 import functools
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +45,6 @@ VARYING = CB + 1  # inputs after the one-hots
 FEATURES = ONE_HOTS + VARYING  # the network's inputs
 SLOG_LIMIT = 4096  # integers beyond +-this read as +-this
 CHUNK = 8192  # cells whose network runs at once
-THREADS = 2  # threads evaluating a phase's chunks (from 2 * THREADS chunks)
 
 
 def earlier_offsets(phase: int) -> tuple[tuple[int, int], ...]:
@@ -180,7 +178,8 @@ class PlaneNetwork(context.PlaneParent):
 
     def laplace(self, phase: int, active: np.ndarray) -> tuple[np.ndarray, ...]:
         """(rows, cols, mu, b) of the cells of `phase` in `active` runs, in coding order; CHUNK cells at
-        a time, features and network (their numbers stay in the processor's cache), on THREADS threads."""
+        a time, features and network (their numbers stay in the processor's cache), side by side
+        (`fixed.side_by_side`)."""
         rows, cols = context.phase_cells(self.plane.shape, phase)
         every = active.all()
         if not every:
@@ -200,21 +199,8 @@ class PlaneNetwork(context.PlaneParent):
             x = features(planes, phase, r, q, parent_at(r, q))
             mu[first:first + CHUNK], b[first:first + CHUNK] = self.base.laplace(x, phase, self.k, self.c)
 
-        firsts = range(0, len(rows), CHUNK)
-        if len(firsts) < 2 * THREADS:
-            list(map(chunk, firsts))
-        else:  # NumPy releases Python's lock in its loops: chunks run side by side, each product on one core
-            with ThreadPoolExecutor(THREADS) as pool, blas_controller().limit(limits=1, user_api="blas"):
-                list(pool.map(chunk, firsts))
+        fixed.side_by_side(chunk, range(0, len(rows), CHUNK))
         return rows, cols, mu, b
-
-
-@functools.cache
-def blas_controller():
-    """threadpoolctl's controller of the BLAS NumPy loaded (found once)."""
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
 
 
 @functools.lru_cache(maxsize=1)

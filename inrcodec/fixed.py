@@ -8,8 +8,10 @@ GELU is read from a table of its values on the 2**-ACT_BITS grid over [-GELU_RAN
 stored with a base and extended to every activation when loaded; ReLU needs none.
 """
 
+import functools
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,7 @@ from .errors import InrError
 ACT_BITS, WEIGHT_BITS = 10, 14  # fixed-point fraction bits of activations and weights
 ACT_LIMIT = 1 << (ACT_BITS + 8)  # activations are clipped to +-256: every sum stays below 2**53
 GELU_RANGE = 8  # the GELU table covers [-8, 8); above it GELU(x) = x, below it 0
+THREADS = 2  # threads running a network's pieces side by side (`side_by_side`), from 2 * THREADS pieces
 
 
 def gelu(x):
@@ -120,3 +123,22 @@ def export_layers(params: dict, layers: tuple[str, ...], record: dict, path: Pat
     found = identity(arrays, length)
     path.with_suffix(".json").write_text(json.dumps({**record, "identity": found.hex()}, indent=1) + "\n")
     return found
+
+
+def side_by_side(work, pieces) -> None:
+    """work(piece) for every piece: on THREADS threads, each matrix product on one core, where there are
+    at least 2 * THREADS pieces (NumPy releases Python's lock in its loops), else one after another."""
+    pieces = list(pieces)
+    if len(pieces) < 2 * THREADS:
+        list(map(work, pieces))
+        return
+    with ThreadPoolExecutor(THREADS) as pool, blas_controller().limit(limits=1, user_api="blas"):
+        list(pool.map(work, pieces))
+
+
+@functools.cache
+def blas_controller():
+    """threadpoolctl's controller of the BLAS NumPy loaded (found once)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()

@@ -17,14 +17,12 @@ IDENTITY_BYTES-byte hash and is refused under another. Training: `networks.synth
 """
 
 import functools
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import fixed, postfilter, pyramid
-from .context_net import blas_controller
 from .errors import InrError
 from .fixed import ACT_BITS
 
@@ -42,7 +40,6 @@ GAIN_RESOLUTION = 64  # stored gains are integers / 64
 MAX_GAIN = 255  # largest stored gain (about 4)
 BAND_PIXELS = 1 << 17  # about the pixels rendered, filtered and corrected at once (fewer, larger bands run faster)
 CHUNK_PIXELS = 8192  # about the pixels whose features and network run at once (their numbers stay in cache)
-THREADS = 2  # threads running bands side by side
 
 
 def features(contributions: list[np.ndarray], output: np.ndarray, step: float, spacing: tuple[int, int]) -> np.ndarray:
@@ -107,11 +104,12 @@ class Synthesis:
     def bands(self, levels: list, geometry: pyramid.Geometry, scales: tuple[float, float], region: tuple,
               origin: tuple[int, int], weights: np.ndarray, take) -> None:
         """Render (level index, grid) pairs over `region` = (top, left, h, w) in output samples (as
-        `pyramid.render`), post-filter them by `weights` and run the network, band by band (about BAND_PIXELS
-        each) on THREADS threads: `take(top, output, corrections)` gets each band's first row (in the region), its
-        (rows, w, 3) float32 post-filtered output and float64 corrections in steps (not yet scaled by
-        the gains). Each band is rendered with the rows the filter and the network reach beyond it
-        (edges extended only at the region's), so that bands join as one render of the region would."""
+        `pyramid.render`), post-filter them by `weights` and run the network, band by band (about
+        BAND_PIXELS each), bands side by side (`fixed.side_by_side`): `take(top, output, corrections)` gets
+        each band's first row (in the region), its (rows, w, 3) float32 post-filtered output and float64
+        corrections in steps (not yet scaled by the gains). Each band is rendered with the rows the filter
+        and the network reach beyond it (edges extended only at the region's), so that bands join as one
+        render of the region would."""
         spacing = tuple(round(scale) for scale in scales)
         reach, margin = REACH * spacing[0], (postfilter.RADIUS + REACH) * spacing[0]
         height, width = region[2], region[3]
@@ -129,19 +127,14 @@ class Synthesis:
             output = postfilter.apply(linear, weights, scales)
             padded = np.pad(output, ((reach, reach), (REACH * spacing[1],) * 2, (0, 0)), mode="edge")
             corrections = np.empty((count, width, 3))
-            step = max(1, CHUNK_PIXELS // width)
-            for row in range(top - first, top - first + count, step):  # a few rows at a time: they stay in cache
-                end = min(row + step, top - first + count)
+            chunk_rows = max(1, CHUNK_PIXELS // width)
+            for row in range(top - first, top - first + count, chunk_rows):  # a few rows at a time: they stay in cache
+                end = min(row + chunk_rows, top - first + count)
                 x = features([part[row:end] for part in parts], padded[row:end + 2 * reach], self.step, spacing)
                 corrections[row - top + first:end - top + first] = self.base.correction(x).reshape(end - row, width, 3)
             take(top, output[top - first:top - first + count], corrections)
 
-        tops = range(0, height, rows)
-        if len(tops) < 2 * THREADS:
-            list(map(band, tops))
-        else:  # NumPy releases Python's lock in its loops: bands run side by side, each product on one core
-            with ThreadPoolExecutor(THREADS) as pool, blas_controller().limit(limits=1, user_api="blas"):
-                list(pool.map(band, tops))
+        fixed.side_by_side(band, range(0, height, rows))
 
     def render(self, levels: list, geometry: pyramid.Geometry, scales: tuple[float, float], region: tuple,
                origin: tuple[int, int], weights: np.ndarray) -> np.ndarray:
