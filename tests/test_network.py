@@ -121,7 +121,7 @@ def test_a_file_declaring_more_cells_than_its_bytes_allow_is_refused(network_fil
         inrcodec.decode(bitstream.pack(large))
 
 
-def test_info_names_the_method_and_its_base(network_file, tmp_path, capsys):
+def test_info_names_the_method_and_its_bases(network_file, synthesis_file, tmp_path, capsys):
     from inrcodec.cli import main
 
     path = tmp_path / "network.inr"
@@ -129,6 +129,12 @@ def test_info_names_the_method_and_its_base(network_file, tmp_path, capsys):
     main(["info", str(path)])
     out = capsys.readouterr().out
     assert "method:       network: step" in out and context_net.load().identity.hex() in out
+    assert "synthesis network" not in out
+    path.write_bytes(synthesis_file)
+    main(["info", str(path)])
+    out = capsys.readouterr().out
+    gains = inrcodec.read_header(synthesis_file).layout.gains.tolist()
+    assert f"synthesis network {synthesis_net.load().identity.hex()} (gains {gains})" in out
 
 
 def test_the_default_for_a_kodak_image_is_network_and_beats_pyramids_measurement(sample):
