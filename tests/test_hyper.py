@@ -149,8 +149,9 @@ def _simd_levels() -> list[str]:
 
 
 def test_decoding_is_bit_identical_under_every_simd_level_and_another_blas_kernel():
-    paths = sorted(str(p) for p in SEEDS.glob("hyper-*.inr"))
-    assert len(paths) >= 2
+    """`hyper`'s files, and `network`'s (its context and synthesis networks are fixed point too)."""
+    paths = sorted(str(p) for p in SEEDS.glob("hyper-*.inr")) + sorted(str(p) for p in SEEDS.glob("network-*.inr"))
+    assert len(paths) >= 6 and any("network-synthesis" in p for p in paths)
     settings = [{"NPY_DISABLE_CPU_FEATURES": level} for level in _simd_levels()]
     settings += [{"OPENBLAS_CORETYPE": "Prescott"}, {"OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_NUM_THREADS": "1"}]
     outputs = []
