@@ -196,8 +196,8 @@ def render(levels, geometry: Geometry, step: float, scales: tuple[float, float],
 def contributions(levels: list, geometry: Geometry, step: float, scales: tuple[float, float],
                   box: tuple[int, int, int, int], origin: tuple[int, int] = (0, 0)) -> list[np.ndarray]:
     """Every level's (h, w, c) float32 contribution over `box` (as `render`), finest first; levels:
-    (level index, grid) pairs, those missing zero."""
-    grids, steps = dict(levels), geometry.steps(step)
+    (level index, grid) pairs, those missing zero (all-zero grids are not interpolated, as in `render`)."""
+    grids, steps = {k: grid for k, grid in levels if grid.any()}, geometry.steps(step)
     return [level_values(grids[k], geometry.strides(k), steps[k], scales, box, origin) if k in grids
             else np.zeros((box[2], box[3], c), np.float32) for k, c in enumerate(geometry.channels)]
 
