@@ -206,10 +206,7 @@ class PlaneNetwork(context.PlaneParent):
 @functools.lru_cache(maxsize=1)
 def load(path: Path = BASE_PATH) -> ContextBase:
     """The shipped base; InrError if it is missing, unreadable or not of this version's shapes."""
-    arrays = fixed.load_layers(path, LAYERS, "context network")
-    inputs, outputs = arrays[f"{LAYERS[0]}.kernel"].shape[0], arrays[f"{LAYERS[-1]}.kernel"].shape[1]
-    if inputs != FEATURES or outputs != 2:
-        raise InrError(f"the context network base ({path}) reads {inputs} features, not {FEATURES}")
+    arrays = fixed.load_layers(path, LAYERS, "context network", FEATURES, 2)
     return ContextBase(arrays, fixed.identity(arrays, IDENTITY_BYTES))
 
 

@@ -98,9 +98,9 @@ def identity(arrays: dict, length: int) -> bytes:
     return digest.digest()[:length]
 
 
-def load_layers(path: Path, layers: tuple[str, ...], what: str) -> dict:
+def load_layers(path: Path, layers: tuple[str, ...], what: str, inputs: int, outputs: int) -> dict:
     """The arrays of a base of dense `layers` (`export_layers`); InrError, naming it `what`, if it is
-    missing or unreadable."""
+    missing or unreadable, or if its first layer does not read `inputs` or its last give `outputs`."""
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
@@ -108,6 +108,9 @@ def load_layers(path: Path, layers: tuple[str, ...], what: str) -> dict:
             arrays[f"{name}.kernel"], arrays[f"{name}.bias"]
     except (OSError, ValueError, KeyError) as error:
         raise InrError(f"the {what} base is missing or unreadable ({path}): {error}") from None
+    found = arrays[f"{layers[0]}.kernel"].shape[0], arrays[f"{layers[-1]}.kernel"].shape[1]
+    if found != (inputs, outputs):
+        raise InrError(f"the {what} base ({path}) reads {found[0]} features, not {inputs}")
     return arrays
 
 

@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 
 from . import fixed, postfilter, pyramid
-from .errors import InrError
 from .fixed import ACT_BITS
 
 BASE_PATH = Path(__file__).parent / "bases" / "synthesis.npz"
@@ -153,10 +152,7 @@ class Synthesis:
 @functools.lru_cache(maxsize=1)
 def load(path: Path = BASE_PATH) -> SynthesisBase:
     """The shipped base; InrError if it is missing, unreadable or not of this version's shapes."""
-    arrays = fixed.load_layers(path, LAYERS, "synthesis network")
-    inputs, outputs = arrays[f"{LAYERS[0]}.kernel"].shape[0], arrays[f"{LAYERS[-1]}.kernel"].shape[1]
-    if inputs != FEATURES or outputs != 3:
-        raise InrError(f"the synthesis network base ({path}) reads {inputs} features, not {FEATURES}")
+    arrays = fixed.load_layers(path, LAYERS, "synthesis network", FEATURES, 3)
     return SynthesisBase(arrays, fixed.identity(arrays, IDENTITY_BYTES))
 
 

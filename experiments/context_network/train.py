@@ -10,7 +10,7 @@ are kept out of training and measured, in float and in the shipped fixed point.
 """
 
 import argparse
-import hashlib
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
@@ -18,6 +18,9 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "probes"))
+from shared_synthesis import held_out  # noqa: E402
 
 
 def coded_cells(path: Path, samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -47,10 +50,6 @@ def coded_cells(path: Path, samples: int) -> tuple[np.ndarray, np.ndarray, np.nd
     inputs, symbols, ids = np.concatenate(inputs), np.concatenate(symbols), np.concatenate(ids)
     pick = np.random.default_rng(len(symbols)).permutation(len(symbols))[:samples]
     return inputs[pick], symbols[pick], ids[pick]
-
-
-def held_out(path: Path, share: float) -> bool:
-    return hashlib.sha256(path.stem.encode()).digest()[0] < share * 256
 
 
 def main():

@@ -22,6 +22,7 @@ processes.
 """
 
 import argparse
+import hashlib
 import json
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -42,6 +43,11 @@ def training_photos(count: int) -> list[Path]:
     listing = sorted(p for folder in ("photos_train", "train_photos") for p in (DATA / folder).iterdir()
                      if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
     return [listing[i] for i in np.random.default_rng(0).permutation(len(listing))[:count]]
+
+
+def held_out(path: Path, share: float) -> bool:
+    """Whether a training photo's file is kept out of training: `share` of them, by a hash of the name."""
+    return hashlib.sha256(path.stem.encode()).digest()[0] < share * 256
 
 
 def file_grids(data: bytes):

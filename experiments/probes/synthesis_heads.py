@@ -24,7 +24,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "synthesis_network"))
-from train import held_out, pixels_of  # noqa: E402
+from train import pixels_of  # noqa: E402
+
+from shared_synthesis import held_out  # noqa: E402
 
 PHOTOS, PIXELS = 8, 2048  # photos a batch, pixels a photo (half fit the combination, half measure it)
 RIDGE = 1e-3  # relative ridge of the inner least squares

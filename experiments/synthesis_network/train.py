@@ -12,7 +12,6 @@ export each is coded by `network` at its rate and decoded with the file's synthe
 """
 
 import argparse
-import hashlib
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -23,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "probes"))
-from shared_synthesis import DATA, centre_crop  # noqa: E402
+from shared_synthesis import DATA, centre_crop, held_out  # noqa: E402
 
 
 def photo(stem: str) -> Path:
@@ -72,10 +71,6 @@ def held_out_psnr(path: Path) -> dict:
     plain = replace(header, layout=replace(header.layout, gains=np.zeros(3, np.int64)))
     return {"photo": path.stem, "bpp": bpp, "bytes": len(data), "gains": header.layout.gains.tolist(),
             "psnr": psnr(pixels, image.decode(data)), "psnr_without": psnr(pixels, image.render(plain))}
-
-
-def held_out(path: Path, share: float) -> bool:
-    return hashlib.sha256(path.stem.encode()).digest()[0] < share * 256
 
 
 def main():
