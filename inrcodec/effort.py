@@ -2,7 +2,7 @@
 
 An effort scales the fitting steps of a method's configuration (for `sparse`, its gated phase
 too; for `pyramid`, `network` (which has no steps) and `regions` (its sample's search), below the
-default, also how closely its rate search fills the cap, and for `network` its re-analysis; for the
+default, also how closely its rate search fills the cap, and for `network` its passes of re-analysis; for the
 shapes' lattice search, how many lattice sizes it tries past the best and its surface probes); the
 default effort leaves them as configured. Steps, not seconds: the same input and effort
 give the same file on every machine. Encoding time grows about in proportion to the steps, plus a
@@ -49,6 +49,6 @@ def apply_effort(config, effort: int):
     if effort in PYRAMID_SEARCH:  # PyramidConfig, RegionsConfig, NetworkConfig: its own fits' steps, its search
         fill, files = PYRAMID_SEARCH[effort]
         config = dataclasses.replace(config, fill=fill, search_iterations=files)
-    if hasattr(config, "refine_passes") and effort < DEFAULT_EFFORT:  # NetworkConfig: the greedy analysis alone
-        config = dataclasses.replace(config, refine_passes=0)
+    if hasattr(config, "refine_passes"):  # NetworkConfig: its passes of re-analysis
+        config = dataclasses.replace(config, refine_passes=round(config.refine_passes * share))
     return _scaled(config, share) if hasattr(config, "steps") else config  # NetworkConfig fits nothing

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
+from scipy import sparse
+from scipy.sparse import linalg as sparse_linalg
 
 STRIDES = (1, 2, 4, 8, 16, 32, 64)  # pixels between grid cells, finest level first
 RGB_TO_YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
@@ -221,6 +223,31 @@ def area_average(values: np.ndarray, strides: tuple[int, int]) -> np.ndarray:
     (row_stride, col_stride), rows, cols = strides, -(-height // strides[0]), -(-width // strides[1])
     padded = np.pad(values, ((0, rows * row_stride - height), (0, cols * col_stride - width), (0, 0)), mode="edge")
     return padded.reshape(rows, row_stride, cols, col_stride, c).mean(axis=(1, 3))
+
+
+@cache
+def _interpolation(count: int, cells: int, stride: int) -> tuple[sparse.csr_matrix, object]:
+    """The (count, cells) sparse matrix that interpolates `cells` cells at `stride` to `count` samples at
+    scale 1 (edges extended, as `interpolate_axis`), and a solver of its (cells, cells) normal equations."""
+    positions = cell_positions(0, count, 1.0, stride)
+    start = np.floor(positions)
+    weights = np.stack(cubic_weights(positions - start), axis=1)  # (count, 4 taps)
+    taps = np.clip(start.astype(np.int64)[:, None] + np.arange(-1, 3), 0, cells - 1)
+    matrix = sparse.csr_matrix((weights.ravel(), (np.repeat(np.arange(count), 4), taps.ravel())), (count, cells))
+    return matrix, sparse_linalg.factorized((matrix.T @ matrix).tocsc())
+
+
+def projection(values: np.ndarray, strides: tuple[int, int]) -> np.ndarray:
+    """(ceil(H/r), ceil(W/s), c) float64 cells whose cubic interpolation at strides (r, s) comes closest
+    to (H, W, c) `values` in squared error (the least squares; at stride 1 the values themselves)."""
+    out = values.astype(np.float64)
+    for axis, stride in enumerate(strides):
+        if stride > 1:
+            matrix, solve = _interpolation(out.shape[axis], -(-out.shape[axis] // stride), stride)
+            moved = np.moveaxis(out, axis, 0)
+            flat = solve(matrix.T @ moved.reshape(len(moved), -1))
+            out = np.moveaxis(flat.reshape((-1,) + moved.shape[1:]), 0, axis)
+    return out
 
 
 def analyse(field: np.ndarray, geometry: Geometry, step: float, rounder=None) -> list[np.ndarray]:

@@ -25,11 +25,12 @@ def test_pyramid_efforts_fit_longer_and_fill_the_cap_closer_as_they_grow():
     assert configs[effort.DEFAULT_EFFORT - 1] == inrcodec.PyramidConfig()
 
 
-def test_network_efforts_reanalyse_from_the_default_and_fill_the_cap_closer_as_they_grow():
+def test_network_efforts_reanalyse_more_and_fill_the_cap_closer_as_they_grow():
     configs = [inrcodec.default_config("network", e) for e in range(1, 10)]
-    assert [c.refine_passes for c in configs] == [0] * (effort.DEFAULT_EFFORT - 1) + [1] * 3
+    passes = [c.refine_passes for c in configs]
+    assert passes == sorted(passes) and passes[0] == 0 and passes[-1] > passes[effort.DEFAULT_EFFORT - 1]
     assert [c.fill for c in configs] == sorted(c.fill for c in configs)
-    assert configs[effort.DEFAULT_EFFORT - 1] == configs[-1] == inrcodec.default_config("network")
+    assert configs[effort.DEFAULT_EFFORT - 1] == inrcodec.default_config("network")
 
 
 @pytest.mark.parametrize("bad", [0, 10, -1, 5.0, "5", True, None])

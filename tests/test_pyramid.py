@@ -135,6 +135,20 @@ def test_the_post_filter_recovers_a_known_blur():
     assert np.mean((restored - sharp) ** 2) < 0.5 * np.mean((blurred - sharp) ** 2)
 
 
+@pytest.mark.parametrize("strides", [(1, 1), (2, 2), (4, 4), (8, 8), (1, 4)])
+def test_the_projection_is_the_least_squares_of_the_levels_interpolation(strides):
+    values = np.random.default_rng(3).normal(size=(19, 27, 2)).astype(np.float32)
+    cells = pyramid.projection(values, strides)
+    shape = (-(-19 // strides[0]), -(-27 // strides[1]), 2)
+    assert cells.shape == shape
+    # the rendering of each cell alone, at scale 1: the columns of the interpolation
+    basis = np.stack([pyramid.level_values(np.eye(shape[0] * shape[1])[i].reshape(shape[:2] + (1,)), strides, 1.0,
+                                           (1.0, 1.0), (0, 0, 19, 27)).ravel() for i in range(shape[0] * shape[1])], 1)
+    for c in range(2):
+        expected = np.linalg.lstsq(basis, values[..., c].ravel().astype(np.float64), rcond=None)[0]
+        np.testing.assert_allclose(cells[..., c].ravel(), expected, atol=1e-5)
+
+
 def test_secant_search_lands_under_the_cap_and_near_it():
     calls = []
 

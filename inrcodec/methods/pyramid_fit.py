@@ -95,16 +95,18 @@ def fit_under(field: np.ndarray, geometry: pyramid.Geometry, step: float, config
     config.refine_passes times (`reanalyse`), and their (C, taps) int post-filter weights: what a
     `network` file holds."""
     grids = rd_analyse(field, geometry, step, model, config.rd_slope)
-    grids = reanalyse(field, geometry, step, grids, model, config.rd_slope, config.refine_passes)
+    grids = reanalyse(field, geometry, step, grids, model, config.rd_slope, config.refine_passes,
+                      config.projection_share)
     return grids, fit_filter([field], [geometry], step, [grids], config)
 
 
 def reanalyse(field: np.ndarray, geometry: pyramid.Geometry, step: float, grids: list[np.ndarray], model,
-              rd_slope: float, passes: int) -> list[np.ndarray]:
+              rd_slope: float, passes: int, projection_share: float) -> list[np.ndarray]:
     """Int32 grids (finest first) of a (H, W, C) field analysed `passes` more times: each level, coarsest
-    first, again the area average (in its steps) of what all the other levels leave, rounded for rate and
-    distortion under `model` (`rd_round`). The greedy analysis gives a coarse level what the coarser
-    ones leave; a pass lets it take up what its finer levels could not (their cells rounded towards zero)."""
+    first, again fitted (in its steps) to what all the other levels leave, rounded for rate and distortion
+    under `model` (`rd_round`): `projection_share` of the least squares (`pyramid.projection`) and the rest
+    of the area average. The greedy analysis gives a coarse level what the coarser ones leave; passes move
+    to the coarse levels what their finer levels carried (block Gauss-Seidel on the levels)."""
     if passes == 0:
         return grids  # nothing to render
     box = (0, 0, geometry.height, geometry.width)
@@ -118,7 +120,9 @@ def reanalyse(field: np.ndarray, geometry: pyramid.Geometry, step: float, grids:
         for k in reversed(range(len(grids))):
             channels = grids[k].shape[-1]
             residual[..., :channels] += rendered[k]  # what all the other levels leave
-            values = pyramid.area_average(residual[..., :channels], geometry.strides(k)) / steps[k]
+            left, strides = residual[..., :channels], geometry.strides(k)
+            values = (projection_share * pyramid.projection(left, strides)
+                      + (1 - projection_share) * pyramid.area_average(left, strides)) / steps[k]
             grids[k] = rd_round(k, values, grids, model, rd_slope).astype(np.int32)
             rendered[k] = pyramid.level_values(grids[k], geometry.strides(k), steps[k], (1.0, 1.0), box)
             residual[..., :channels] -= rendered[k]
