@@ -112,7 +112,10 @@ class Synthesis:
         spacing = tuple(round(scale) for scale in scales)
         reach, margin = REACH * spacing[0], (postfilter.RADIUS + REACH) * spacing[0]
         height, width = region[2], region[3]
-        bands = -(-height // max(BAND_PIXELS // width, 2 * margin, 1))  # each at least twice its margins high
+        least = max(2 * margin, 1)  # a band's fewest rows: twice its margins
+        bands = -(-height // max(BAND_PIXELS // width, least))
+        if bands > 1:  # a multiple of the threads, two each at least, so that they run side by side
+            bands = min(max(2 * fixed.THREADS, -(-bands // fixed.THREADS) * fixed.THREADS), max(1, height // least))
         rows = -(-height // bands)  # each band's rows (the last's fewer)
 
         def band(top: int) -> None:
