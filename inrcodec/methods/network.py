@@ -1,6 +1,7 @@
 """The `network` method for images: `pyramid`'s integer latent grids, post-filter and rate search, with
 the grids coded under the shipped context network (`context_net`) instead of numbers fitted and stored
-per grid channel, and rounded for rate and distortion under it. Body (after the modality's head):
+per grid channel, rounded for rate and distortion under it and re-analysed by least squares level by level
+(`pyramid_fit.reanalyse`). Body (after the modality's head):
 
     global step | the context base's identity (context_net.IDENTITY_BYTES) | per grid channel (coarsest
     level first) its largest |integer| | post-filter flags (bit 0: a post-filter, bit 1: a synthesis)
