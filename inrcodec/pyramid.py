@@ -18,7 +18,7 @@ levels leave.
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 from scipy import sparse
@@ -225,7 +225,7 @@ def area_average(values: np.ndarray, strides: tuple[int, int]) -> np.ndarray:
     return padded.reshape(rows, row_stride, cols, col_stride, c).mean(axis=(1, 3))
 
 
-@cache
+@lru_cache(maxsize=64)  # sizes of recent signals' levels
 def _interpolation(count: int, cells: int, stride: int) -> tuple[sparse.csr_matrix, object]:
     """The (count, cells) sparse matrix that interpolates `cells` cells at `stride` to `count` samples at
     scale 1 (edges extended, as `interpolate_axis`), and a solver of its (cells, cells) normal equations."""
