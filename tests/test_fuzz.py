@@ -138,3 +138,15 @@ def test_a_render_that_is_not_finite_is_refused(coin_file, monkeypatch):
     monkeypatch.setattr(coin, "_render_tiles", lambda params, coords: np.full((*coords.shape[:2], 3), np.nan, np.float32))
     with pytest.raises(InrError, match="not finite"):
         inrcodec.decode(coin_file)
+
+
+@pytest.mark.parametrize("name, codes", [("audio-mono", ("hyper", "regions", "network")),
+                                         ("shape-pyramid", ("hyper", "regions", "network"))])
+def test_a_file_naming_a_method_that_does_not_code_its_modality_is_refused(seeds, name, codes):
+    from inrcodec import methods
+
+    body = bytearray(seeds[name][bitstream.OVERHEAD - 4:-4])  # modality, then the method's code: a byte each
+    for code in codes:
+        body[1] = methods.CODES[code]
+        with pytest.raises(InrError, match="cannot decode"):
+            decoding.decode_any(bitstream.pack(bytes(body)))

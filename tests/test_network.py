@@ -2,6 +2,7 @@
 fixed point, and corrected by the shipped synthesis network (`synthesis_net`) where a file asks."""
 
 import math
+import struct
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import inrcodec
 from inrcodec import bitstream, context, context_net, fixed, pyramid, synthesis_net
 from inrcodec.errors import InrError
 from inrcodec.eval.metrics import psnr
+from inrcodec.modalities import image
 
 
 @pytest.fixture(scope="module")
@@ -190,6 +192,23 @@ def test_a_synthesis_file_of_another_base_is_refused(synthesis_file):
     changed[position] ^= 1
     with pytest.raises(InrError, match="another synthesis network"):
         inrcodec.decode(bitstream.pack(bytes(changed)))
+
+
+OUTSIDE = "outside the encoder's range"
+
+
+# steps 2**(code / 256) beyond 1/4096 .. 64: a large one's values are over the bound before the step is checked
+@pytest.mark.parametrize("code, message", [(-32768, OUTSIDE), (-3073, OUTSIDE), (1537, f"{OUTSIDE}|exceed"),
+                                           (32767, "exceed")])
+def test_a_synthesis_file_with_a_step_the_encoder_never_makes_is_refused(synthesis_file, code, message):
+    reader = bitstream.unpack(synthesis_file)
+    image.parse_header(reader, len(synthesis_file))
+    start = next(field[0] for field in reader.fields if field[2] == "step")
+    body = bytearray(synthesis_file[bitstream.OVERHEAD - 4:-4])
+    body[start:start + 2] = struct.pack("<h", code)
+    with pytest.raises(InrError, match=message):
+        inrcodec.decode(bitstream.pack(bytes(body)))
+
 
 def test_a_grayscale_file_asking_for_the_synthesis_is_refused(crop):
     from inrcodec.modalities import image

@@ -66,6 +66,17 @@ def get(name: str, modality: str = "image"):
     return importlib.import_module(f"{__name__}.{module}")
 
 
+def of_file(code: int, modality: str) -> str:
+    """The method a file of `modality` names by its `code`; InrError if this version has no such method
+    or it does not code `modality` (a file's method field is untrusted)."""
+    from ..errors import InrError
+
+    name = NAMES.get(code)
+    if name is None or modality not in get(name, modality).DEFAULTS:
+        raise InrError(f"this {modality} file uses method code {code}, which this version cannot decode")
+    return name
+
+
 def of_config(config, modality: str) -> str | None:
     """The method whose configuration for `modality` is of `config`'s type, or None."""
     return next((name for name in CODES if modality in get(name, modality).DEFAULTS

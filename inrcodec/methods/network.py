@@ -36,6 +36,7 @@ SYNTHESIS_BYTES = synthesis_net.IDENTITY_BYTES + 3  # what asking for the synthe
 # PSNR gained by a share of a file's rate (dB per unit of d ln rate) near 0.3 bpp: 6 dB an octave, which
 # the synthesis' gain must beat for SYNTHESIS_BYTES
 DB_PER_RATE_SHARE = 6 / math.log(2)
+SYNTHESIS_STEPS = (1 / pyramid_method.MAX_FINENESS, 1 / pyramid_method.MIN_FINENESS)  # global steps a file may have
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,8 @@ def read_layout(reader: bitstream.Reader, signal: Geometry, n_bytes: int) -> Lay
     if synthesis:
         if signal.channels != 3:
             raise InrError("corrupt file: the synthesis network corrects colour images only")
+        if not SYNTHESIS_STEPS[0] <= step <= SYNTHESIS_STEPS[1]:  # its inputs are in steps: finite in float32
+            raise InrError(f"corrupt file: global step {step:.3g} is outside the encoder's range")
         if reader.raw(synthesis_net.IDENTITY_BYTES) != synthesis_net.load().identity:
             raise InrError("corrupt file, or one made with another synthesis network than this version ships")
         gains[:] = [reader.varint(synthesis_net.MAX_GAIN, "synthesis gain") for _ in range(3)]

@@ -263,9 +263,7 @@ def parse_header(reader: bitstream.Reader, n_bytes: int) -> Header:
         raise InrError("this file holds an image, not audio" if modality == IMAGE else
                        "this file holds a shape, not audio" if modality == SHAPE else
                        f"this file holds modality {modality}, which this version cannot decode")
-    method = methods.NAMES.get(reader.varint(255, "method"))
-    if method is None:
-        raise InrError("this audio file uses a method this version cannot decode")
+    method = methods.of_file(reader.varint(255, "method"), "audio")
     rate = reader.varint(MAX_RATE, "sample rate")
     count = reader.varint(MAX_OUTPUT_SAMPLES, "samples")
     channels = reader.varint(MAX_CHANNELS, "channels")

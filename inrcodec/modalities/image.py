@@ -328,10 +328,7 @@ def _parse_head(reader: bitstream.Reader, modality: int) -> tuple[str, Geometry]
         raise InrError("this file holds audio, not an image (decode it to a .wav)" if modality == AUDIO else
                        "this file holds a shape, not an image (decode it to a .ply)" if modality == SHAPE else
                        f"this file holds modality {modality}, which this version cannot decode")
-    code = reader.varint(255, "method")
-    if code not in methods.NAMES:
-        raise InrError(f"this file uses method code {code}, unknown to this version")
-    method = methods.NAMES[code]
+    method = methods.of_file(reader.varint(255, "method"), "image")
     height = reader.varint(MAX_PIXELS, "height")
     width = reader.varint(MAX_PIXELS, "width")
     channels = reader.varint(3, "channels")

@@ -119,9 +119,7 @@ def parse_header(reader: bitstream.Reader, n_bytes: int) -> Header:
     """`read_header` on the body of an unpacked file of `n_bytes` bytes."""
     if reader.varint(255, "modality") != SHAPE:
         raise InrError("this file does not hold a shape")
-    method = methods.NAMES.get(reader.varint(255, "method"))
-    if method is None:
-        raise InrError("this shape file uses a method this version cannot decode")
+    method = methods.of_file(reader.varint(255, "method"), "shape")
     extent = tuple(reader.varint(sdf.MAX_LATTICE, "lattice size") for _ in range(3))
     if min(extent) < 2:
         raise InrError(f"corrupt file: a lattice of {extent} samples")
