@@ -123,16 +123,8 @@ def network_inputs(phase: int, k: int, c: int, x: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class ContextBase:
-    """The loaded base: integer layers, and its identity."""
-    arrays: dict  # name -> array, as stored
-    identity: bytes  # IDENTITY_BYTES of its hash
-
-    @functools.cached_property
-    def layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(kernel, bias) of each layer as integer-valued float64."""
-        return [(self.arrays[f"{name}.kernel"].astype(np.float64), self.arrays[f"{name}.bias"].astype(np.float64))
-                for name in LAYERS]
+class ContextBase(fixed.DenseBase):
+    """The loaded base (`fixed.DenseBase`: its LAYERS, identity IDENTITY_BYTES of its hash)."""
 
     @functools.cached_property
     def first_layers(self) -> dict:
@@ -207,7 +199,7 @@ class PlaneNetwork(context.PlaneParent):
 def load(path: Path = BASE_PATH) -> ContextBase:
     """The shipped base; InrError if it is missing, unreadable or not of this version's shapes."""
     arrays = fixed.load_layers(path, LAYERS, "context network", FEATURES, 2)
-    return ContextBase(arrays, fixed.identity(arrays, IDENTITY_BYTES))
+    return ContextBase(arrays, LAYERS, fixed.identity(arrays, IDENTITY_BYTES))
 
 
 def export(params: dict, record: dict, path: Path = BASE_PATH) -> bytes:

@@ -1,5 +1,5 @@
 """Fixed-point network layers that compute the same integers on every machine (the shipped bases'
-decoders: `hyperbase`, `context_net`).
+decoders: `hyperbase`, `context_net`, `synthesis_net`).
 
 Weights are integers times 2**WEIGHT_BITS, activations int64 times 2**ACT_BITS clipped to
 +-ACT_LIMIT, biases times 2**(ACT_BITS + WEIGHT_BITS); products are summed as integer-valued
@@ -12,6 +12,7 @@ import functools
 import hashlib
 import json
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +97,20 @@ def identity(arrays: dict, length: int) -> bytes:
         digest.update(f"{name}{arrays[name].shape}{arrays[name].dtype}".encode())
         digest.update(np.ascontiguousarray(arrays[name]).tobytes())
     return digest.digest()[:length]
+
+
+@dataclass(frozen=True)
+class DenseBase:
+    """A loaded base of dense layers (`load_layers`): its arrays as stored, the layers' names and its identity."""
+    arrays: dict  # "<layer>.kernel" and "<layer>.bias" -> int array, as stored
+    names: tuple[str, ...]  # the dense layers, first to last
+    identity: bytes  # the first bytes of the arrays' hash (`identity`): how files name the base
+
+    @functools.cached_property
+    def layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(kernel, bias) of each layer as integer-valued float64."""
+        return [(self.arrays[f"{name}.kernel"].astype(np.float64), self.arrays[f"{name}.bias"].astype(np.float64))
+                for name in self.names]
 
 
 def load_layers(path: Path, layers: tuple[str, ...], what: str, inputs: int, outputs: int) -> dict:

@@ -69,16 +69,8 @@ def features(contributions: list[np.ndarray], output: np.ndarray, step: float, s
 
 
 @dataclass(frozen=True)
-class SynthesisBase:
-    """The loaded base: integer layers, and its identity."""
-    arrays: dict  # name -> array, as stored
-    identity: bytes  # IDENTITY_BYTES of its hash
-
-    @functools.cached_property
-    def layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(kernel, bias) of each layer as integer-valued float64."""
-        return [(self.arrays[f"{name}.kernel"].astype(np.float64), self.arrays[f"{name}.bias"].astype(np.float64))
-                for name in LAYERS]
+class SynthesisBase(fixed.DenseBase):
+    """The loaded base (`fixed.DenseBase`: its LAYERS, identity IDENTITY_BYTES of its hash)."""
 
     @functools.cached_property
     def macs(self) -> int:
@@ -156,7 +148,7 @@ class Synthesis:
 def load(path: Path = BASE_PATH) -> SynthesisBase:
     """The shipped base; InrError if it is missing, unreadable or not of this version's shapes."""
     arrays = fixed.load_layers(path, LAYERS, "synthesis network", FEATURES, 3)
-    return SynthesisBase(arrays, fixed.identity(arrays, IDENTITY_BYTES))
+    return SynthesisBase(arrays, LAYERS, fixed.identity(arrays, IDENTITY_BYTES))
 
 
 def export(params: dict, record: dict, path: Path = BASE_PATH) -> bytes:
