@@ -324,7 +324,7 @@ def print_layout(method: str, layout, unit: str) -> None:
         return
     if hasattr(layout, "bounds"):  # a pyramid of grids, under fitted numbers or the shipped context network
         model = f", context network {layout.model().identity.hex()}" if method == "network" else ""
-        synthesis = layout.synthesis() if method == "network" else None
+        synthesis = layout.synthesis if method == "network" else None
         if synthesis is not None:
             model += f", synthesis network {synthesis.base.identity.hex()} (gains {synthesis.gains.tolist()})"
         print(f"method:       {method}: step {layout.step:.4g}, post-filter {'on' if layout.filter.any() else 'off'}"

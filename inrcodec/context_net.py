@@ -198,7 +198,7 @@ class PlaneNetwork(context.PlaneParent):
 @functools.lru_cache(maxsize=1)
 def load(path: Path = BASE_PATH) -> ContextBase:
     """The shipped base; InrError if it is missing, unreadable or not of this version's shapes."""
-    arrays = fixed.load_layers(path, LAYERS, "context network", FEATURES, 2)
+    arrays = fixed.load_layers(path, LAYERS, "context network", FEATURES, (2,))
     return ContextBase(arrays, LAYERS, fixed.identity(arrays, IDENTITY_BYTES))
 
 

@@ -113,9 +113,9 @@ class DenseBase:
                 for name in self.names]
 
 
-def load_layers(path: Path, layers: tuple[str, ...], what: str, inputs: int, outputs: int) -> dict:
+def load_layers(path: Path, layers: tuple[str, ...], what: str, inputs: int, outputs: tuple[int, ...]) -> dict:
     """The arrays of a base of dense `layers` (`export_layers`); InrError, naming it `what`, if it is
-    missing or unreadable, or if its first layer does not read `inputs` or its last give `outputs`."""
+    missing or unreadable, or if its first layer does not read `inputs` or its last gives none of `outputs`."""
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
@@ -124,8 +124,8 @@ def load_layers(path: Path, layers: tuple[str, ...], what: str, inputs: int, out
     except (OSError, ValueError, KeyError) as error:
         raise InrError(f"the {what} base is missing or unreadable ({path}): {error}") from None
     found = arrays[f"{layers[0]}.kernel"].shape[0], arrays[f"{layers[-1]}.kernel"].shape[1]
-    if found != (inputs, outputs):
-        raise InrError(f"the {what} base ({path}) reads {found[0]} features, not {inputs}")
+    if found[0] != inputs or found[1] not in outputs:
+        raise InrError(f"the {what} base ({path}) maps {found[0]} features to {found[1]}, not {inputs} to {outputs}")
     return arrays
 
 

@@ -135,7 +135,7 @@ def test_info_names_the_method_and_its_bases(network_file, synthesis_file, tmp_p
     path.write_bytes(synthesis_file)
     main(["info", str(path)])
     out = capsys.readouterr().out
-    gains = inrcodec.read_header(synthesis_file).layout.gains.tolist()
+    gains = inrcodec.read_header(synthesis_file).layout.synthesis.gains.tolist()
     assert f"synthesis network {synthesis_net.load().identity.hex()} (gains {gains})" in out
 
 
@@ -158,8 +158,8 @@ def test_the_synthesis_corrects_where_it_pays_and_renders_any_crop_alike(sample,
 
     pixels = sample[100:228, 500:628]
     header = image.read_header(synthesis_file)
-    assert header.layout.gains.any() and header.layout.synthesis().base.identity == synthesis_net.load().identity
-    plain = replace(header, layout=replace(header.layout, gains=np.zeros(3, np.int64)))
+    assert header.layout.synthesis.base.identity == synthesis_net.load().identity
+    plain = replace(header, layout=replace(header.layout, synthesis=None))
     decoded = inrcodec.decode(synthesis_file)
     assert psnr(pixels, decoded) > psnr(pixels, image.render(plain)) + 0.05
     for scale in (1, 2):
@@ -171,18 +171,31 @@ def test_the_synthesis_corrects_where_it_pays_and_renders_any_crop_alike(sample,
 
 
 def test_the_encoder_goes_without_the_synthesis_where_it_would_not_pay(crop):
-    """A grayscale image never asks for it; a colour one gets no gains where their bytes cost more."""
-    from inrcodec.methods.network import fit_gains
+    """A grayscale image never asks for it; a colour one goes without where its bytes cost more."""
+    from inrcodec.methods.network import fit_synthesis
 
     geometry = pyramid.image_geometry(40, 56, 3)
     field = pyramid.to_ycbcr(crop)
     grids = pyramid.analyse(field, geometry, 0.05)
     weights = np.zeros((3, 24), np.int64)
-    assert fit_gains(field, geometry, 0.05, grids, weights, 10**6).any()
-    assert not fit_gains(field, geometry, 0.05, grids, weights, 10).any()
-    assert not fit_gains(field[..., :1], pyramid.image_geometry(40, 56, 1), 0.05, grids, weights[:1], 10**6).any()
-    assert not inrcodec.read_header(inrcodec.encode(crop, 1.0, "network", inrcodec.NetworkConfig(synthesis=False))
-                                    ).layout.gains.any()
+    for name in synthesis_net.SHIPPED:
+        assert fit_synthesis(field, geometry, 0.05, grids, weights, 10**6, name).base == synthesis_net.load(name)
+        assert fit_synthesis(field, geometry, 0.05, grids, weights, 10, name) is None
+    assert fit_synthesis(field[..., :1], pyramid.image_geometry(40, 56, 1), 0.05, grids, weights[:1], 10**6) is None
+    assert inrcodec.read_header(inrcodec.encode(crop, 1.0, "network", inrcodec.NetworkConfig(synthesis=""))
+                                ).layout.synthesis is None
+
+
+def test_the_gains_are_the_least_squares_of_the_rgb_error():
+    """`gain_equations` solves to the gains that minimise the squared RGB error, as a dense least squares
+    over every pixel's three RGB errors finds them."""
+    rng = np.random.default_rng(5)
+    corrections, errors = rng.normal(size=(200, 3, 4)), rng.normal(size=(200, 3))
+    gram, right = synthesis_net.gain_equations(corrections, errors)
+    rgb = pyramid.YCBCR_TO_RGB
+    design = np.einsum("rc,nck->nrck", rgb, corrections).reshape(600, 12)  # RGB of each gain's correction
+    expected = np.linalg.lstsq(design, (errors @ rgb.T).ravel(), rcond=None)[0]
+    assert np.allclose(np.linalg.solve(gram, right), expected)
 
 
 def test_a_synthesis_file_of_another_base_is_refused(synthesis_file):
@@ -190,8 +203,32 @@ def test_a_synthesis_file_of_another_base_is_refused(synthesis_file):
     position = body.index(synthesis_net.load().identity)
     changed = body.copy()
     changed[position] ^= 1
-    with pytest.raises(InrError, match="another synthesis network"):
+    with pytest.raises(InrError, match="synthesis network this version does not ship"):
         inrcodec.decode(bitstream.pack(bytes(changed)))
+
+
+def test_a_file_of_the_first_synthesis_base_decodes_with_it(synthesis_file):
+    """Files made before the meta-learned base name the first one (one head, gains 0..MAX_GAIN); the encoder
+    may still make them; each base's gains are read back as written (signed for a base of several heads)."""
+    from pathlib import Path
+
+    from inrcodec import methods
+    from inrcodec.methods import network
+
+    seed = image.read_header((Path(__file__).parent / "fuzz_seeds" / "network-synthesis.inr").read_bytes())
+    assert seed.layout.synthesis.base == synthesis_net.load(synthesis_net.SHIPPED[-1])
+    assert image.read_header(synthesis_file).layout.synthesis.base.heads > 1
+    geometry = pyramid.image_geometry(24, 32, 3)
+    zeros = [np.zeros(shape, np.int32) for shape in geometry.shapes()]
+    head = bitstream.varints(bitstream.IMAGE, methods.CODES["network"], 24, 32, 3)
+    for base in map(synthesis_net.load, synthesis_net.SHIPPED):
+        gains = np.arange(3 * base.heads).reshape(3, -1) * (-1 if base.signed else 1) + synthesis_net.MAX_GAIN // 2
+        body = network.write(geometry, 0.01, zeros, np.zeros((3, 24), np.int64),
+                             synthesis_net.Synthesis(base, gains, 0.01), context_net.load())
+        data = bitstream.pack(head + body)
+        synthesis = image.read_header(data).layout.synthesis
+        assert synthesis.base == base and np.array_equal(synthesis.gains, gains)
+        assert np.isfinite(inrcodec.decode(data)).all()
 
 
 OUTSIDE = "outside the encoder's range"
@@ -249,5 +286,27 @@ def test_the_cells_a_byte_also_bound_the_synthesis_work():
     geometry = pyramid.image_geometry(1000, 1000, 3)
     values_per_pixel = sum(math.prod(s) for s in geometry.shapes()) / 1e6
     pixels_per_byte = network.VALUES_PER_BYTE / values_per_pixel
-    work = pixels_per_byte * (pyramid.MACS_PER_PIXEL + synthesis_net.load().macs)
+    work = pixels_per_byte * (pyramid.MACS_PER_PIXEL + max(synthesis_net.load(n).macs for n in synthesis_net.SHIPPED))
     assert work <= bitstream.MAX_MACS_PER_BYTE
+
+
+def test_meta_training_learns_corrections_each_photo_combines_by_its_gains():
+    """Photos whose targets mix the same two functions of the features differently: the heads, trained
+    through each photo's least squares (`networks.synthesis`), learn them, so that every photo's gains,
+    fitted as the encoder fits them, leave little of its error; `fitted_gains` is the encoder's solve."""
+    from inrcodec.networks.batches import TrainConfig
+    from inrcodec.networks.synthesis import SynthesisMLP, adapted_error, fitted_gains, train
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 256, synthesis_net.FEATURES)).astype(np.float32)
+    functions = np.stack([x[..., 0], np.maximum(x[..., 1], 0)], -1)  # (photos, pixels, 2)
+    y = np.einsum("pnk,pck->pnc", functions, rng.normal(size=(16, 3, 2))).astype(np.float32)
+    config = TrainConfig(width=16, steps=400, batch=8 * 64, learning_rate=3e-3, group=64, log_every=10**6)
+    params = train(x, y, config, heads=2, log=lambda line: None)
+    total = float(np.mean(np.einsum("pnc,cd,pnd->pn", y, synthesis_net.RGB_METRIC, y)))
+    assert float(adapted_error(SynthesisMLP(16, 2), params, x, y)) < 0.1 * total  # 0.96 of it at initialisation
+    c, e = rng.normal(size=(1, 256, 3, 2)), y[:1].astype(np.float64)
+    gram, right = synthesis_net.gain_equations(c, e)
+    expected = np.linalg.solve(gram[0], right[0]).reshape(3, 2)
+    assert np.allclose(fitted_gains(c, e, np)[0], expected, rtol=0.05, atol=1e-3)
+

@@ -1,14 +1,17 @@
-"""Train the shipped synthesis network (`inrcodec.synthesis_net`) on the grids of training photos coded by
-`network` (`experiments/context_network/code_photos.py --method network`), and write it as the package's
-base with its training record.
+"""Meta-train the encoder's synthesis network (`inrcodec.synthesis_net`, `inrcodec.networks.synthesis`) on the
+grids of training photos coded by `network` (`experiments/context_network/code_photos.py --method network`),
+and write it as the package's base with its training record.
 
-  python experiments/synthesis_network/train.py [--grids runs/synth_grids] [--width 24] [--steps 20000]
-      [--samples 16384] [--held-out 0.1] [--out inrcodec/bases/synthesis.npz]
+  python experiments/synthesis_network/train.py [--grids runs/synth_grids_ls] [--width 24] [--heads 4]
+      [--steps 60000] [--photos 8] [--samples 16384] [--held-out 0.1] [--pixels runs/synth_pixels.npz]
+      [--out inrcodec/bases/synthesis_meta.npz]
 
 Each photo's centre crop is rendered from its grids and post-filtered as the decoder does (the filter
 refitted as the encoder fits it); --samples of its pixels give the network's fixed-point inputs and what
-each pixel's YCbCr lacks, in steps. --held-out of the photos (by name) are kept out of training; after
-export each is coded by `network` at its rate and decoded with the file's synthesis and without it.
+each pixel's YCbCr lacks, in steps. A training step takes 2,048 of them from each of --photos photos; the
+base's --heads corrections a channel are then normalised (a median fitted |gain| of 1/2). --held-out of the
+photos (by name) are kept out of training; after export each is coded by `network` at its rate and decoded
+with the file's synthesis and without it. --pixels keeps the training pixels for the next run on the same grids.
 """
 
 import argparse
@@ -68,39 +71,54 @@ def held_out_psnr(path: Path) -> dict:
         bpp = float(f["bpp"])
     data = image.encode(pixels, bpp, "network")
     header = image.read_header(data)
-    plain = replace(header, layout=replace(header.layout, gains=np.zeros(3, np.int64)))
-    return {"photo": path.stem, "bpp": bpp, "bytes": len(data), "gains": header.layout.gains.tolist(),
+    synthesis = header.layout.synthesis
+    plain = replace(header, layout=replace(header.layout, synthesis=None))
+    return {"photo": path.stem, "bpp": bpp, "bytes": len(data), "gains": synthesis and synthesis.gains.tolist(),
             "psnr": psnr(pixels, image.decode(data)), "psnr_without": psnr(pixels, image.render(plain))}
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--grids", type=Path, default=Path("runs/synth_grids"))
+    ap.add_argument("--grids", type=Path, default=Path("runs/synth_grids_ls"))
     ap.add_argument("--width", type=int, default=24)
-    ap.add_argument("--steps", type=int, default=20000)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--steps", type=int, default=60000)
+    ap.add_argument("--photos", type=int, default=8)
     ap.add_argument("--samples", type=int, default=16384)
     ap.add_argument("--held-out", type=float, default=0.1)
-    ap.add_argument("--out", type=Path, default=Path("inrcodec/bases/synthesis.npz"))
+    ap.add_argument("--pixels", type=Path, help="an .npz of the training pixels: read if it exists, else written")
+    ap.add_argument("--out", type=Path, default=Path("inrcodec/bases/synthesis_meta.npz"))
     a = ap.parse_args()
     from inrcodec import synthesis_net
     from inrcodec.fixed import ACT_BITS
     from inrcodec.networks.batches import TrainConfig
-    from inrcodec.networks.synthesis import train
+    from inrcodec.networks.synthesis import normalise_heads, train
 
     paths = sorted(a.grids.glob("*.npz"))
     train_paths = [p for p in paths if not held_out(p, a.held_out)]
     test_paths = [p for p in paths if held_out(p, a.held_out)]
     began = time.perf_counter()
-    with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
-        found = list(pool.map(pixels_of, train_paths, [a.samples] * len(train_paths)))
-    x, y = (np.concatenate([f[i] for f in found]) for i in (0, 1))
-    print(f"{len(train_paths)} photos ({len(test_paths)} held out), {len(y)} training pixels in "
+    if a.pixels and a.pixels.exists():
+        with np.load(a.pixels) as f:
+            x, y = f["x"], f["y"]
+    else:
+        with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
+            found = list(pool.map(pixels_of, train_paths, [a.samples] * len(train_paths)))
+        x, y = (np.stack([f[i] for f in found]) for i in (0, 1))
+        if a.pixels:
+            np.savez(a.pixels, x=x, y=y)
+    x = (x / 2.0 ** ACT_BITS).astype(np.float32)
+    print(f"{len(train_paths)} photos ({len(test_paths)} held out), {y.shape[0] * y.shape[1]} training pixels in "
           f"{time.perf_counter() - began:.0f} s", flush=True)
-    config = TrainConfig(width=a.width, steps=a.steps, learning_rate=1e-3)
+    group = 2048
+    config = TrainConfig(width=a.width, steps=a.steps, batch=a.photos * group, learning_rate=1e-3, group=group)
     began = time.perf_counter()
-    params = train((x / 2.0 ** ACT_BITS).astype(np.float32), y, config, log=lambda line: print(line, flush=True))
+    params = train(x, y, config, a.heads, log=lambda line: print(line, flush=True))
+    params = normalise_heads(params, a.heads, x, y)
     seconds = time.perf_counter() - began
-    record = {"photos": len(train_paths), "held_out_photos": len(test_paths), "training_pixels": len(y),
+    record = {"photos": len(train_paths), "held_out_photos": len(test_paths), "training_pixels": int(y[..., 0].size),
+              "heads": a.heads, "objective": "meta-learned: each photo's gains fitted in closed form on half its "
+              "pixels of a batch, the RGB error left on the other half (inrcodec/networks/synthesis.py)",
               "rates_bpp": sorted({float(np.load(p)["bpp"]) for p in paths}), "config": asdict(config),
               "train_seconds_cpu": round(seconds, 1), "grids": str(a.grids),
               "data": "centre crops (512) of photos_train and train_photos, coded by `network` "

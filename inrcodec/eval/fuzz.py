@@ -92,7 +92,9 @@ def _test_mesh() -> tuple[np.ndarray, np.ndarray]:
 def seed_makers() -> dict:
     """Name -> function making that seed file. Every new kind of file the codec writes joins here."""
     from ..methods.coin import CoinConfig
+    from .. import synthesis_net
     from ..methods.meta import LatentConfig
+    from ..methods.network import NetworkConfig
     from ..methods.pyramid import PyramidConfig
     from ..methods.regions import RegionsConfig
     from ..methods.sparse import SparseConfig
@@ -119,7 +121,9 @@ def seed_makers() -> dict:
         "network-rgb": lambda: codec.encode(_test_image(40, 56, 3), 1.0, "network"),
         "network-gray": lambda: codec.encode(_test_image(36, 28, 1), 1.5, "network"),
         "network-pack": lambda: codec.encode_pack(_test_images(3, 20, 24, 3), 2.0, "network"),
-        "network-synthesis": lambda: codec.encode(_textured_image(64, 80), 1.0, "network"),
+        "network-synthesis": lambda: codec.encode(_textured_image(64, 80), 1.0, "network",
+                                                  NetworkConfig(synthesis=synthesis_net.SHIPPED[-1])),
+        "network-meta-synthesis": lambda: codec.encode(_textured_image(64, 80), 1.0, "network"),
         "regions-rgb": lambda: codec.encode(_test_image(150, 200, 3), 1.0, "regions",
                                             RegionsConfig(side=64, guard=2, steps=20, sample_pixels=8192)),
         "regions-gray": lambda: codec.encode(_test_image(100, 70, 1), 1.5, "regions",
