@@ -216,15 +216,15 @@ def search_step(geometry: pyramid.Geometry, signal: Geometry, budget: Budget, co
                        f"takes {least} bytes")
     check_cost([geometry], budget.cap, what, name, values_per_byte)
 
-    tried = []
+    tried = {}  # stored step -> its file: the search may ask for a stored step again (steps are 2**(1/256) apart)
 
     def make_file(fineness: float) -> bytes:
         step = stored_step(fineness)
-        tried.append(step)
-        data = budget.file(body_at(step))
+        if step not in tried:
+            tried[step] = budget.file(body_at(step))
         bar.update()
-        bar.set_postfix(step=f"{step:.4f}", bytes=f"{len(data)}/{budget.cap}")
-        return data
+        bar.set_postfix(step=f"{step:.4f}", bytes=f"{len(tried[step])}/{budget.cap}")
+        return tried[step]
 
     start = start_fineness(budget.cap, geometry.height * geometry.width)
     with progress(config.search_iterations, name, unit="file", quiet=quiet) as bar:
