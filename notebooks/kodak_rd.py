@@ -158,14 +158,14 @@ against_published
 # ## Findings
 #
 # - `network` (the default for photos: `pyramid`'s grids re-analysed by least squares, coded under the
-#   shipped context network and corrected by the shipped synthesis network) needs **+11.3%** bits against
-#   our JPEG2000 per image (first 8 images, 0.1–1 bpp; −4.2% on kodim05 to +23.4% on kodim06; −0.45 dB at
-#   equal rate; +22.0% with one pass of area averages, +29.5% without the synthesis too) where `pyramid`
-#   needs +51.0%; on all 24 images at 0.3 bpp it reads 29.68 dB against `pyramid`'s 28.48 and JPEG2000's
-#   29.93. On mean curves against the published curves: +13.3% against JPEG2000 and +79.1% (−2.35 dB)
-#   against BPG (4:4:4). Its top effort (9: ten passes of re-analysis) reads +9.9% per image against our
-#   JPEG2000, +11.8% against the published JPEG2000 and +76.8% (−2.30 dB) against BPG
-#   (`experiments/results/effort/kodak/network-effort9.json`).
+#   shipped context network and corrected by the shipped, meta-learned synthesis network) needs **+9.7%**
+#   bits against our JPEG2000 per image (first 8 images, 0.1–1 bpp; −5.9% to +21.4% an image; −0.39 dB at
+#   equal rate; +11.3% with the first, plainly trained synthesis base, +22.0% with one pass of area averages
+#   too, +29.5% without the synthesis) where `pyramid` needs +51.0%; on all 24 images at 0.3 bpp it reads
+#   29.74 dB against `pyramid`'s 28.48 and JPEG2000's 29.93. On mean curves against the published curves:
+#   +11.7% against JPEG2000 and +76.5% (−2.29 dB) against BPG (4:4:4). Its top effort (9: ten passes of
+#   re-analysis) reads +8.2% per image against our JPEG2000, +10.1% against the published JPEG2000 and
+#   +73.9% (−2.23 dB) against BPG (`experiments/results/effort/kodak/network-effort9.json`).
 # - Per image against our JPEG2000 (first 8 images, 0.1–1 bpp), `pyramid` needs **+51.0%** bits for
 #   the same PSNR, from +27.4% (kodim05) to +67.6% (kodim08), and is 1.61 dB below it at equal rate
 #   (experiments/FINDINGS.md's +50.8% came from cubic fits by an earlier script).
