@@ -139,7 +139,8 @@ def fit_synthesis(field: np.ndarray, geometry: pyramid.Geometry, step: float, gr
     synthesis_net.Synthesis(base, np.ones((3, base.heads)), step).bands(
         list(enumerate(grids)), geometry, (1.0, 1.0), (0, 0, geometry.height, geometry.width), (0, 0), weights, take)
     gram, right, before = (sum(parts) for parts in zip(*sums.values()))
-    gains = np.linalg.solve(gram + 1e-9 * np.trace(gram) * np.eye(len(gram)), right) * synthesis_net.GAIN_RESOLUTION
+    ridge = (1e-9 * np.trace(gram) + 1e-12) * np.eye(len(gram))  # a flat image's corrections may all be 0
+    gains = np.linalg.solve(gram + ridge, right) * synthesis_net.GAIN_RESOLUTION
     gains = np.clip(np.round(gains), -synthesis_net.MAX_GAIN if base.signed else 0, synthesis_net.MAX_GAIN)
     g = gains / synthesis_net.GAIN_RESOLUTION  # the error left is before - 2 g.b + g A g
     after = before - 2 * g @ right + g @ gram @ g
