@@ -89,11 +89,25 @@ def around(padded: np.ndarray, rows: np.ndarray, cols: np.ndarray, offsets) -> n
     return padded.ravel()[((rows + WINDOW) * width + cols + WINDOW)[:, None] + steps[None]]
 
 
+def spread(mask: np.ndarray, reach: int) -> np.ndarray:
+    """(rows, cols) bool: whether a True cell of `mask` lies within `reach` cells of each cell (a square)."""
+    rows = mask.copy()
+    for shift in range(1, reach + 1):
+        rows[shift:] |= mask[:-shift]
+        rows[:-shift] |= mask[shift:]
+    out = rows.copy()
+    for shift in range(1, reach + 1):
+        out[:, shift:] |= rows[:, :-shift]
+        out[:, :-shift] |= rows[:, shift:]
+    return out
+
+
 def features(planes: list[np.ndarray], phase: int, rows: np.ndarray, cols: np.ndarray,
              parent: np.ndarray) -> np.ndarray:
     """(n, len(used(phase, c))) integer-valued float64 fixed-point inputs of the n cells (rows, cols) of
     `phase` of channel c = len(planes) - 1 of a level (those `used`); planes: the `slog_plane`s of the
-    level's channels up to c, as decoded then; parent: (2, n) the cells' p and p_abs (`context`)."""
+    level's channels up to c, as decoded then (c's own may be None in phase 0, which reads none of it);
+    parent: (2, n) the cells' p and p_abs (`context`)."""
     p, p_abs = parent
     parts = [np.stack([slog(p), np.log1p(p_abs), np.clip(p, -256, 256), np.minimum(p_abs, 256)], axis=1)
              * 2.0 ** ACT_BITS]
@@ -134,17 +148,39 @@ class ContextBase(fixed.DenseBase):
         return {(phase, k, c): (kernel[ONE_HOTS + used(phase, c)], bias + one_hots(phase, k, c) @ kernel[:ONE_HOTS])
                 for phase in range(context.PHASES) for k in range(LEVELS) for c in range(CHANNELS)}
 
-    def laplace(self, x: np.ndarray, phase: int, k: int, c: int) -> tuple[np.ndarray, np.ndarray]:
-        """Float64 (mu, b) of cells of `phase` of channel c of level k from their (n, used) `features`,
-        CHUNK cells at a time (their activations stay in the processor's cache)."""
+    @functools.cached_property
+    def at_zero(self) -> dict:
+        """(phase, k, c) -> the network's (2,) fixed-point output for inputs `features` all 0 (a cell whose
+        parent and neighbours are all 0: most of the finest level's at low rates)."""
+        return {key: self.network(np.zeros((1, len(kernel))), *key)[0]
+                for key, (kernel, _) in self.first_layers.items()}
+
+    def network(self, x: np.ndarray, phase: int, k: int, c: int) -> np.ndarray:
+        """(n, 2) fixed-point (times 2**ACT_BITS) mu and log b of cells of `phase` of channel c of level k from
+        their (n, used) `features`, CHUNK cells at a time (their activations stay in the processor's cache)."""
         out = np.empty((len(x), 2))
         for first in range(0, len(x), CHUNK):
             y = fixed.dense_relu(x[first:first + CHUNK], *self.first_layers[phase, k, c])
             for kernel, bias in self.layers[1:-1]:
                 y = fixed.dense_relu(y, kernel, bias)
             out[first:first + CHUNK] = fixed.dense(y, *self.layers[-1])
-        out *= 2.0 ** -ACT_BITS
-        return out[:, 0], np.exp(np.clip(out[:, 1], LOG_SCALE_MIN, LOG_SCALE_MAX))
+        return out
+
+    def laplace(self, x: np.ndarray, phase: int, k: int, c: int) -> tuple[np.ndarray, np.ndarray]:
+        """Float64 (mu, b) of cells of `phase` of channel c of level k from their (n, used) `features`: the
+        `network` runs on the cells with an input not 0, the rest take its output `at_zero` (each cell's
+        output depends on its inputs alone, exactly: the same numbers)."""
+        busy = x.any(axis=1)
+        out = np.empty((len(x), 2))
+        out[~busy] = self.at_zero[phase, k, c]
+        out[busy] = self.network(x[busy], phase, k, c)
+        return self.scaled(out)
+
+    @staticmethod
+    def scaled(out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Float64 (mu, b) of (..., 2) fixed-point network outputs (mu and log b)."""
+        out = out * 2.0 ** -ACT_BITS
+        return out[..., 0], np.exp(np.clip(out[..., 1], LOG_SCALE_MIN, LOG_SCALE_MAX))
 
     def plane(self, grids: list[np.ndarray], k: int, c: int, index: int) -> "PlaneNetwork":
         """The entropy model of channel c of level k (`context.Fitted.plane`'s kind)."""
@@ -168,17 +204,38 @@ class PlaneNetwork(context.PlaneParent):
         """The `slog_plane`s of the level's channels before this one (decoded before it)."""
         return [slog_plane(self.grids[self.k][..., c]) for c in range(self.c)]
 
+    @functools.cached_property
+    def stirred_around(self) -> np.ndarray:
+        """(rows, cols) bool: the cells whose parent context (`context.cell_parent`, `context.parent_context`:
+        cubic taps over the parent's values and 3 x 3 magnitudes, 3 parent cells at most either way) or whose
+        earlier channels' inputs (luma's 3 x 3, Cb's cell) may not be 0: those near a nonzero integer there."""
+        shape = self.plane.shape
+        out = np.zeros(shape, bool)
+        if self.parent is not None:
+            near = spread(self.parent != 0, 3)
+            out |= near[np.minimum(np.arange(shape[0]) // 2, near.shape[0] - 1)[:, None],
+                        np.minimum(np.arange(shape[1]) // 2, near.shape[1] - 1)[None]]
+        for c, reach in zip(range(self.c), (1, 0)):
+            out |= spread(self.grids[self.k][..., c] != 0, reach)
+        return out
+
     def laplace(self, phase: int, active: np.ndarray) -> tuple[np.ndarray, ...]:
-        """(rows, cols, mu, b) of the cells of `phase` in `active` runs, in coding order; CHUNK cells at
-        a time, features and network (their numbers stay in the processor's cache), side by side
-        (`fixed.side_by_side`)."""
+        """(rows, cols, mu, b) of the cells of `phase` in `active` runs, in coding order. The network runs
+        only at the cells near a nonzero integer (the plane's within the window, `stirred_around`), CHUNK
+        cells at a time, features and network (their numbers stay in the processor's cache), side by side
+        (`fixed.side_by_side`); the others' inputs are all 0 and share its output `at_zero`."""
         rows, cols = context.phase_cells(self.plane.shape, phase)
         every = active.all()
         if not every:
             cells = context.run_cells(active, len(rows))
             rows, cols = rows[cells], cols[cells]
-        planes = [*self.earlier_planes, slog_plane(self.plane)]
+        stirred = self.stirred_around
+        if NEIGHBOURS[phase]:  # the plane's own cells are read from phase 1 on
+            stirred = stirred | spread(self.plane != 0, WINDOW)
+        stirred = np.flatnonzero(stirred[rows, cols])
+        planes = [*self.earlier_planes, slog_plane(self.plane) if NEIGHBOURS[phase] else None]
         mu, b = np.empty(len(rows)), np.empty(len(rows))
+        mu[:], b[:] = self.base.scaled(self.base.at_zero[phase, self.k, self.c])
         if every:
             whole = self.whole
             parent_at = lambda r, q: whole[:, r, q]  # noqa: E731
@@ -187,11 +244,11 @@ class PlaneNetwork(context.PlaneParent):
             parent_at = lambda r, q: context.cell_parent(sources, r, q)  # noqa: E731
 
         def chunk(first: int) -> None:
-            r, q = rows[first:first + CHUNK], cols[first:first + CHUNK]
-            x = features(planes, phase, r, q, parent_at(r, q))
-            mu[first:first + CHUNK], b[first:first + CHUNK] = self.base.laplace(x, phase, self.k, self.c)
+            at = stirred[first:first + CHUNK]
+            r, q = rows[at], cols[at]
+            mu[at], b[at] = self.base.laplace(features(planes, phase, r, q, parent_at(r, q)), phase, self.k, self.c)
 
-        fixed.side_by_side(chunk, range(0, len(rows), CHUNK))
+        fixed.side_by_side(chunk, range(0, len(stirred), CHUNK))
         return rows, cols, mu, b
 
 

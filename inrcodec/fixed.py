@@ -2,8 +2,8 @@
 decoders: `hyperbase`, `context_net`, `synthesis_net`).
 
 Weights are integers times 2**WEIGHT_BITS, activations int64 times 2**ACT_BITS clipped to
-+-ACT_LIMIT, biases times 2**(ACT_BITS + WEIGHT_BITS); products are summed as integer-valued
-float64, exact below 2**53 whatever order a BLAS adds them in, and rescaled by an integer shift.
++-ACT_LIMIT, biases times 2**(ACT_BITS + WEIGHT_BITS); products are summed as float64, exact whatever
+order a BLAS adds them in (integer sums below 2**53 scaled by a power of two), and rounded half up.
 GELU is read from a table of its values on the 2**-ACT_BITS grid over [-GELU_RANGE, GELU_RANGE),
 stored with a base and extended to every activation when loaded; ReLU needs none.
 """
@@ -49,20 +49,18 @@ def rescale(total: np.ndarray) -> np.ndarray:
     return np.clip((total.astype(np.int64) + (1 << (WEIGHT_BITS - 1))) >> WEIGHT_BITS, -ACT_LIMIT, ACT_LIMIT)
 
 
-def _scaled_sums(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """(x @ kernel + bias + half an activation step) in activation steps, not yet floored: exact in
-    float64 (integer sums below 2**53, then a power of two)."""
-    total = x @ kernel
-    total += bias + (1 << (WEIGHT_BITS - 1))
-    total *= 2.0 ** -WEIGHT_BITS
-    return total
+def _product(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """x @ kernel; of a column-major x as (kernel.T @ x.T).T, which BLAS runs faster on long rows and which
+    is column-major too, so that a network's later layers keep that order."""
+    return (kernel.T @ x.T).T if x.flags.f_contiguous and not x.flags.c_contiguous else x @ kernel
 
 
 def dense(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """(..., I) integer-valued float64 activations by an (I, O) float64 integer kernel plus an (O,)
-    bias -> (..., O) integer-valued float64 activations, rounded half up and clipped: the same
-    integers as `rescale` gives, without leaving float64."""
-    total = _scaled_sums(x, kernel, bias)
+    """(..., I) integer-valued float64 activations by a layer as `DenseBase.layers` holds it, (I, O) kernel
+    and (O,) bias in activation steps -> (..., O) integer-valued float64 activations, rounded half up and
+    clipped: the same integers as `rescale` gives, without leaving float64."""
+    total = _product(x, kernel)
+    total += bias
     np.floor(total, out=total)
     return np.clip(total, -ACT_LIMIT, ACT_LIMIT, out=total)
 
@@ -70,7 +68,8 @@ def dense(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
 def dense_relu(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """ReLU of `dense(x, kernel, bias)`, in fewer passes: clipping to [0, ACT_LIMIT] before the floor
     gives what the floor's clip to +-ACT_LIMIT and then ReLU give."""
-    total = _scaled_sums(x, kernel, bias)
+    total = _product(x, kernel)
+    total += bias
     np.clip(total, 0, ACT_LIMIT, out=total)
     return np.floor(total, out=total)
 
@@ -108,8 +107,12 @@ class DenseBase:
 
     @functools.cached_property
     def layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(kernel, bias) of each layer as integer-valued float64."""
-        return [(self.arrays[f"{name}.kernel"].astype(np.float64), self.arrays[f"{name}.bias"].astype(np.float64))
+        """(kernel, bias) of each layer in activation steps, float64: the stored integers times
+        2**-WEIGHT_BITS, the bias with half a step added (the rounding). Products of integer activations
+        and these kernels, and their sums, are exact in float64 (multiples of 2**-WEIGHT_BITS below 2**39,
+        as the integer sums are below 2**53), so `dense` gives what `rescale` gives."""
+        scale, half = 2.0 ** -WEIGHT_BITS, 1 << (WEIGHT_BITS - 1)
+        return [(self.arrays[f"{name}.kernel"] * scale, (self.arrays[f"{name}.bias"] + half) * scale)
                 for name in self.names]
 
 

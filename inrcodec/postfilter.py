@@ -68,8 +68,11 @@ def apply(rendered: np.ndarray, weights: np.ndarray, scales: tuple[float, float]
     out = np.empty_like(rendered)
     for c, channel_weights in enumerate(weights):
         scaled = channel_weights / RESOLUTION
-        out[..., c] = rendered[..., c] * np.float32(1.0 - scaled.sum())  # v + sum w (v_k - v)
-        for weight, shifted in zip(scaled, _shifted(rendered[..., c], spacing)):
+        channel = np.ascontiguousarray(rendered[..., c])
+        total = channel * np.float32(1.0 - scaled.sum())  # v + sum w (v_k - v), summed apart from `out`: contiguous
+        term = np.empty_like(total)
+        for weight, shifted in zip(scaled, _shifted(channel, spacing)):
             if weight:
-                out[..., c] += np.float32(weight) * shifted
+                total += np.multiply(shifted, np.float32(weight), out=term)
+        out[..., c] = total
     return out

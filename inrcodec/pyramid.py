@@ -122,12 +122,16 @@ def _interpolate_periodic(values: np.ndarray, start: np.ndarray, weights: list[n
     for first in np.unique(start[:period]):
         same = np.flatnonzero(start[:period] == first)  # consecutive phases
         for phases in np.array_split(same, -(-len(same) // per_batch)):
-            total = None
+            total = term = None
             for offset, weight in zip(range(-1, 3), weights):
                 shift = first + offset + below
                 shifted = padded[(slice(None),) * axis + (slice(shift, shift + groups),)]
-                term = shifted[None] * weight[phases].astype(values.dtype).reshape((-1,) + (1,) * values.ndim)
-                total = term if total is None else total + term
+                tap = weight[phases].astype(values.dtype).reshape((-1,) + (1,) * values.ndim)
+                term = np.multiply(shifted[None], tap, out=term)
+                if total is None:
+                    total, term = term, None
+                else:
+                    total += term
             by_phase[phases[0]:phases[-1] + 1] = total
     out = out.reshape(values.shape[:axis] + (groups * period,) + values.shape[axis + 1:])
     return out[(slice(None),) * axis + (slice(0, count),)]
@@ -158,7 +162,9 @@ def level_values(grid: np.ndarray, strides: tuple[int, int], level_step: float, 
     top, left, height, width = box
     rows = interpolate_axis(grid.astype(np.float32), cell_positions(top, height, scales[0], strides[0], origin[0]), 0)
     columns = cell_positions(left, width, scales[1], strides[1], origin[1])
-    return interpolate_axis(rows, columns, 1) * np.float32(level_step)
+    values = interpolate_axis(rows, columns, 1)
+    values *= np.float32(level_step)
+    return values
 
 
 def render(levels, geometry: Geometry, step: float, scales: tuple[float, float],

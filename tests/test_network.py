@@ -96,6 +96,28 @@ def test_a_subset_of_cells_gets_the_same_numbers_in_any_chunks(monkeypatch):
     assert np.allclose(every_mu[context.run_cells(active, len(every_mu))], mu, atol=2e-3)
 
 
+@pytest.mark.parametrize("active_share", [1.0, 0.5])
+def test_cells_far_from_any_nonzero_integer_get_the_networks_own_numbers(active_share):
+    """Where a plane is mostly 0 the network runs only near its nonzero integers (`stirred_around`, the
+    window's): every cell still gets exactly the numbers the network gives its features."""
+    rng = np.random.default_rng(3)
+    shapes = pyramid.image_geometry(120, 150, 3).shapes()
+    grids = [np.where(rng.random(s) < 0.01, np.round(rng.laplace(size=s) * 4), 0).astype(np.int32) for s in shapes]
+    base = context_net.load()
+    for k, c in [(0, 0), (1, 0), (1, 1), (1, 2), (3, 2), (6, 0)]:
+        plane = base.plane(grids, k, c, 0)
+        for phase in context.coded_phases(plane.plane.shape):
+            runs = context.phase_runs(plane.plane.shape, phase)
+            active = rng.random(runs) < active_share
+            rows, cols, mu, b = plane.laplace(phase, active)
+            planes = [context_net.slog_plane(grids[k][..., j]) for j in range(c + 1)]
+            parent = plane.whole[:, rows, cols] if active.all() else context.cell_parent(plane.sources, rows, cols)
+            x = context_net.features(planes, phase, rows, cols, parent)
+            expected = base.scaled(base.network(x, phase, k, c))
+            assert np.array_equal(mu, expected[0]) and np.array_equal(b, expected[1])
+            assert 0 < np.mean(~x.any(axis=1)) < 1 or len(x) < 50  # both kinds of cells were met
+
+
 def test_a_file_of_another_base_is_refused(network_file):
     body = bytearray(network_file[bitstream.OVERHEAD - 4:-4])
     position = body.index(context_net.load().identity)
