@@ -13,10 +13,11 @@ FEATURES numbers:
 with slog(v) = sign(v) log(1 + |v|) (integers' from a table, clipped to +-SLOG_LIMIT). They are rounded
 to the fixed point of `fixed` and the network (`LAYERS`, ReLU between them, in fixed point; the one-hots
 folded into the first layer's bias, the inputs that are always 0 left out) gives mu and log b times
-2**ACT_BITS; b is exp(log b clipped to [LOG_SCALE_MIN, LOG_SCALE_MAX]), float64 on both coder sides. The
-base (`bases/context.npz`, written by `export`) holds integer weights; a file names it by its
-IDENTITY_BYTES-byte hash and is refused under another. Training: `networks.context`,
-`experiments/context_network/`.
+2**ACT_BITS; b is exp(log b clipped to [LOG_SCALE_MIN, LOG_SCALE_MAX]), float64 on both coder sides. A
+base (`bases/context*.npz`, written by `export`) holds integer weights; a file names it by its
+IDENTITY_BYTES-byte hash and is refused if this version ships no base of that hash. SHIPPED lists them, the
+encoder's first: round 3, trained on the grids of this encoder, then round 2's, kept so that its files decode.
+Training: `networks.context`, `experiments/context_network/`.
 """
 
 import functools
@@ -31,7 +32,8 @@ from .errors import InrError
 from .fixed import ACT_BITS
 from .pyramid import STRIDES
 
-BASE_PATH = Path(__file__).parent / "bases" / "context.npz"
+BASES = Path(__file__).parent / "bases"
+SHIPPED = ("context_round3.npz", "context.npz")  # the bases files may name, the encoder's first
 IDENTITY_BYTES = 4  # of the base's hash in each file
 LEVELS, CHANNELS = len(STRIDES), 3  # grid levels and channels a cell's one-hots cover
 ONE_HOTS = 3 + LEVELS + CHANNELS  # the network's first inputs: one-hots of the phase, level and channel
@@ -252,15 +254,24 @@ class PlaneNetwork(context.PlaneParent):
         return rows, cols, mu, b
 
 
-@functools.lru_cache(maxsize=1)
-def load(path: Path = BASE_PATH) -> ContextBase:
-    """The shipped base; InrError if it is missing, unreadable or not of this version's shapes."""
-    arrays = fixed.load_layers(path, LAYERS, "context network", FEATURES, (2,))
+@functools.lru_cache(maxsize=len(SHIPPED))
+def load(name: str | Path = SHIPPED[0]) -> ContextBase:
+    """A shipped base by its file name (or any base by its absolute path); InrError if it is missing,
+    unreadable or not of this version's shapes."""
+    arrays = fixed.load_layers(BASES / name, LAYERS, "context network", FEATURES, (2,))
     return ContextBase(arrays, LAYERS, fixed.identity(arrays, IDENTITY_BYTES))
 
 
-def export(params: dict, record: dict, path: Path = BASE_PATH) -> bytes:
-    """Write a trained `networks.context.ContextMLP`'s parameters as the base, and `record` (its
+def named(identity: bytes) -> ContextBase:
+    """The shipped base of a file's `identity`; InrError if this version ships none."""
+    for name in SHIPPED:
+        if load(name).identity == identity:
+            return load(name)
+    raise InrError("corrupt file, or one made with another context network than this version ships")
+
+
+def export(params: dict, record: dict, path: Path) -> bytes:
+    """Write a trained `networks.context.ContextMLP`'s parameters as a base, and `record` (its
     training) beside it as JSON (`fixed.export_layers`); returns its identity."""
     identity = fixed.export_layers(params, LAYERS, record, path, IDENTITY_BYTES)
     load.cache_clear()

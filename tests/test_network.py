@@ -3,6 +3,7 @@ fixed point, and corrected by the shipped synthesis network (`synthesis_net`) wh
 
 import math
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -116,6 +117,15 @@ def test_cells_far_from_any_nonzero_integer_get_the_networks_own_numbers(active_
             expected = base.scaled(base.network(x, phase, k, c))
             assert np.array_equal(mu, expected[0]) and np.array_equal(b, expected[1])
             assert 0 < np.mean(~x.any(axis=1)) < 1 or len(x) < 50  # both kinds of cells were met
+
+
+def test_files_name_their_context_network_and_those_of_round_2_decode(network_file):
+    """The encoder codes under round 3's base; a file of round 2's (a seed made before) names it and decodes
+    as it did (`test_structure`'s digests)."""
+    assert inrcodec.read_header(network_file).layout.model() is context_net.load(context_net.SHIPPED[0])
+    older = (Path(__file__).parent / "fuzz_seeds" / "network-rgb.inr").read_bytes()
+    assert inrcodec.read_header(older).layout.model() is context_net.load(context_net.SHIPPED[-1])
+    assert context_net.load(context_net.SHIPPED[0]).identity != context_net.load(context_net.SHIPPED[-1]).identity
 
 
 def test_a_file_of_another_base_is_refused(network_file):

@@ -22,7 +22,7 @@ from shared_synthesis import centre_crop, file_grids, training_photos  # noqa: E
 
 
 def code(path: Path, bpp: float, out: Path, method: str) -> str:
-    from inrcodec import context, context_net
+    from inrcodec import context
     from inrcodec.methods.pyramid import grid_geometry
     from inrcodec.modalities import image
 
@@ -36,7 +36,7 @@ def code(path: Path, bpp: float, out: Path, method: str) -> str:
         else:
             header = image.read_header(image.encode(centre_crop(pixels), bpp, method))
             layout, shapes = header.layout, grid_geometry(header.geometry).shapes()
-            levels = dict(context.decode(layout.payload, shapes, context_net.load(), list(layout.bounds)))
+            levels = dict(context.decode(layout.payload, shapes, layout.model(), list(layout.bounds)))
             grids = [levels[k] for k in range(len(shapes))]
         np.savez_compressed(target, step=layout.step, bpp=bpp, **{f"level_{k}": g for k, g in enumerate(grids)})
     return f"{path.name} at {bpp:g} bpp"

@@ -59,7 +59,7 @@ def main():
     ap.add_argument("--steps", type=int, default=20000)
     ap.add_argument("--samples", type=int, default=40000)
     ap.add_argument("--held-out", type=float, default=0.1)
-    ap.add_argument("--out", type=Path, default=Path("inrcodec/bases/context.npz"))
+    ap.add_argument("--out", type=Path, default=Path("runs/context.npz"), help="the base written (shipped: copied into inrcodec/bases/ and named first in context_net.SHIPPED)")
     a = ap.parse_args()
     from inrcodec import context_net
     from inrcodec.context import laplace_bits
@@ -94,7 +94,7 @@ def main():
               "data": "centre crops (512) of photos_train and train_photos, coded by "
                       "experiments/context_network/code_photos.py (--method: see FINDINGS)"}
     identity = context_net.export(params, record, a.out)
-    base = context_net.load(a.out)
+    base = context_net.load(a.out.resolve())
     fixed_bits = 0.0  # the decoder's route: each (phase, level, channel) group's used inputs
     for phase, k, c in np.unique(tid, axis=0):
         group = np.all(tid == (phase, k, c), axis=1)

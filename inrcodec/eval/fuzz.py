@@ -92,7 +92,7 @@ def _test_mesh() -> tuple[np.ndarray, np.ndarray]:
 def seed_makers() -> dict:
     """Name -> function making that seed file. Every new kind of file the codec writes joins here."""
     from ..methods.coin import CoinConfig
-    from .. import synthesis_net
+    from .. import context_net, synthesis_net
     from ..methods.meta import LatentConfig
     from ..methods.network import NetworkConfig
     from ..methods.pyramid import PyramidConfig
@@ -103,6 +103,7 @@ def seed_makers() -> dict:
 
     fit = FitConfig(steps=20, batch=256)
     coin = CoinConfig(fit=fit)
+    first_context = NetworkConfig(context=context_net.SHIPPED[-1])  # the seeds made before round 3's context base
     return {
         "coin-rgb": lambda: codec.encode(_test_image(24, 32, 3), 2.0, "coin", coin),
         "coin-gray": lambda: codec.encode(_test_image(20, 28, 1), 2.0, "coin", coin),
@@ -118,12 +119,13 @@ def seed_makers() -> dict:
         "pyramid-gray": lambda: codec.encode(_test_image(36, 28, 1), 1.5, "pyramid", PyramidConfig(steps=20)),
         "pyramid-pack": lambda: codec.encode_pack(_test_images(5, 20, 24, 3), 2.0, "pyramid", PyramidConfig(steps=20)),
         "coin-pack": lambda: codec.encode_pack(_test_images(3, 16, 16, 1), 3.0, "coin", coin),
-        "network-rgb": lambda: codec.encode(_test_image(40, 56, 3), 1.0, "network"),
-        "network-gray": lambda: codec.encode(_test_image(36, 28, 1), 1.5, "network"),
-        "network-pack": lambda: codec.encode_pack(_test_images(3, 20, 24, 3), 2.0, "network"),
-        "network-synthesis": lambda: codec.encode(_textured_image(64, 80), 1.0, "network",
-                                                  NetworkConfig(synthesis=synthesis_net.SHIPPED[-1])),
-        "network-meta-synthesis": lambda: codec.encode(_textured_image(64, 80), 1.0, "network"),
+        "network-rgb": lambda: codec.encode(_test_image(40, 56, 3), 1.0, "network", first_context),
+        "network-gray": lambda: codec.encode(_test_image(36, 28, 1), 1.5, "network", first_context),
+        "network-pack": lambda: codec.encode_pack(_test_images(3, 20, 24, 3), 2.0, "network", first_context),
+        "network-synthesis": lambda: codec.encode(_textured_image(64, 80), 1.0, "network", dataclasses.replace(
+            first_context, synthesis=synthesis_net.SHIPPED[-1])),
+        "network-meta-synthesis": lambda: codec.encode(_textured_image(64, 80), 1.0, "network", first_context),
+        "network-round3": lambda: codec.encode(_textured_image(64, 80), 1.0, "network"),
         "regions-rgb": lambda: codec.encode(_test_image(150, 200, 3), 1.0, "regions",
                                             RegionsConfig(side=64, guard=2, steps=20, sample_pixels=8192)),
         "regions-gray": lambda: codec.encode(_test_image(100, 70, 1), 1.5, "regions",

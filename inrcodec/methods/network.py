@@ -17,7 +17,8 @@ Value bounds as `pyramid`'s, and its per-byte limits but VALUES_PER_BYTE: the ne
 about ten times `pyramid`'s time a cell, so a file may declare a quarter of the cells a byte (the lowest
 cap is 1024 grid values a byte: 0.016 bpp for a colour image). That limit also bounds the synthesis' work:
 at most about 500 pixels a byte, each some 2,300 multiply-adds, within `bitstream.MAX_MACS_PER_BYTE`. A file
-of a context base, or a synthesis base, this version does not ship is refused.
+names its context base (`context_net.SHIPPED`) and its synthesis base; one of a base this version does not
+ship is refused.
 """
 
 import math
@@ -54,6 +55,7 @@ class NetworkConfig:
     # the shipped synthesis network a colour image's file may ask for (`synthesis_net.SHIPPED`; "": none), where
     # it pays (`fit_synthesis`)
     synthesis: str = synthesis_net.SHIPPED[0]
+    context: str = context_net.SHIPPED[0]  # the shipped context network the grids are rounded and coded under
 
 
 DEFAULTS = {"image": NetworkConfig()}  # modality -> configuration
@@ -63,14 +65,15 @@ DEFAULTS = {"image": NetworkConfig()}  # modality -> configuration
 class Layout:
     """What a `network` body says about itself, up to and with its payload."""
     step: float  # global quantization step G, as stored
+    context: context_net.ContextBase  # the shipped context network the file names
     bounds: tuple  # per grid channel in coding order: largest |integer| (0: all zero, not coded)
     filter: np.ndarray  # (filtered channels, post-filter taps) int post-filter weights
     synthesis: synthesis_net.Synthesis | None  # the synthesis network's correction the file asks for, or None
     payload: bytes  # the grids under the context network
 
     def model(self) -> context_net.ContextBase:
-        """The entropy model the payload is coded under: the shipped base."""
-        return context_net.load()
+        """The entropy model the payload is coded under: the shipped base the file names."""
+        return self.context
 
 
 def write_synthesis(writer: bitstream.Writer, synthesis: synthesis_net.Synthesis) -> None:
@@ -103,8 +106,7 @@ def read_layout(reader: bitstream.Reader, signal: Geometry, n_bytes: int) -> Lay
     geometry = grid_geometry(signal)
     pyramid_method.check_cost([geometry], n_bytes, tiles.describe(signal.extent), "network", VALUES_PER_BYTE)
     step = reader.log_step()
-    if reader.raw(context_net.IDENTITY_BYTES) != context_net.load().identity:
-        raise InrError("corrupt file, or one made with another context network than this version ships")
+    base = context_net.named(reader.raw(context_net.IDENTITY_BYTES))
     bounds = tuple(read_bound(reader, level_step) for level_step in plane_steps(geometry, step))
     weights, flags = read_filter(reader, geometry, signal.channels, flag_bits=1)
     synthesis = None
@@ -113,12 +115,12 @@ def read_layout(reader: bitstream.Reader, signal: Geometry, n_bytes: int) -> Lay
             raise InrError("corrupt file: the synthesis network corrects colour images only")
         if not SYNTHESIS_STEPS[0] <= step <= SYNTHESIS_STEPS[1]:  # its inputs are in steps: finite in float32
             raise InrError(f"corrupt file: global step {step:.3g} is outside the encoder's range")
-        base = synthesis_net.named(reader.raw(synthesis_net.IDENTITY_BYTES))
-        gain = reader.signed if base.signed else reader.varint
-        gains = [gain(synthesis_net.MAX_GAIN, "synthesis gain") for _ in range(3 * base.heads)]
+        network = synthesis_net.named(reader.raw(synthesis_net.IDENTITY_BYTES))
+        gain = reader.signed if network.signed else reader.varint
+        gains = [gain(synthesis_net.MAX_GAIN, "synthesis gain") for _ in range(3 * network.heads)]
         if any(gains):  # all 0 read as none, as before heads
-            synthesis = synthesis_net.Synthesis(base, np.array(gains, np.int64).reshape(3, base.heads), step)
-    return Layout(step, bounds, weights, synthesis, reader.rest())
+            synthesis = synthesis_net.Synthesis(network, np.array(gains, np.int64).reshape(3, network.heads), step)
+    return Layout(step, base, bounds, weights, synthesis, reader.rest())
 
 
 def fit_synthesis(field: np.ndarray, geometry: pyramid.Geometry, step: float, grids: list[np.ndarray],
@@ -157,7 +159,7 @@ def encode(values: np.ndarray, signal: Geometry, budget: Budget, config: Network
     rate control searches the global step."""
     from .pyramid_fit import fit_under  # the encoder's side imports JAX
 
-    geometry, base = grid_geometry(signal), context_net.load()
+    geometry, base = grid_geometry(signal), context_net.load(config.context)
     field = values.reshape(geometry.height, geometry.width, signal.channels)
     smallest = write(geometry, 1.0, [np.zeros(s, np.int32) for s in geometry.shapes()],
                      np.zeros((signal.channels, len(postfilter.OFFSETS)), np.int64), None, base)
