@@ -158,14 +158,14 @@ against_published
 # ## Findings
 #
 # - `network` (the default for photos: `pyramid`'s grids re-analysed by least squares, coded under the
-#   shipped context network and corrected by the shipped, meta-learned synthesis network) needs **+9.7%**
-#   bits against our JPEG2000 per image (first 8 images, 0.1–1 bpp; −5.9% to +21.4% an image; −0.39 dB at
-#   equal rate; +11.3% with the first, plainly trained synthesis base, +22.0% with one pass of area averages
-#   too, +29.5% without the synthesis) where `pyramid` needs +51.0%; on all 24 images at 0.3 bpp it reads
-#   29.74 dB against `pyramid`'s 28.48 and JPEG2000's 29.93. On mean curves against the published curves:
-#   +11.7% against JPEG2000 and +76.5% (−2.29 dB) against BPG (4:4:4). Its top effort (9: ten passes of
-#   re-analysis) reads +8.2% per image against our JPEG2000, +10.1% against the published JPEG2000 and
-#   +73.9% (−2.23 dB) against BPG (`experiments/results/effort/kodak/network-effort9.json`).
+#   shipped context network of round 3 and corrected by the shipped, meta-learned synthesis network) needs
+#   **+7.1%** bits against our JPEG2000 per image (first 8 images, 0.1–1 bpp; −8.5% to +17.5% an image;
+#   −0.29 dB at equal rate; +9.7% under round 2's context network, +11.3% with the first, plainly trained
+#   synthesis base too, +29.5% without the synthesis) where `pyramid` needs +51.0%; on all 24 images at 0.3 bpp
+#   it reads 29.82 dB against `pyramid`'s 28.48 and JPEG2000's 29.93. On mean curves against the published
+#   curves: +9.0% against JPEG2000 and +72.2% (−2.19 dB) against BPG (4:4:4). Its top effort (9: ten passes of
+#   re-analysis) reads +5.3% per image against our JPEG2000, +7.0% against the published JPEG2000 and
+#   +68.8% (−2.12 dB) against BPG (`experiments/results/effort/kodak/network-effort9.json`).
 # - Per image against our JPEG2000 (first 8 images, 0.1–1 bpp), `pyramid` needs **+51.0%** bits for
 #   the same PSNR, from +27.4% (kodim05) to +67.6% (kodim08), and is 1.61 dB below it at equal rate
 #   (experiments/FINDINGS.md's +50.8% came from cubic fits by an earlier script).
