@@ -264,10 +264,8 @@ def load(name: str | Path = SHIPPED[0]) -> ContextBase:
 
 def named(identity: bytes) -> ContextBase:
     """The shipped base of a file's `identity`; InrError if this version ships none."""
-    for name in SHIPPED:
-        if load(name).identity == identity:
-            return load(name)
-    raise InrError("corrupt file, or one made with another context network than this version ships")
+    return fixed.named(identity, SHIPPED, load, "corrupt file, or one made with another context network than this "
+                       "version ships")
 
 
 def export(params: dict, record: dict, path: Path) -> bytes:

@@ -132,6 +132,15 @@ def load_layers(path: Path, layers: tuple[str, ...], what: str, inputs: int, out
     return arrays
 
 
+def named(identity: bytes, shipped: tuple[str, ...], load, refusal: str):
+    """The base, among the files `shipped` (each read by `load`), whose identity is a file's `identity`;
+    InrError(refusal) if this version ships none."""
+    for name in shipped:
+        if load(name).identity == identity:
+            return load(name)
+    raise InrError(refusal)
+
+
 def export_layers(params: dict, layers: tuple[str, ...], record: dict, path: Path, length: int) -> bytes:
     """Write the dense `layers` of trained Flax parameters (nested dict, under "params") as a base of
     integer weights, and `record` (its training) beside it as JSON; returns its `length`-byte identity."""

@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 
 from . import fixed, postfilter, pyramid
-from .errors import InrError
 from .fixed import ACT_BITS
 
 BASES = Path(__file__).parent / "bases"
@@ -182,10 +181,8 @@ def load(name: str = SHIPPED[0]) -> SynthesisBase:
 
 def named(identity: bytes) -> SynthesisBase:
     """The shipped base of a file's `identity`; InrError if this version ships none."""
-    for name in SHIPPED:
-        if load(name).identity == identity:
-            return load(name)
-    raise InrError("corrupt file, or one made with a synthesis network this version does not ship")
+    return fixed.named(identity, SHIPPED, load, "corrupt file, or one made with a synthesis network this version "
+                       "does not ship")
 
 
 def export(params: dict, record: dict, path: Path = BASES / SHIPPED[0]) -> bytes:

@@ -59,7 +59,8 @@ def main():
     ap.add_argument("--steps", type=int, default=20000)
     ap.add_argument("--samples", type=int, default=40000)
     ap.add_argument("--held-out", type=float, default=0.1)
-    ap.add_argument("--out", type=Path, default=Path("runs/context.npz"), help="the base written (shipped: copied into inrcodec/bases/ and named first in context_net.SHIPPED)")
+    ap.add_argument("--out", type=Path, default=Path("runs/context.npz"),
+                    help="the base written (to ship it: copy it into inrcodec/bases/, first in context_net.SHIPPED)")
     a = ap.parse_args()
     from inrcodec import context_net
     from inrcodec.context import laplace_bits
